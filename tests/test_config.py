@@ -1,0 +1,61 @@
+"""The config loader: typed, frozen, and one clear message for each kind of mistake."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from footfall.config import ConfigError, load_config
+from footfall.jars import repo_root
+
+ROOT = repo_root()
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_local_config_resolves_paths_against_repo_root() -> None:
+    config = load_config(ROOT / "conf" / "local.yaml")
+    assert config.landing == ROOT / "data" / "landing"
+    assert config.lakehouse == ROOT / "data" / "lakehouse"
+    with pytest.raises(ValidationError):
+        config.landing = Path("/elsewhere")  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("landing: a\nlakehouse: b\nlakehuose: c\n", "key 'lakehuose' is not a known setting"),
+        ("landing: a\n", "key 'lakehouse' is missing"),
+        ("landing: a\nlakehouse: 3\n", "key 'lakehouse'"),
+        ("landing: a\nlakehouse: b\ntimezone: [1]\n", "key 'timezone'"),
+        ("- just\n- a list\n", "expected a mapping"),
+        ("landing: [unclosed\n", "not valid YAML"),
+    ],
+)
+def test_bad_config_names_file_and_key(tmp_path: Path, text: str, expected: str) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(path) in str(info.value)
+    assert expected in str(info.value)
+
+
+def test_cli_reports_config_error_without_stack_trace(tmp_path: Path) -> None:
+    path = _write(tmp_path, "landing: a\nlakehouse: b\nbogus: 1\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "footfall.cli", "run", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "bogus" in proc.stderr and str(path) in proc.stderr.replace("\n", "")
+    assert "Traceback" not in proc.stderr + proc.stdout
