@@ -47,9 +47,13 @@ run: setup ## run the pipeline end to end on the embedded default (conf/local.ya
 test: setup ## run the test suite
 	$(BIN)/python -m pytest
 
+bench: setup ## measure: generator throughput; spatial job, footprint accuracy, Sedona vs naive join (bench/results/)
+	$(BIN)/python bench/generate.py --sizes 2000x2 20000x7
+	$(BIN)/python bench/spatial.py --sizes 2000x500 20000x5000
+
 lint: setup ## ruff and mypy on lib/
-	$(BIN)/ruff check lib tests jobs
-	$(BIN)/ruff format --check lib tests jobs
+	$(BIN)/ruff check lib tests jobs bench
+	$(BIN)/ruff format --check lib tests jobs bench
 	$(BIN)/mypy
 
 package: setup ## build a wheel in dist/ for spark-submit --py-files

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 
 import pytest
 from pyspark.sql import SparkSession
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+# Spark hands timestamps to Python in the process's local time zone: pin it, so tests read UTC everywhere.
+os.environ["TZ"] = "UTC"
+time.tzset()
 
 
 @pytest.fixture(scope="session")

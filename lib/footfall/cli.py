@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -20,7 +21,7 @@ from footfall.jars import (
     write_lock,
 )
 
-# Exit codes are part of the interface for schedulers; docs/operations.md lists them.
+# Exit codes are part of the interface for schedulers; docs/ingest.md lists them.
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_INPUT_CONTRACT = 3
@@ -29,7 +30,7 @@ EXIT_SETUP = 5
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="footfall: privacy-by-design footfall analytics.")
 err = Console(stderr=True)
-out = Console()
+console = Console()
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="YAML config, e.g. conf/local.yaml")]
 
@@ -43,7 +44,7 @@ def fail(message: str, code: int) -> typer.Exit:
 @app.command()
 def version() -> None:
     """Print the footfall version."""
-    out.print(__version__)
+    console.print(__version__)
 
 
 @app.command()
@@ -58,27 +59,257 @@ def jars(
     try:
         if write_lock_from is not None:
             locked = write_lock(home / "jars.lock", home / "lib", parse_dependency_list(write_lock_from.read_text()))
-            out.print(f"wrote {home / 'jars.lock'} with {len(locked)} jars")
+            console.print(f"wrote {home / 'jars.lock'} with {len(locked)} jars")
             return
         if verify:
             locked = verify_lock(home / "jars.lock", home / "lib")
-            out.print(f"{len(locked)} jars in {home / 'lib'} match jars.lock")
+            console.print(f"{len(locked)} jars in {home / 'lib'} match jars.lock")
             return
     except JarLockError as exc:
         raise fail(str(exc), EXIT_SETUP) from None
-    out.print(",".join(maven_coordinates()), highlight=False, soft_wrap=True)
+    console.print(",".join(maven_coordinates()), highlight=False, soft_wrap=True)
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option(help="folder to write the export into (replaced if footfall wrote it)")],
+    subscribers: Annotated[int, typer.Option(help="number of the operator's subscribers")] = 2000,
+    days: Annotated[int, typer.Option(help="number of days")] = 1,
+    start: Annotated[str, typer.Option(help="first day, YYYY-MM-DD")] = "2026-03-02",
+    seed: Annotated[int, typer.Option(help="the same seed gives byte-identical files")] = 42,
+    mode: Annotated[str, typer.Option(help="xdr (data sessions) or cdr (calls and SMS)")] = "xdr",
+    bad_row_rate: Annotated[float, typer.Option(help="share of events turned into bad rows")] = 0.01,
+    timezone: Annotated[str, typer.Option(help="local time of the city")] = "Europe/Berlin",
+    min_visit_s: Annotated[int, typer.Option(help="a true stay this long is a visit")] = 300,
+    cells: Annotated[Path | None, typer.Option(help="real layout: OpenCellID-style cell CSV")] = None,
+    zones: Annotated[Path | None, typer.Option(help="real layout: zones GeoJSON (else synthetic zones)")] = None,
+    districts: Annotated[Path | None, typer.Option(help="real layout: districts GeoJSON")] = None,
+    picture: Annotated[Path | None, typer.Option(help="also draw the city to this PNG")] = None,
+) -> None:
+    """Generate a synthetic city and an operator's export of it, with the ground truth (docs/data-contract.md)."""
+    import datetime as dt
+
+    from footfall.session import get_spark
+    from footfall.synth import GenerateOptions, generate_city
+
+    try:
+        options = GenerateOptions(
+            subscribers=subscribers,
+            days=days,
+            start=dt.date.fromisoformat(start),
+            seed=seed,
+            mode=mode,  # type: ignore[arg-type]
+            bad_row_rate=bad_row_rate,
+            timezone=timezone,
+            min_visit_s=min_visit_s,
+            cells_file=cells,
+            zones_file=zones,
+            districts_file=districts,
+        )
+        if picture is not None:
+            from footfall.synth.layout import build_city
+            from footfall.synth.picture import render_city
+
+            render_city(build_city(options), picture, title=f"generated city, seed {seed}")
+        report = generate_city(get_spark("footfall-generate"), out=out, options=options)
+    except (ValueError, FileExistsError, FileNotFoundError) as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
+    console.print(
+        f"wrote {report.landing_rows:,} event rows ({report.valid_events:,} valid) to {report.out} "
+        f"in {report.seconds:.0f} s ({report.events_per_s:,.0f} rows/s)",
+        highlight=False,
+    )
 
 
 @app.command()
 def run(config: ConfigOption = Path("conf/local.yaml")) -> None:
     """Run the pipeline end to end on the configured landing folder and print what it published."""
+    from footfall.ingest import InputContractError, PseudonymKeyError, ReconciliationError
     from footfall.pipeline import run_pipeline
 
     try:
         cfg = load_config(config)
-        run_pipeline(cfg, console=out)
-    except (ConfigError, JarLockError) as exc:
-        raise fail(str(exc), EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_SETUP) from None
+        run_pipeline(cfg, console=console)
+    except ConfigError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
+    except (JarLockError, PseudonymKeyError) as exc:
+        raise fail(str(exc), EXIT_SETUP) from None
+    except InputContractError as exc:
+        raise fail(str(exc), EXIT_INPUT_CONTRACT) from None
+    except ReconciliationError as exc:
+        raise fail(str(exc), EXIT_QUALITY_GATE) from None
+
+
+@app.command()
+def ingest(
+    start: Annotated[str, typer.Option(help="first event date to ingest, YYYY-MM-DD")],
+    end: Annotated[str | None, typer.Option(help="last event date, YYYY-MM-DD (default: --start)")] = None,
+    config: ConfigOption = Path("conf/local.yaml"),
+) -> None:
+    """Check the landing contract, then write pseudonymised silver tables for the dates (docs/ingest.md)."""
+    import datetime as dt
+
+    from footfall.ingest import (
+        InputContractError,
+        PseudonymKeyError,
+        ReconciliationError,
+        check_events_contract,
+        date_range,
+        load_master_key,
+        run_ingest,
+    )
+    from footfall.session import get_spark
+
+    try:
+        cfg = load_config(config)
+        dates = date_range(dt.date.fromisoformat(start), dt.date.fromisoformat(end or start))
+    except ValueError as exc:  # ConfigError too
+        raise fail(str(exc), EXIT_USAGE) from None
+    try:
+        # Key and landing footers first: both fail in a second, before Spark starts or anything is written.
+        key = load_master_key(key_file=cfg.privacy.pseudonym_key_file)
+        files = check_events_contract(cfg.landing, dates)
+        report = run_ingest(get_spark("footfall-ingest"), cfg, dates=dates, key=key, files=files)
+    except (PseudonymKeyError, JarLockError) as exc:
+        raise fail(str(exc), EXIT_SETUP) from None
+    except InputContractError as exc:
+        raise fail(str(exc), EXIT_INPUT_CONTRACT) from None
+    except ReconciliationError as exc:
+        raise fail(str(exc), EXIT_QUALITY_GATE) from None
+    from rich.table import Table
+
+    counts = ("rows_read", "rows_silver", "rows_quarantined", "rows_opted_out", "rows_minor")
+    table = Table(title=f"ingest run {report.run_id}")
+    for column in ("event_date", *counts):
+        table.add_column(column, justify="right")
+    for row in report.audit:
+        table.add_row(str(row["event_date"]), *(f"{row[c]:,}" for c in counts))
+    console.print(table)
+
+
+@app.command()
+def forget(config: ConfigOption = Path("conf/local.yaml")) -> None:
+    """Delete the rows of customers who objected since the last forget from every silver table, and VACUUM them."""
+    from footfall.ingest import InputContractError, PseudonymKeyError, load_master_key, run_forget
+    from footfall.session import get_spark
+
+    try:
+        cfg = load_config(config)
+    except ConfigError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
+    try:
+        key = load_master_key(key_file=cfg.privacy.pseudonym_key_file)
+        report = run_forget(get_spark("footfall-forget"), cfg, key=key)
+    except (PseudonymKeyError, JarLockError) as exc:
+        raise fail(str(exc), EXIT_SETUP) from None
+    except InputContractError as exc:
+        raise fail(str(exc), EXIT_INPUT_CONTRACT) from None
+    deleted = ", ".join(f"{t} {n:,}" for t, n in report.rows_deleted.items()) or "nothing"
+    dates = ", ".join(d.isoformat() for d in report.affected_dates) or "none"
+    console.print(
+        f"forget run {report.run_id}: {report.objections_applied} new objections; rows deleted: {deleted}; "
+        f"event dates affected: {dates}; vacuumed: {', '.join(report.tables_vacuumed) or 'nothing'}",
+        highlight=False,
+    )
+
+
+@app.command()
+def spatial(
+    config: ConfigOption = Path("conf/local.yaml"),
+    force: Annotated[bool, typer.Option(help="rebuild even when the inputs' content hash is unchanged")] = False,
+) -> None:
+    """Build cell footprints, cell-to-zone/district weights and zone resolution (docs/spatial.md)."""
+    from footfall.ingest import InputContractError
+    from footfall.session import get_spark
+    from footfall.spatial import check_spatial_inputs, run_spatial
+
+    try:
+        cfg = load_config(config)
+    except ConfigError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
+    try:
+        # File and GeoJSON structure first: both fail in a second, before Spark starts or anything is written.
+        inputs = check_spatial_inputs(cfg.landing, cfg.spatial)
+        report = run_spatial(get_spark("footfall-spatial"), cfg, inputs=inputs, force=force)
+    except JarLockError as exc:
+        raise fail(str(exc), EXIT_SETUP) from None
+    except InputContractError as exc:
+        raise fail(str(exc), EXIT_INPUT_CONTRACT) from None
+    if report.skipped:
+        console.print(
+            f"spatial: inputs unchanged (hash {report.inputs_hash[:12]}), skipped the rebuild; --force rebuilds",
+            highlight=False,
+        )
+        return
+    for repair in report.repaired:
+        err.print(f"[yellow]footfall:[/] repaired invalid geometry: {repair}", highlight=False, soft_wrap=True)
+    rows = ", ".join(f"{table} {n:,}" for table, n in report.rows.items())
+    low = ", ".join(report.low_resolution_zones) or "none"
+    console.print(
+        f"spatial: built {cfg.spatial.footprint_model} footprints in {report.seconds:.1f} s (hash "
+        f"{report.inputs_hash[:12]}); rows: {rows}; zones below resolution "
+        f"{cfg.spatial.min_resolution_score}: {low}",
+        highlight=False,
+    )
+
+
+def _dates(start: str, end: str | None) -> list[dt.date]:
+    from footfall.ingest import date_range
+
+    return date_range(dt.date.fromisoformat(start), dt.date.fromisoformat(end or start))
+
+
+@app.command()
+def mobility(
+    start: Annotated[str, typer.Option(help="first event date, YYYY-MM-DD")],
+    end: Annotated[str | None, typer.Option(help="last event date, YYYY-MM-DD (default: --start)")] = None,
+    config: ConfigOption = Path("conf/local.yaml"),
+) -> None:
+    """Build stays, visits, arrival directions, homes, repeat visits and flows from silver (docs/mobility.md)."""
+    from footfall.mobility.job import run_mobility
+    from footfall.session import get_spark
+
+    try:
+        cfg = load_config(config)
+        dates = _dates(start, end)
+    except ValueError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
+    try:
+        report = run_mobility(get_spark("footfall-mobility"), cfg, dates=dates)
+    except JarLockError as exc:
+        raise fail(str(exc), EXIT_SETUP) from None
+    console.print(
+        f"mobility: {report.stays:,} stays ({report.visits:,} visits), {report.transitions:,} flows, "
+        f"{report.devices_with_home:,} devices with a home",
+        highlight=False,
+    )
+
+
+@app.command()
+def evaluate(
+    truth: Annotated[Path, typer.Option(help="a `footfall generate` output folder (with truth/)")],
+    start: Annotated[str, typer.Option(help="first date, YYYY-MM-DD")],
+    end: Annotated[str | None, typer.Option(help="last date, YYYY-MM-DD (default: --start)")] = None,
+    out: Annotated[Path | None, typer.Option(help="write the figures as JSON here")] = None,
+    config: ConfigOption = Path("conf/local.yaml"),
+) -> None:
+    """Compare the estimates in silver with the generator's truth and print the error figures."""
+    import json
+
+    from footfall.ingest import PseudonymKeyError, load_master_key
+    from footfall.mobility.evaluate import run_evaluate
+    from footfall.session import get_spark
+
+    try:
+        cfg = load_config(config)
+        dates = _dates(start, end)
+        key = load_master_key(key_file=cfg.privacy.pseudonym_key_file)
+    except ValueError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
+    except PseudonymKeyError as exc:
+        raise fail(str(exc), EXIT_SETUP) from None
+    figures = run_evaluate(get_spark("footfall-evaluate"), cfg, truth=truth, dates=dates, key=key, out=out)
+    console.print_json(json.dumps(figures))
 
 
 def main() -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from footfall.jars import repo_root
 
@@ -19,12 +21,88 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
 
+class PrivacyConfig(_Frozen):
+    """How ingest pseudonymises and which subscribers it keeps; the key itself is never in the config."""
+
+    pseudonym_key_file: Path = Field(
+        default=Path(".dev-pseudonym-key"),
+        strict=False,
+        description="file holding the master pseudonym key when FOOTFALL_PSEUDONYM_KEY is not set",
+    )
+    pseudonym_period_days: int = Field(default=30, ge=1, description="days per pseudonym key: no link across them")
+    age_bands: tuple[int, ...] = Field(
+        default=(18, 25, 35, 45, 55, 65),
+        strict=False,
+        description="lower bounds of the age bands; anyone younger than the first is excluded from all outputs",
+    )
+
+    @field_validator("age_bands")
+    @classmethod
+    def _increasing(cls, bands: tuple[int, ...]) -> tuple[int, ...]:
+        if not bands or bands[0] < 0 or any(b <= a for a, b in pairwise(bands)):
+            raise ValueError("must be a non-empty list of increasing ages >= 0")
+        return bands
+
+
+class DemoConfig(_Frozen):
+    """The generated city `make run` puts into the landing folder when it holds no export yet."""
+
+    subscribers: int = Field(default=3000, ge=1, description="subscribers of the generated city")
+    days: int = Field(default=2, ge=1, description="days of events")
+    start: dt.date = Field(default=dt.date(2026, 3, 6), strict=False, description="first day, YYYY-MM-DD")
+    seed: int = Field(default=42, description="the same seed gives the same files")
+    mode: str = Field(default="xdr", pattern="^(xdr|cdr)$", description="xdr (data sessions) or cdr (calls, SMS)")
+    bad_row_rate: float = Field(default=0.01, ge=0, lt=0.5, description="share of events turned into bad rows")
+
+
+class SpatialConfig(_Frozen):
+    """How the spatial stage turns cells and zones into weights (docs/spatial.md)."""
+
+    metric_crs: str = Field(
+        default="EPSG:25832",
+        pattern=r"^EPSG:\d+$",
+        description="projected CRS in metres where footprints and areas are computed (UTM 32N suits 6-12 E)",
+    )
+    footprint_model: str = Field(
+        default="voronoi",
+        pattern="^(sector|voronoi)$",
+        description="voronoi: site Voronoi cell clipped to range, split among sectors (measured better, "
+        "docs/spatial.md); sector: wedge from azimuth, beamwidth, range",
+    )
+    min_resolution_score: float = Field(
+        default=0.5, ge=0, le=1, description="zones whose resolution score is below this are flagged"
+    )
+
+
+class MobilityConfig(_Frozen):
+    """Thresholds of the mobility stage (docs/mobility.md)."""
+
+    presence_model: str = Field(
+        default="threshold",
+        pattern="^(threshold|weighted)$",
+        description="threshold: weight >= min_weight; weighted: expected presence",
+    )
+    min_weight: float = Field(default=0.05, gt=0, le=1, description="threshold model: least cell weight for presence")
+    max_gap_s: int = Field(default=900, gt=0, description="present events this close belong to one stay")
+    min_visit_s: int = Field(default=300, gt=0, description="a stay this long is a visit, shorter a pass-by")
+    arrival_lookback_s: int = Field(default=1800, gt=0, description="how far back the arrival direction looks")
+    min_arrival_distance_m: float = Field(default=150.0, ge=0, description="closer than this: direction unknown")
+    night_start_hour: int = Field(default=22, ge=0, le=23, description="nights start at this local hour")
+    night_end_hour: int = Field(default=6, ge=0, le=23, description="nights end at this local hour")
+    min_nights: int = Field(default=1, ge=1, description="nights in one district before it is a home")
+    max_transition_s: int = Field(default=3600, gt=0, description="a visit within this after another is a flow")
+
+
 class Config(_Frozen):
     """The whole configuration of a footfall deployment."""
 
     landing: Path = Field(description="where operator exports arrive; relative paths are relative to the repo root")
     lakehouse: Path = Field(description="where the Delta tables live; relative paths are relative to the repo root")
     timezone: str = Field(default="Europe/Berlin", description="local time of the zones, for every reported hour")
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig, description="pseudonymisation and age bands")
+    demo: DemoConfig = Field(default_factory=DemoConfig, description="the generated city for `make run`")
+    mobility: MobilityConfig = Field(default_factory=MobilityConfig, description="stays, visits, home, flows")
+    spatial: SpatialConfig = Field(default_factory=SpatialConfig, description="footprints and cell-to-zone weights")
 
 
 def _key_of(loc: tuple[int | str, ...]) -> str:
@@ -65,4 +143,7 @@ def load_config(path: Path | str) -> Config:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from None
     config = parse_config(raw, source=str(path))
     root = repo_root()
-    return config.model_copy(update={"landing": root / config.landing, "lakehouse": root / config.lakehouse})
+    privacy = config.privacy.model_copy(update={"pseudonym_key_file": root / config.privacy.pseudonym_key_file})
+    return config.model_copy(
+        update={"landing": root / config.landing, "lakehouse": root / config.lakehouse, "privacy": privacy}
+    )

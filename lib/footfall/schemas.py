@@ -97,7 +97,8 @@ ZONE_CATEGORIES = ("shopping_street", "mall", "store_front", "market_square")
 ENTERED_AT = "entered_at"
 LEFT_AT = "left_at"
 DATE = "date"
-HOUR = "hour"
+HOUR = "hour"  # local wall-clock hour, 0-23
+HOUR_START_UTC = "hour_start_utc"  # tells the two 02:00 hours of the autumn DST day apart
 VISITORS = "visitors"
 PASSERS_BY = "passers_by"
 KIND = "kind"
@@ -109,6 +110,7 @@ TRUTH_VISITS = T.StructType(
         T.StructField(ZONE_ID, T.StringType(), False),
         T.StructField(ENTERED_AT, T.TimestampType(), False),
         T.StructField(LEFT_AT, T.TimestampType(), False),
+        T.StructField("arrival_direction", T.StringType(), False),
     ]
 )
 TRUTH_ZONE_HOURLY = T.StructType(
@@ -116,6 +118,7 @@ TRUTH_ZONE_HOURLY = T.StructType(
         T.StructField(ZONE_ID, T.StringType(), False),
         T.StructField(DATE, T.DateType(), False),
         T.StructField(HOUR, T.IntegerType(), False),
+        T.StructField(HOUR_START_UTC, T.TimestampType(), False),
         T.StructField(VISITORS, T.LongType(), False),
         T.StructField(PASSERS_BY, T.LongType(), False),
     ]
@@ -150,4 +153,283 @@ BAD_ROW_KINDS = (
     BAD_UNKNOWN_CELL,
     BAD_CELL_INACTIVE,
     BAD_DUPLICATE,
+)
+
+# ---- silver (<lakehouse>/silver/<table>): written by ingest; no raw identifier ever reaches them ----
+PSEUDO_ID = "pseudo_id"  # HMAC-SHA256 of the msisdn under the key of the event's pseudonym period, 64 hex chars
+PERIOD_START = "period_start"  # first UTC date of a pseudonym period
+AGE_BAND = "age_band"  # e.g. 18-24, 65+, unknown; ages below the first band are excluded
+AGE_UNKNOWN = "unknown"
+REASON = "reason"
+RUN_ID = "run_id"
+RUN_AT = "run_at"
+
+SILVER = "silver"
+SILVER_EVENTS_TABLE = "events"
+SILVER_QUARANTINE_TABLE = "quarantine_events"
+SILVER_SUBSCRIBERS_TABLE = "subscribers"
+SILVER_INGEST_AUDIT_TABLE = "ingest_audit"
+SILVER_FORGET_AUDIT_TABLE = "forget_audit"
+
+SILVER_EVENTS = T.StructType(
+    [
+        T.StructField(PSEUDO_ID, T.StringType(), False),
+        T.StructField(EVENT_TS, T.TimestampType(), False),
+        T.StructField(CELL_ID, T.StringType(), False),
+        T.StructField(EVENT_TYPE, T.StringType(), False),
+        T.StructField(EVENT_DATE, T.DateType(), False),
+    ]
+)
+SILVER_EVENTS_PARTITION = EVENT_DATE
+
+# Rows that failed a check, as they arrived except that the msisdn is pseudonymised (null when it was null).
+SILVER_QUARANTINE_EVENTS = T.StructType(
+    [
+        T.StructField(PSEUDO_ID, T.StringType(), True),
+        T.StructField(EVENT_TS, T.StringType(), True),  # the raw string: it may be what failed
+        T.StructField(CELL_ID, T.StringType(), True),
+        T.StructField(EVENT_TYPE, T.StringType(), True),
+        T.StructField(EVENT_DATE, T.DateType(), False),
+        T.StructField(REASON, T.StringType(), False),
+        T.StructField(RUN_ID, T.StringType(), False),
+    ]
+)
+SILVER_QUARANTINE_PARTITION = EVENT_DATE
+
+# One row per adult, non-objecting subscriber and pseudonym period the run covered.
+SILVER_SUBSCRIBERS = T.StructType(
+    [
+        T.StructField(PSEUDO_ID, T.StringType(), False),
+        T.StructField(AGE_BAND, T.StringType(), False),
+        T.StructField(GENDER, T.StringType(), True),
+        T.StructField(HOME_DISTRICT_ID, T.StringType(), True),
+        T.StructField(PERIOD_START, T.DateType(), False),
+    ]
+)
+SILVER_SUBSCRIBERS_PARTITION = PERIOD_START
+
+# Why a landing row did not reach silver/events. Quarantined rows are kept (pseudonymised); dropped rows are
+# only counted. Checked in this order, the first that applies wins: BAD_ROW_KINDS, then ours.
+REASON_UNKNOWN_SUBSCRIBER = "unknown_subscriber"  # msisdn not in subscribers.csv: we cannot know if they objected
+REASON_BAD_EVENT_TYPE = "bad_event_type"  # null or not one of EVENT_TYPES_XDR + EVENT_TYPES_CDR
+REASON_MINOR = "minor"  # a valid event of a subscriber below the first age band: dropped, never kept
+REASONS = (*BAD_ROW_KINDS, REASON_UNKNOWN_SUBSCRIBER, REASON_BAD_EVENT_TYPE, REASON_MINOR)
+DROPPED_REASONS = (BAD_OPTED_OUT, REASON_MINOR)
+QUARANTINE_REASONS = tuple(r for r in REASONS if r not in DROPPED_REASONS)
+
+ROWS_READ = "rows_read"
+ROWS_SILVER = "rows_silver"
+ROWS_QUARANTINED = "rows_quarantined"
+ROWS_OPTED_OUT = "rows_opted_out"
+ROWS_MINOR = "rows_minor"
+ROWS_BY_REASON = "rows_by_reason"
+
+# One row per event date and run; rows_read = rows_silver + rows_quarantined + rows_opted_out + rows_minor.
+SILVER_INGEST_AUDIT = T.StructType(
+    [
+        T.StructField(EVENT_DATE, T.DateType(), False),
+        T.StructField(RUN_ID, T.StringType(), False),
+        T.StructField(RUN_AT, T.TimestampType(), False),
+        T.StructField(ROWS_READ, T.LongType(), False),
+        T.StructField(ROWS_SILVER, T.LongType(), False),
+        T.StructField(ROWS_QUARANTINED, T.LongType(), False),
+        T.StructField(ROWS_OPTED_OUT, T.LongType(), False),
+        T.StructField(ROWS_MINOR, T.LongType(), False),
+        T.StructField(ROWS_BY_REASON, T.MapType(T.StringType(), T.LongType(), False), False),
+    ]
+)
+
+OBJECTIONS_APPLIED = "objections_applied"
+OBJECTIONS_THROUGH = "objections_through"
+ROWS_DELETED = "rows_deleted"
+AFFECTED_DATES = "affected_dates"
+TABLES_VACUUMED = "tables_vacuumed"
+
+# One row per `footfall forget` run: counts and dates, never an identifier.
+SILVER_FORGET_AUDIT = T.StructType(
+    [
+        T.StructField(RUN_ID, T.StringType(), False),
+        T.StructField(RUN_AT, T.TimestampType(), False),
+        T.StructField(OBJECTIONS_APPLIED, T.LongType(), False),
+        T.StructField(OBJECTIONS_THROUGH, T.TimestampType(), True),  # latest opted_out_at applied so far
+        T.StructField(ROWS_DELETED, T.MapType(T.StringType(), T.LongType(), False), False),  # per table
+        T.StructField(AFFECTED_DATES, T.ArrayType(T.DateType(), False), False),  # gold partitions to recompute
+        T.StructField(TABLES_VACUUMED, T.ArrayType(T.StringType(), False), False),
+    ]
+)
+
+# ---- silver spatial (<lakehouse>/silver/<table>): written by `footfall spatial`, rebuilt when its inputs change ----
+# Geometries are WKB in WGS84 (EPSG:4326, x = longitude); areas are in square metres, computed in the metric CRS.
+GEOMETRY_WKB = "geometry_wkb"
+FOOTPRINT_WKB = "footprint_wkb"
+AREA_M2 = "area_m2"
+IS_REPAIRED = "is_repaired"  # the input geometry was invalid and ST_MakeValid repaired it
+INVALID_REASON = "invalid_reason"  # Sedona's ST_IsValidReason for a repaired geometry, else null
+FOOTPRINT_MODEL = "footprint_model"  # sector or voronoi
+WEIGHT = "weight"  # area(footprint ∩ area) / area(footprint): share of a cell's footprint inside the zone/district
+N_CELLS = "n_cells"
+BEST_WEIGHT = "best_weight"
+RESOLUTION_SCORE = "resolution_score"
+IS_LOW_RESOLUTION = "is_low_resolution"
+INPUTS_HASH = "inputs_hash"
+METRIC_CRS = "metric_crs"
+CELLS = "cells"
+ZONES = "zones"
+DISTRICTS = "districts"
+REPAIRED_FEATURES = "repaired_features"
+FOOTPRINT_MODELS = ("sector", "voronoi")
+
+SILVER_ZONES_TABLE = "zones"
+SILVER_DISTRICTS_TABLE = "districts"
+SILVER_CELL_FOOTPRINTS_TABLE = "cell_footprints"
+SILVER_CELL_ZONE_WEIGHTS_TABLE = "cell_zone_weights"
+SILVER_CELL_DISTRICT_WEIGHTS_TABLE = "cell_district_weights"
+SILVER_ZONE_RESOLUTION_TABLE = "zone_resolution"
+SILVER_SPATIAL_INPUTS_TABLE = "spatial_inputs"
+
+SILVER_ZONES = T.StructType(
+    [
+        T.StructField(ZONE_ID, T.StringType(), False),
+        T.StructField(NAME, T.StringType(), False),
+        T.StructField(CATEGORY, T.StringType(), False),
+        T.StructField(AREA_M2, T.DoubleType(), False),
+        T.StructField(IS_REPAIRED, T.BooleanType(), False),
+        T.StructField(INVALID_REASON, T.StringType(), True),
+        T.StructField(GEOMETRY_WKB, T.BinaryType(), False),
+    ]
+)
+SILVER_DISTRICTS = T.StructType(
+    [
+        T.StructField(DISTRICT_ID, T.StringType(), False),
+        T.StructField(NAME, T.StringType(), False),
+        T.StructField(RESIDENTS, T.LongType(), False),
+        T.StructField(AREA_M2, T.DoubleType(), False),
+        T.StructField(IS_REPAIRED, T.BooleanType(), False),
+        T.StructField(INVALID_REASON, T.StringType(), True),
+        T.StructField(GEOMETRY_WKB, T.BinaryType(), False),
+    ]
+)
+# One row per cells.csv row (cell and validity period).
+SILVER_CELL_FOOTPRINTS = T.StructType(
+    [
+        T.StructField(CELL_ID, T.StringType(), False),
+        T.StructField(SITE_ID, T.StringType(), False),
+        T.StructField(TECHNOLOGY, T.StringType(), False),
+        T.StructField(AZIMUTH_DEG, T.DoubleType(), True),
+        T.StructField(BEAMWIDTH_DEG, T.DoubleType(), False),
+        T.StructField(RANGE_M, T.DoubleType(), False),
+        T.StructField(VALID_FROM, T.TimestampType(), False),
+        T.StructField(VALID_TO, T.TimestampType(), True),
+        T.StructField(FOOTPRINT_MODEL, T.StringType(), False),
+        T.StructField(AREA_M2, T.DoubleType(), False),
+        T.StructField(FOOTPRINT_WKB, T.BinaryType(), False),
+    ]
+)
+# One row per cell validity period and zone its footprint overlaps with a positive area; no row = weight 0.
+SILVER_CELL_ZONE_WEIGHTS = T.StructType(
+    [
+        T.StructField(CELL_ID, T.StringType(), False),
+        T.StructField(ZONE_ID, T.StringType(), False),
+        T.StructField(WEIGHT, T.DoubleType(), False),
+        T.StructField(VALID_FROM, T.TimestampType(), False),
+        T.StructField(VALID_TO, T.TimestampType(), True),
+    ]
+)
+SILVER_CELL_DISTRICT_WEIGHTS = T.StructType(
+    [
+        T.StructField(CELL_ID, T.StringType(), False),
+        T.StructField(DISTRICT_ID, T.StringType(), False),
+        T.StructField(WEIGHT, T.DoubleType(), False),
+        T.StructField(VALID_FROM, T.TimestampType(), False),
+        T.StructField(VALID_TO, T.TimestampType(), True),
+    ]
+)
+# One row per zone, zones no cell overlaps included (n_cells 0, score 0); docs/spatial.md explains the score.
+SILVER_ZONE_RESOLUTION = T.StructType(
+    [
+        T.StructField(ZONE_ID, T.StringType(), False),
+        T.StructField(CATEGORY, T.StringType(), False),
+        T.StructField(AREA_M2, T.DoubleType(), False),
+        T.StructField(N_CELLS, T.LongType(), False),
+        T.StructField(BEST_WEIGHT, T.DoubleType(), False),
+        T.StructField(RESOLUTION_SCORE, T.DoubleType(), False),
+        T.StructField(IS_LOW_RESOLUTION, T.BooleanType(), False),
+    ]
+)
+# One row per spatial build; the job skips the rebuild when the latest row's hash equals the inputs' hash.
+SILVER_SPATIAL_INPUTS = T.StructType(
+    [
+        T.StructField(INPUTS_HASH, T.StringType(), False),
+        T.StructField(RUN_ID, T.StringType(), False),
+        T.StructField(RUN_AT, T.TimestampType(), False),
+        T.StructField(FOOTPRINT_MODEL, T.StringType(), False),
+        T.StructField(METRIC_CRS, T.StringType(), False),
+        T.StructField(CELLS, T.LongType(), False),
+        T.StructField(ZONES, T.LongType(), False),
+        T.StructField(DISTRICTS, T.LongType(), False),
+        T.StructField(REPAIRED_FEATURES, T.ArrayType(T.StringType(), False), False),
+    ]
+)
+
+# ---- silver, written by mobility: pseudonymous, never published as they stand ----
+DWELL_S = "dwell_s"
+IS_VISIT = "is_visit"
+ARRIVAL_DIRECTION = "arrival_direction"
+PREVIOUS_ZONE_ID = "previous_zone_id"
+PRESENCE_WEIGHT = "presence_weight"
+IS_RESIDENT = "is_resident"  # the device's home district is the zone's district
+WEEK = "week"
+VISIT_DAYS = "visit_days"
+FROM_ZONE_ID = "from_zone_id"
+TO_ZONE_ID = "to_zone_id"
+GAP_S = "gap_s"
+NIGHTS = "nights"
+
+SILVER_STAYS_TABLE = "stays"
+SILVER_DEVICE_HOME_TABLE = "device_home"
+SILVER_REPEAT_VISITS_TABLE = "repeat_visits"
+SILVER_ZONE_TRANSITIONS_TABLE = "zone_transitions"
+
+# One row per stay; `date` is the local date of entry (the partition); a stay across midnight is one row here
+# and counts on both days when aggregated (docs/mobility.md).
+SILVER_STAYS = T.StructType(
+    [
+        T.StructField(PSEUDO_ID, T.StringType(), False),
+        T.StructField(ZONE_ID, T.StringType(), False),
+        T.StructField(ENTERED_AT, T.TimestampType(), False),
+        T.StructField(LEFT_AT, T.TimestampType(), False),
+        T.StructField(DWELL_S, T.LongType(), False),
+        T.StructField(IS_VISIT, T.BooleanType(), False),
+        T.StructField(ARRIVAL_DIRECTION, T.StringType(), False),
+        T.StructField(PREVIOUS_ZONE_ID, T.StringType(), True),
+        T.StructField(PRESENCE_WEIGHT, T.DoubleType(), False),
+        T.StructField(IS_RESIDENT, T.BooleanType(), False),
+        T.StructField(DATE, T.DateType(), False),
+    ]
+)
+SILVER_DEVICE_HOME = T.StructType(
+    [
+        T.StructField(PSEUDO_ID, T.StringType(), False),
+        T.StructField(HOME_DISTRICT_ID, T.StringType(), False),
+        T.StructField(NIGHTS, T.LongType(), False),
+    ]
+)
+SILVER_REPEAT_VISITS = T.StructType(
+    [
+        T.StructField(PSEUDO_ID, T.StringType(), False),
+        T.StructField(ZONE_ID, T.StringType(), False),
+        T.StructField(WEEK, T.StringType(), False),
+        T.StructField(VISIT_DAYS, T.LongType(), False),
+    ]
+)
+SILVER_ZONE_TRANSITIONS = T.StructType(
+    [
+        T.StructField(PSEUDO_ID, T.StringType(), False),
+        T.StructField(FROM_ZONE_ID, T.StringType(), False),
+        T.StructField(TO_ZONE_ID, T.StringType(), False),
+        T.StructField("left_from_at", T.TimestampType(), False),
+        T.StructField("entered_to_at", T.TimestampType(), False),
+        T.StructField(GAP_S, T.LongType(), False),
+        T.StructField(DATE, T.DateType(), False),
+    ]
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 
 from pyspark import SparkConf
@@ -31,6 +32,8 @@ _LOCAL: dict[str, str] = {
     "spark.sql.shuffle.partitions": "8",
     "spark.driver.memory": "4g",
     "spark.sql.adaptive.enabled": "true",
+    # Delta reads its log with 50 partitions by default; on one machine with small tables that is mostly overhead.
+    "spark.databricks.delta.snapshotPartitions": "2",
     # Delta checks retention on VACUUM; only `footfall forget` overrides it, per call.
     "spark.databricks.delta.retentionDurationCheck.enabled": "true",
     "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
@@ -88,6 +91,8 @@ def get_spark(
         existing = dict(SparkConf().getAll())
         settings = session_settings(existing, local=False, jars=[], overrides=overrides)
     else:
+        # Python workers must run the interpreter that has footfall installed, not whatever python3 is on PATH.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         jars = [str(p) for p in local_jar_paths()]
         settings = session_settings({}, local=True, jars=jars, overrides=overrides)
         builder = builder.master(master)
