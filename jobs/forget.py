@@ -1,0 +1,10 @@
+"""spark-submit entry point: `spark-submit jobs/forget.py --config conf/local.yaml`."""
+
+from __future__ import annotations
+
+import sys
+
+from footfall.cli import app
+
+if __name__ == "__main__":
+    app(["forget", *sys.argv[1:]])

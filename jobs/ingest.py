@@ -1,0 +1,10 @@
+"""spark-submit entry point: `spark-submit jobs/ingest.py --config conf/local.yaml --start D [--end D]`."""
+
+from __future__ import annotations
+
+import sys
+
+from footfall.cli import app
+
+if __name__ == "__main__":
+    app(["ingest", *sys.argv[1:]])

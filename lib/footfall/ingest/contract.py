@@ -1,0 +1,187 @@
+"""The landing contract (docs/data-contract.md), checked before a row is read: a clear error, or typed frames.
+
+Parquet footers are checked on the driver with pyarrow (no Spark job per file, and the error names the file);
+CSV values are checked with one Spark aggregation per file.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from footfall import schemas as S
+
+EVENTS_DIR = "events"
+CELLS_FILE = "cells.csv"
+SUBSCRIBERS_FILE = "subscribers.csv"
+# Identifier columns may arrive as integers (some exports do that); we read them as their decimal string.
+_INTEGER_OK = frozenset({S.MSISDN, S.CELL_ID})
+
+
+class InputContractError(ValueError):
+    """The landing data breaks the contract; the message names the file and the column."""
+
+
+@dataclass(frozen=True)
+class EventFile:
+    """One landing events file that passed the footer check."""
+
+    path: Path
+    event_date: dt.date
+    column_types: tuple[str, ...]  # arrow types of LANDING_EVENTS' columns, to read alike files together
+
+
+def events_partition(landing: Path, day: dt.date) -> Path:
+    """Return the folder of one event date in the landing area."""
+    return landing / EVENTS_DIR / f"{S.EVENT_DATE}={day.isoformat()}"
+
+
+def _castable_to_string(name: str, arrow_type: pa.DataType) -> bool:
+    if isinstance(arrow_type, pa.DictionaryType):
+        arrow_type = arrow_type.value_type
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return True
+    return name in _INTEGER_OK and pa.types.is_integer(arrow_type)
+
+
+def _check_footer(path: Path, day: dt.date) -> EventFile:
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise InputContractError(f"{path}: not a readable parquet file ({exc})") from None
+    types = []
+    for field in S.LANDING_EVENTS.fields:
+        if field.name not in schema.names:
+            raise InputContractError(f"{path}: column '{field.name}' is missing")
+        arrow_type = schema.field(field.name).type
+        if not _castable_to_string(field.name, arrow_type):
+            raise InputContractError(f"{path}: column '{field.name}' has type {arrow_type}, not castable to string")
+        types.append(str(arrow_type))
+    return EventFile(path=path, event_date=day, column_types=tuple(types))
+
+
+def check_events_contract(landing: Path, dates: Sequence[dt.date]) -> list[EventFile]:
+    """Return the events files of `dates` after checking every footer; raise InputContractError on the first problem."""
+    files: list[EventFile] = []
+    for day in dates:
+        folder = events_partition(landing, day)
+        if not folder.is_dir():
+            raise InputContractError(f"{folder}: partition for {day} is missing")
+        parts = sorted(p for p in folder.iterdir() if p.suffix == ".parquet" and not p.name.startswith((".", "_")))
+        if not parts:
+            raise InputContractError(f"{folder}: partition for {day} has no parquet files")
+        files.extend(_check_footer(p, day) for p in parts)
+    return files
+
+
+def read_landing_events(spark: SparkSession, files: Sequence[EventFile]) -> DataFrame:
+    """Return the landing events of `files` as LANDING_EVENTS (all strings) plus the `event_date` partition."""
+    groups: dict[tuple[str, ...], list[EventFile]] = defaultdict(list)
+    for f in files:
+        groups[f.column_types].append(f)
+    frames = []
+    for group in groups.values():
+        # basePath makes Spark take event_date from each file's folder, which the contract check matched to a date.
+        base = str(group[0].path.parent.parent)
+        raw = spark.read.option("basePath", base).parquet(*[str(f.path) for f in group])
+        frames.append(
+            raw.select(
+                *[F.col(c.name).cast(T.StringType()).alias(c.name) for c in S.LANDING_EVENTS.fields],
+                F.col(S.EVENT_DATE).cast(T.DateType()).alias(S.EVENT_DATE),
+            )
+        )
+    if not frames:
+        raise InputContractError("no landing events files to read")
+    out = frames[0]
+    for frame in frames[1:]:
+        out = out.unionByName(frame)
+    return out
+
+
+def _csv_header(path: Path) -> list[str]:
+    if not path.is_file():
+        raise InputContractError(f"{path}: file is missing")
+    with path.open(newline="") as handle:
+        header = next(csv.reader(handle), None)
+    if not header:
+        raise InputContractError(f"{path}: file is empty, expected a header line")
+    return [h.strip() for h in header]
+
+
+def _type_name(data_type: T.DataType) -> str:
+    return data_type.simpleString()
+
+
+def read_landing_csv(
+    spark: SparkSession,
+    path: Path,
+    schema: T.StructType,
+    *,
+    unique: str | None = None,
+    allowed: Mapping[str, Sequence[str]] | None = None,
+) -> DataFrame:
+    """Return a landing CSV typed as `schema` after checking header, types, nulls, uniqueness and allowed values."""
+    header = _csv_header(path)
+    for field in schema.fields:
+        if field.name not in header:
+            raise InputContractError(f"{path}: column '{field.name}' is missing from the header")
+    raw = spark.read.option("header", True).option("inferSchema", False).csv(str(path))
+    raw = raw.select(*[F.trim(F.col(f.name)).alias(f.name) for f in schema.fields])
+    raw = raw.select(*[F.when(F.col(f.name) != "", F.col(f.name)).alias(f.name) for f in schema.fields])
+    _check_csv_values(raw, path=path, schema=schema, unique=unique, allowed=allowed or {})
+    return raw.select(*[F.col(f.name).try_cast(f.dataType).alias(f.name) for f in schema.fields])
+
+
+def _check_csv_values(
+    raw: DataFrame, *, path: Path, schema: T.StructType, unique: str | None, allowed: Mapping[str, Sequence[str]]
+) -> None:
+    """Raise InputContractError naming `path` and the column when a value breaks the contract."""
+    checks: list[tuple[str, str, Column, bool]] = []  # (column, problem, bad-row condition, show an example)
+    for f in schema.fields:
+        value = F.col(f.name)
+        # Identifiers never go into a message; other values help the operator find the row.
+        show = f.name != S.MSISDN
+        if not f.nullable:
+            checks.append((f.name, "empty values", value.isNull(), False))
+        if not isinstance(f.dataType, T.StringType):
+            problem = f"values that are not {_type_name(f.dataType)}"
+            checks.append((f.name, problem, value.isNotNull() & value.try_cast(f.dataType).isNull(), show))
+        if f.name in allowed:
+            problem = f"values outside {', '.join(allowed[f.name])}"
+            checks.append((f.name, problem, value.isNotNull() & ~value.isin(*allowed[f.name]), show))
+    aggs = []
+    for i, (name, _, bad, _) in enumerate(checks):
+        aggs.append(F.count(F.when(bad, 1)).alias(f"n{i}"))
+        aggs.append(F.first(F.when(bad, F.col(name)), ignorenulls=True).alias(f"e{i}"))
+    if unique is not None:
+        aggs.append((F.count(unique) - F.count_distinct(unique)).alias("dupes"))
+    result = raw.agg(*aggs).first()
+    assert result is not None
+    for i, (name, problem, _, show) in enumerate(checks):
+        if result[f"n{i}"]:
+            example = f" (e.g. {result[f'e{i}']!r})" if show and result[f"e{i}"] is not None else ""
+            raise InputContractError(f"{path}: column '{name}' has {result[f'n{i}']} {problem}{example}")
+    if unique is not None and result["dupes"]:
+        raise InputContractError(f"{path}: column '{unique}' has {result['dupes']} repeated values; it must be unique")
+
+
+def read_subscribers(spark: SparkSession, landing: Path) -> DataFrame:
+    """Return subscribers.csv typed as LANDING_SUBSCRIBERS, after the contract check."""
+    return read_landing_csv(
+        spark, landing / SUBSCRIBERS_FILE, S.LANDING_SUBSCRIBERS, unique=S.MSISDN, allowed={S.GENDER: S.GENDERS}
+    )
+
+
+def read_cells(spark: SparkSession, landing: Path) -> DataFrame:
+    """Return cells.csv typed as LANDING_CELLS, after the contract check."""
+    return read_landing_csv(spark, landing / CELLS_FILE, S.LANDING_CELLS)

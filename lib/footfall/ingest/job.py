@@ -1,0 +1,149 @@
+"""The ingest job: contract check, row checks, pseudonymisation, reconciliation, then the silver writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from footfall import schemas as S
+from footfall.config import Config
+from footfall.ingest.checks import (
+    ReconciliationError,
+    agg_cell_validity,
+    agg_ingest_audit,
+    filter_quarantine,
+    filter_silver_events,
+    filter_unreconciled,
+    with_reason,
+)
+from footfall.ingest.contract import (
+    EventFile,
+    check_events_contract,
+    read_cells,
+    read_landing_events,
+    read_subscribers,
+)
+from footfall.ingest.pseudonym import MasterKey, period_index, period_keys_df, period_start, with_pseudo_id
+from footfall.ingest.subscribers import with_subscriber_dimension
+from footfall.ingest.tables import silver_path, write_append, write_replacing
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What one ingest run did: its id and the audit row of each date."""
+
+    run_id: str
+    audit: list[dict[str, Any]]
+
+
+def date_range(start: dt.date, end: dt.date) -> list[dt.date]:
+    """Return the dates from `start` to `end`, both included."""
+    if end < start:
+        raise ValueError(f"--end {end} is before --start {start}")
+    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def _read_counts(spark: SparkSession, raw_df: DataFrame, dates: Sequence[dt.date]) -> DataFrame:
+    """Return (event_date, rows_read) for every requested date, zero for an empty partition."""
+    counts = raw_df.groupBy(S.EVENT_DATE).agg(F.count(F.lit(1)).alias("n")).collect()
+    counted = {r[S.EVENT_DATE]: r["n"] for r in counts}
+    schema = T.StructType([T.StructField(S.EVENT_DATE, T.DateType()), T.StructField(S.ROWS_READ, T.LongType())])
+    return spark.createDataFrame([(d, int(counted.get(d, 0))) for d in dates], schema)
+
+
+def run_ingest(
+    spark: SparkSession,
+    config: Config,
+    *,
+    dates: Sequence[dt.date],
+    key: MasterKey,
+    files: Sequence[EventFile] | None = None,
+    run_id: str | None = None,
+) -> IngestReport:
+    """Ingest the landing partitions of `dates` into silver; raise before writing anything when a check fails.
+
+    `files` is the result of `check_events_contract` when the caller ran it already (the CLI does, before Spark).
+    """
+    dates = sorted(set(dates))
+    files = check_events_contract(config.landing, dates) if files is None else files
+    privacy = config.privacy
+    run_id = run_id or uuid.uuid4().hex
+    run_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+    subscribers_df = read_subscribers(spark, config.landing)
+    cells_df = read_cells(spark, config.landing)
+    raw_df = read_landing_events(spark, files)
+
+    periods = sorted({period_index(d, period_days=privacy.pseudonym_period_days) for d in dates})
+    keys_df = period_keys_df(spark, key=key, periods=periods)
+    # Persisted only after pseudonymisation: no msisdn ever reaches Spark's block store or spill files.
+    checked_df = (
+        raw_df.transform(
+            with_reason,
+            subscribers_df=subscribers_df,
+            cell_validity_df=agg_cell_validity(cells_df),
+            period_days=privacy.pseudonym_period_days,
+            min_age=privacy.age_bands[0],
+        )
+        .transform(with_pseudo_id, keys_df=keys_df, period_days=privacy.pseudonym_period_days)
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    try:
+        audit_df = agg_ingest_audit(
+            checked_df, read_counts_df=_read_counts(spark, raw_df, dates), run_id=run_id, run_at=run_at
+        ).localCheckpoint()
+        unreconciled = filter_unreconciled(audit_df).orderBy(S.EVENT_DATE).collect()
+        if unreconciled:
+            first = unreconciled[0]
+            raise ReconciliationError(
+                f"ingest run {run_id}: {first[S.EVENT_DATE]} read {first[S.ROWS_READ]} rows but placed "
+                f"{first[S.ROWS_SILVER]} in silver, {first[S.ROWS_QUARANTINED]} in quarantine and dropped "
+                f"{first[S.ROWS_OPTED_OUT]} (objection) + {first[S.ROWS_MINOR]} (minor); nothing was written"
+            )
+        period_starts_df = spark.createDataFrame(
+            [(period_start(p, period_days=privacy.pseudonym_period_days),) for p in periods],
+            T.StructType([T.StructField(S.PERIOD_START, T.DateType(), False)]),
+        )
+        dimension_df = subscribers_df.transform(
+            with_subscriber_dimension,
+            period_starts_df=period_starts_df,
+            keys_df=keys_df,
+            period_days=privacy.pseudonym_period_days,
+            age_bands=privacy.age_bands,
+        )
+        lake = config.lakehouse
+        write_replacing(
+            dimension_df,
+            silver_path(lake, S.SILVER_SUBSCRIBERS_TABLE),
+            schema=S.SILVER_SUBSCRIBERS,
+            partition_by=S.SILVER_SUBSCRIBERS_PARTITION,
+            values=[period_start(p, period_days=privacy.pseudonym_period_days) for p in periods],
+        )
+        write_replacing(
+            filter_quarantine(checked_df, run_id=run_id),
+            silver_path(lake, S.SILVER_QUARANTINE_TABLE),
+            schema=S.SILVER_QUARANTINE_EVENTS,
+            partition_by=S.SILVER_QUARANTINE_PARTITION,
+            values=dates,
+        )
+        write_replacing(
+            filter_silver_events(checked_df),
+            silver_path(lake, S.SILVER_EVENTS_TABLE),
+            schema=S.SILVER_EVENTS,
+            partition_by=S.SILVER_EVENTS_PARTITION,
+            values=dates,
+        )
+        # The audit row goes last: its presence says the run's silver writes all committed.
+        write_append(audit_df, silver_path(lake, S.SILVER_INGEST_AUDIT_TABLE), schema=S.SILVER_INGEST_AUDIT)
+        audit = [r.asDict(recursive=True) for r in audit_df.orderBy(S.EVENT_DATE).collect()]
+    finally:
+        checked_df.unpersist()
+    return IngestReport(run_id=run_id, audit=audit)

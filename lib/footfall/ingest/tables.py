@@ -1,0 +1,91 @@
+"""Silver Delta tables: where they live, how they are created, and the only ways ingest writes them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import types as T
+
+from footfall import schemas as S
+
+# Tables that hold pseudonyms, with their partition column: `forget` deletes from each and vacuums them.
+PSEUDONYMISED = {
+    S.SILVER_EVENTS_TABLE: (S.SILVER_EVENTS, S.SILVER_EVENTS_PARTITION),
+    S.SILVER_QUARANTINE_TABLE: (S.SILVER_QUARANTINE_EVENTS, S.SILVER_QUARANTINE_PARTITION),
+    S.SILVER_SUBSCRIBERS_TABLE: (S.SILVER_SUBSCRIBERS, S.SILVER_SUBSCRIBERS_PARTITION),
+}
+AUDITS = {
+    S.SILVER_INGEST_AUDIT_TABLE: S.SILVER_INGEST_AUDIT,
+    S.SILVER_FORGET_AUDIT_TABLE: S.SILVER_FORGET_AUDIT,
+}
+
+
+# Delta keeps min/max statistics only for these types; naming another type in dataSkippingStatsColumns fails.
+_STATS_TYPES = (T.NumericType, T.StringType, T.DateType, T.TimestampType)
+
+
+def silver_path(lakehouse: Path, table: str) -> str:
+    """Return the path of a silver table."""
+    return str(lakehouse / S.SILVER / table)
+
+
+def table_exists(spark: SparkSession, path: str) -> bool:
+    """Return True when `path` holds a Delta table."""
+    return bool(DeltaTable.isDeltaTable(spark, path))
+
+
+def ensure_table(spark: SparkSession, path: str, schema: T.StructType, *, partition_by: str | None = None) -> None:
+    """Create the Delta table at `path` unless it exists.
+
+    Deletion vectors stay off, so a delete rewrites the files and VACUUM can remove the old ones. Pseudonyms get
+    no min/max statistics, so deleted ones do not linger in the transaction log.
+    """
+    builder = (
+        DeltaTable.createIfNotExists(spark)
+        .location(path)
+        .addColumns(schema)
+        .property("delta.enableDeletionVectors", "false")
+    )
+    if S.PSEUDO_ID in schema.names:
+        stats = [
+            f.name
+            for f in schema.fields
+            if f.name not in (S.PSEUDO_ID, partition_by) and isinstance(f.dataType, _STATS_TYPES)
+        ]
+        builder = builder.property("delta.dataSkippingStatsColumns", ",".join(stats))
+    if partition_by is not None:
+        builder = builder.partitionedBy(partition_by)
+    builder.execute()
+
+
+def _in_dates(column: str, values: Sequence[dt.date]) -> str:
+    return f"{column} IN ({', '.join(repr(v.isoformat()) for v in sorted(set(values)))})"
+
+
+def write_replacing(
+    df: DataFrame, path: str, *, schema: T.StructType, partition_by: str, values: Sequence[dt.date]
+) -> None:
+    """Replace exactly the partitions `values` of the table at `path` with `df` (Delta replaceWhere)."""
+    ensure_table(df.sparkSession, path, schema, partition_by=partition_by)
+    (
+        df.select(*[f.name for f in schema.fields])
+        .write.format("delta")
+        .mode("overwrite")
+        .option("replaceWhere", _in_dates(partition_by, values))
+        .save(path)
+    )
+
+
+def write_append(df: DataFrame, path: str, *, schema: T.StructType) -> None:
+    """Append `df` to the table at `path`, creating it first if needed."""
+    ensure_table(df.sparkSession, path, schema)
+    df.select(*[f.name for f in schema.fields]).write.format("delta").mode("append").save(path)
+
+
+def read_table(spark: SparkSession, path: str) -> DataFrame:
+    """Return the current version of the table at `path`."""
+    return spark.read.format("delta").load(path)
