@@ -1,0 +1,10 @@
+"""spark-submit entry point: `spark-submit jobs/spatial.py --config conf/local.yaml [--force]`."""
+
+from __future__ import annotations
+
+import sys
+
+from footfall.cli import app
+
+if __name__ == "__main__":
+    app(["spatial", *sys.argv[1:]])

@@ -1,0 +1,197 @@
+"""The spatial job: cells and zones in, footprints, weights and zone resolution out, once per inventory version."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from delta.tables import DeltaTable
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from footfall import schemas as S
+from footfall.config import Config, SpatialConfig
+from footfall.ingest.contract import CELLS_FILE, InputContractError, read_cells
+from footfall.ingest.tables import silver_path
+from footfall.spatial.footprints import check_cells_geometry, select_footprints, with_footprint
+from footfall.spatial.geojson import (
+    DISTRICTS,
+    ZONES,
+    FeatureSpec,
+    check_repairs,
+    features_df,
+    load_features,
+    with_valid_geometry,
+)
+from footfall.spatial.weights import (
+    agg_zone_resolution,
+    select_areas,
+    select_weights,
+    with_metric_geometry,
+    with_overlaps,
+)
+
+# Bump when the way footprints or weights are computed changes: the next run then rebuilds on unchanged inputs.
+SPATIAL_ALGORITHM_VERSION = "1"
+OUTPUT_TABLES = (
+    S.SILVER_ZONES_TABLE,
+    S.SILVER_DISTRICTS_TABLE,
+    S.SILVER_CELL_FOOTPRINTS_TABLE,
+    S.SILVER_CELL_ZONE_WEIGHTS_TABLE,
+    S.SILVER_CELL_DISTRICT_WEIGHTS_TABLE,
+    S.SILVER_ZONE_RESOLUTION_TABLE,
+)
+
+
+@dataclass(frozen=True)
+class SpatialReport:
+    """What one spatial run did: skipped (inputs unchanged) or the counts of what it wrote."""
+
+    inputs_hash: str
+    skipped: bool
+    seconds: float
+    rows: dict[str, int] = field(default_factory=dict)
+    repaired: list[str] = field(default_factory=list)
+    low_resolution_zones: list[str] = field(default_factory=list)
+
+
+def inputs_hash(landing: Path, spatial: SpatialConfig) -> str:
+    """Return the sha256 of cells.csv, zones.geojson, districts.geojson, the spatial config and the algorithm."""
+    digest = hashlib.sha256()
+    digest.update(f"footfall-spatial/{SPATIAL_ALGORITHM_VERSION}\n{spatial.model_dump_json()}\n".encode())
+    for name in (CELLS_FILE, ZONES.layer, DISTRICTS.layer):
+        path = landing / name
+        if not path.is_file():
+            raise InputContractError(f"{path}: file is missing")
+        digest.update(f"{name}\n".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def last_built_hash(spark: SparkSession, lakehouse: Path) -> str | None:
+    """Return the inputs hash of the latest complete build, or None when any output table is missing."""
+    paths = [silver_path(lakehouse, t) for t in (*OUTPUT_TABLES, S.SILVER_SPATIAL_INPUTS_TABLE)]
+    if not all(DeltaTable.isDeltaTable(spark, p) for p in paths):
+        return None
+    inputs_df = spark.read.format("delta").load(paths[-1])
+    latest = inputs_df.orderBy(F.col(S.RUN_AT).desc(), F.col(S.RUN_ID).desc()).select(S.INPUTS_HASH).first()
+    return None if latest is None else str(latest[0])
+
+
+def _write(df: DataFrame, lakehouse: Path, table: str, schema: T.StructType, *, mode: str = "overwrite") -> None:
+    df.select(*[f.name for f in schema.fields]).write.format("delta").mode(mode).save(silver_path(lakehouse, table))
+
+
+@dataclass(frozen=True)
+class SpatialInputs:
+    """The landing files the spatial job reads, checked on the driver before Spark starts."""
+
+    inputs_hash: str
+    zones: list[tuple[Any, ...]]
+    districts: list[tuple[Any, ...]]
+
+
+def check_spatial_inputs(landing: Path, spatial: SpatialConfig) -> SpatialInputs:
+    """Return the hashed and structurally checked inputs; raise InputContractError naming the file and feature."""
+    digest = inputs_hash(landing, spatial)
+    zones = load_features(landing / ZONES.layer, spec=ZONES)
+    districts = load_features(landing / DISTRICTS.layer, spec=DISTRICTS)
+    return SpatialInputs(inputs_hash=digest, zones=zones, districts=districts)
+
+
+def _areas(
+    spark: SparkSession, rows: list[tuple[Any, ...]], spec: FeatureSpec, metric_crs: str
+) -> tuple[DataFrame, list[str]]:
+    # A few hundred features at most: recomputing them for the check is cheaper than caching.
+    checked_df = with_valid_geometry(features_df(spark, rows, spec=spec))
+    repaired = check_repairs(checked_df, spec=spec)
+    return with_metric_geometry(checked_df, metric_crs=metric_crs), repaired
+
+
+def run_spatial(
+    spark: SparkSession,
+    config: Config,
+    *,
+    inputs: SpatialInputs | None = None,
+    force: bool = False,
+    run_id: str | None = None,
+) -> SpatialReport:
+    """Build the silver spatial tables unless their inputs are unchanged; raise InputContractError before writing.
+
+    `inputs` is the result of `check_spatial_inputs` when the caller ran it already (the CLI does, before Spark).
+    """
+    started = time.perf_counter()
+    spatial = config.spatial
+    inputs = inputs or check_spatial_inputs(config.landing, spatial)
+    digest = inputs.inputs_hash
+    if not force and last_built_hash(spark, config.lakehouse) == digest:
+        return SpatialReport(inputs_hash=digest, skipped=True, seconds=time.perf_counter() - started)
+    run_id = run_id or uuid.uuid4().hex
+    run_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    crs, model, lake = spatial.metric_crs, spatial.footprint_model, config.lakehouse
+
+    # Every check runs before the first write: bad input leaves the lakehouse as it was.
+    zones_df, zone_repairs = _areas(spark, inputs.zones, ZONES, crs)
+    districts_df, district_repairs = _areas(spark, inputs.districts, DISTRICTS, crs)
+    cells_df = read_cells(spark, config.landing)
+    check_cells_geometry(cells_df)
+
+    footprints_df = with_footprint(cells_df, metric_crs=crs, model=model).persist(StorageLevel.MEMORY_AND_DISK)
+    zone_overlaps_df = with_overlaps(footprints_df, areas_df=zones_df, area_id=S.ZONE_ID).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
+    district_overlaps_df = with_overlaps(footprints_df, areas_df=districts_df, area_id=S.DISTRICT_ID)
+    resolution_df = agg_zone_resolution(
+        zone_overlaps_df, zones_df=zones_df, min_score=spatial.min_resolution_score
+    ).persist(StorageLevel.MEMORY_AND_DISK)
+    outputs = {
+        S.SILVER_ZONES_TABLE: (select_areas(zones_df, schema=S.SILVER_ZONES, metric_crs=crs), S.SILVER_ZONES),
+        S.SILVER_DISTRICTS_TABLE: (
+            select_areas(districts_df, schema=S.SILVER_DISTRICTS, metric_crs=crs),
+            S.SILVER_DISTRICTS,
+        ),
+        S.SILVER_CELL_FOOTPRINTS_TABLE: (
+            select_footprints(footprints_df, metric_crs=crs, model=model),
+            S.SILVER_CELL_FOOTPRINTS,
+        ),
+        S.SILVER_CELL_ZONE_WEIGHTS_TABLE: (
+            select_weights(zone_overlaps_df, schema=S.SILVER_CELL_ZONE_WEIGHTS),
+            S.SILVER_CELL_ZONE_WEIGHTS,
+        ),
+        S.SILVER_CELL_DISTRICT_WEIGHTS_TABLE: (
+            select_weights(district_overlaps_df, schema=S.SILVER_CELL_DISTRICT_WEIGHTS),
+            S.SILVER_CELL_DISTRICT_WEIGHTS,
+        ),
+        S.SILVER_ZONE_RESOLUTION_TABLE: (resolution_df, S.SILVER_ZONE_RESOLUTION),
+    }
+    try:
+        for table, (df, schema) in outputs.items():
+            _write(df, lake, table, schema)
+        rows = {table: spark.read.format("delta").load(silver_path(lake, table)).count() for table in outputs}
+        low = [r[S.ZONE_ID] for r in resolution_df.filter(S.IS_LOW_RESOLUTION).orderBy(S.ZONE_ID).collect()]
+        repaired = zone_repairs + district_repairs
+        record_df = spark.createDataFrame(
+            [(digest, run_id, run_at, model, crs, rows[S.SILVER_CELL_FOOTPRINTS_TABLE], rows[S.SILVER_ZONES_TABLE],
+              rows[S.SILVER_DISTRICTS_TABLE], repaired)],
+            S.SILVER_SPATIAL_INPUTS,
+        )  # fmt: skip
+        # Written last: its row says every table above belongs to this build (a crash in between rebuilds).
+        _write(record_df, lake, S.SILVER_SPATIAL_INPUTS_TABLE, S.SILVER_SPATIAL_INPUTS, mode="append")
+    finally:
+        for df in (footprints_df, zone_overlaps_df, resolution_df):
+            df.unpersist()
+    return SpatialReport(
+        inputs_hash=digest,
+        skipped=False,
+        seconds=time.perf_counter() - started,
+        rows=rows,
+        repaired=repaired,
+        low_resolution_zones=low,
+    )
