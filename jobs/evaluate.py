@@ -1,0 +1,10 @@
+"""spark-submit entry point: `spark-submit jobs/evaluate.py ...` takes the arguments of `footfall evaluate`."""
+
+from __future__ import annotations
+
+import sys
+
+from footfall.cli import app
+
+if __name__ == "__main__":
+    app(["evaluate", *sys.argv[1:]])

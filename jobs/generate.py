@@ -1,0 +1,10 @@
+"""spark-submit entry point: `spark-submit jobs/generate.py ...` takes the arguments of `footfall generate`."""
+
+from __future__ import annotations
+
+import sys
+
+from footfall.cli import app
+
+if __name__ == "__main__":
+    app(["generate", *sys.argv[1:]])

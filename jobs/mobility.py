@@ -1,0 +1,10 @@
+"""spark-submit entry point: `spark-submit jobs/mobility.py ...` takes the arguments of `footfall mobility`."""
+
+from __future__ import annotations
+
+import sys
+
+from footfall.cli import app
+
+if __name__ == "__main__":
+    app(["mobility", *sys.argv[1:]])

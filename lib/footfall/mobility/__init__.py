@@ -1,0 +1,1 @@
+"""Mobility: presence in zones, stays and visits, arrival direction, home area, repeat visits, flows."""

@@ -1,0 +1,169 @@
+"""`footfall evaluate`: how close the estimates come to the generator's truth (the honest answer to what cells see).
+
+Truth is restricted to the people the pipeline may count (no objectors, no minors), so the comparison measures
+the method, not the privacy rules. Figures: median absolute relative error (zone-hours with at least
+`min_truth` true visitors), Pearson correlation (all zone-hours), and the share of zone-hours within +-20%,
+for resolvable and low-resolution zones apart; dwell quantiles of visits; home-district agreement.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from footfall import schemas as S
+from footfall.config import Config
+from footfall.ingest.pseudonym import MasterKey, period_index, period_keys_df, with_pseudo_id
+from footfall.ingest.tables import read_table, silver_path
+from footfall.mobility.calendar import with_local_hours
+from footfall.synth.truth import agg_zone_hourly, slots_frame
+
+EST = "estimated"
+TRUE = "truth"
+
+
+def agg_estimated_hourly(stays_df: DataFrame, *, tz: str) -> DataFrame:
+    """Return zone_id, hour_start_utc, estimated visitors: distinct devices (weighted: their largest weight)."""
+    per_device = (
+        with_local_hours(stays_df.where(F.col(S.IS_VISIT)), tz=tz)
+        .groupBy(S.ZONE_ID, S.HOUR_START_UTC, S.PSEUDO_ID)
+        .agg(F.max(S.PRESENCE_WEIGHT).alias("w"))
+    )
+    return per_device.groupBy(S.ZONE_ID, S.HOUR_START_UTC).agg(F.sum("w").alias(EST))
+
+
+def agg_error_figures(compared_df: DataFrame, *, min_truth: int) -> dict[str, float | int]:
+    """Return MdARE, correlation and the share within 20% from (estimated, truth) per zone-hour."""
+    rel = F.abs(F.col(EST) - F.col(TRUE)) / F.col(TRUE)
+    busy = compared_df.where(F.col(TRUE) >= min_truth)
+    row = busy.agg(
+        F.percentile_approx(rel, 0.5, 10_000).alias("mdare"),
+        F.avg(F.when(rel <= 0.2, 1.0).otherwise(0.0)).alias("within_20pct"),
+        F.count(F.lit(1)).alias("zone_hours"),
+    ).first()
+    corr = compared_df.agg(F.corr(EST, TRUE)).first()
+    assert row is not None and corr is not None
+    return {
+        "zone_hours_compared": int(row["zone_hours"]),
+        "median_abs_rel_error": round(float(row["mdare"]), 4) if row["mdare"] is not None else float("nan"),
+        "share_within_20pct": round(float(row["within_20pct"]), 4) if row["within_20pct"] is not None else 0.0,
+        "correlation": round(float(corr[0]), 4) if corr[0] is not None else float("nan"),
+    }
+
+
+def countable_people(spark: SparkSession, landing: Path, *, first_day: dt.date, min_age: int) -> DataFrame:
+    """Return the msisdns the pipeline may count: no objection, not a minor (as ingest decides)."""
+    subs = spark.read.schema(S.LANDING_SUBSCRIBERS).option("header", True).csv(str(landing / "subscribers.csv"))
+    age = F.lit(first_day.year) - F.col(S.BIRTH_YEAR)
+    return subs.where(~F.col(S.OPTED_OUT) & (F.col(S.BIRTH_YEAR).isNull() | (age >= min_age))).select(S.MSISDN)
+
+
+def run_evaluate(
+    spark: SparkSession, config: Config, *, truth: Path, dates: list[dt.date], key: MasterKey, out: Path | None
+) -> dict[str, Any]:
+    """Compare silver stays and homes with the truth under `truth` (a generator output folder)."""
+    tz = config.timezone
+    people = countable_people(spark, truth, first_day=dates[0], min_age=config.privacy.age_bands[0])
+    visits = spark.read.parquet(str(truth / "truth" / "visits.parquet")).join(people, on=S.MSISDN, how="left_semi")
+    zones = read_table(spark, silver_path(config.lakehouse, S.SILVER_ZONE_RESOLUTION_TABLE))
+    true_hourly = agg_zone_hourly(
+        visits, slots_frame(spark, dates, tz), zones.select(S.ZONE_ID), min_visit_s=config.mobility.min_visit_s
+    ).select(S.ZONE_ID, S.HOUR_START_UTC, F.col(S.VISITORS).alias(TRUE))
+    stays = read_table(spark, silver_path(config.lakehouse, S.SILVER_STAYS_TABLE)).where(
+        F.col(S.DATE).cast("string").isin([d.isoformat() for d in dates])
+    )
+    compared = (
+        true_hourly.join(agg_estimated_hourly(stays, tz=tz), on=[S.ZONE_ID, S.HOUR_START_UTC], how="left")
+        .fillna(0.0, subset=[EST])
+        .join(F.broadcast(zones.select(S.ZONE_ID, S.IS_LOW_RESOLUTION)), on=S.ZONE_ID, how="inner")
+        .cache()
+    )
+    figures: dict[str, Any] = {
+        "presence_model": config.mobility.presence_model,
+        "footprint_model": config.spatial.footprint_model,
+        "dates": [d.isoformat() for d in dates],
+        "hourly_visitors": {
+            "resolvable_zones": agg_error_figures(compared.where(~F.col(S.IS_LOW_RESOLUTION)), min_truth=5),
+            "low_resolution_zones": agg_error_figures(compared.where(F.col(S.IS_LOW_RESOLUTION)), min_truth=5),
+        },
+    }
+    true_dwell = visits.select((F.unix_timestamp(S.LEFT_AT) - F.unix_timestamp(S.ENTERED_AT)).alias("d")).where(
+        F.col("d") >= config.mobility.min_visit_s
+    )
+    est_dwell = stays.where(F.col(S.IS_VISIT)).select(F.col(S.DWELL_S).alias("d"))
+    q = [0.25, 0.5, 0.75]
+    figures["dwell_s_quantiles"] = {
+        TRUE: [float(v) for v in true_dwell.approxQuantile("d", q, 0.001)],
+        EST: [float(v) for v in est_dwell.approxQuantile("d", q, 0.001)],
+    }
+    figures["arrival_direction"] = _direction_agreement(
+        visits.where(F.unix_timestamp(S.LEFT_AT) - F.unix_timestamp(S.ENTERED_AT) >= config.mobility.min_visit_s),
+        stays.where(F.col(S.IS_VISIT)),
+    )
+    figures["home_district"] = _home_agreement(spark, config, truth=truth, dates=dates, key=key)
+    compared.unpersist()
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(figures, indent=2) + "\n")
+    return figures
+
+
+def _home_agreement(
+    spark: SparkSession, config: Config, *, truth: Path, dates: list[dt.date], key: MasterKey
+) -> dict[str, float | int]:
+    """Share of devices whose estimated home equals the true home, and the customer master's agreement."""
+    period_days = config.privacy.pseudonym_period_days
+    keys = period_keys_df(spark, key=key, periods={period_index(dates[0], period_days=period_days)})
+    homes = spark.read.option("header", True).csv(str(truth / "truth" / "homes.csv"))
+    subs = spark.read.schema(S.LANDING_SUBSCRIBERS).option("header", True).csv(str(truth / "subscribers.csv"))
+    joined = (
+        homes.withColumnRenamed(S.HOME_DISTRICT_ID, "true_home")
+        .join(subs.select(S.MSISDN, F.col(S.HOME_DISTRICT_ID).alias("master_home")), on=S.MSISDN, how="inner")
+        .withColumn(S.DATE, F.lit(dates[0]))
+        .transform(with_pseudo_id, keys_df=keys, period_days=period_days, date_col=S.DATE)
+        .join(read_table(spark, silver_path(config.lakehouse, S.SILVER_DEVICE_HOME_TABLE)), on=S.PSEUDO_ID, how="inner")
+    )
+    row = joined.agg(
+        F.count(F.lit(1)).alias("devices"),
+        F.avg(F.when(F.col(S.HOME_DISTRICT_ID) != "unknown", 1.0).otherwise(0.0)).alias("known"),
+        F.avg(F.when(F.col(S.HOME_DISTRICT_ID) == F.col("true_home"), 1.0).otherwise(0.0)).alias("est_true"),
+        F.avg(F.when(F.col(S.HOME_DISTRICT_ID) == F.col("master_home"), 1.0).otherwise(0.0)).alias("est_master"),
+        F.avg(F.when(F.col("master_home") == F.col("true_home"), 1.0).otherwise(0.0)).alias("master_true"),
+    ).first()
+    assert row is not None
+    return {k: (round(float(row[k]), 4) if k != "devices" else int(row[k])) for k in row.asDict()}
+
+
+def _direction_shares(visits_df: DataFrame, *, name: str) -> DataFrame:
+    known = visits_df.where(F.col(S.ARRIVAL_DIRECTION) != "unknown")
+    per_zone = known.groupBy(S.ZONE_ID).agg(F.count(F.lit(1)).alias("_n"))
+    return (
+        known.groupBy(S.ZONE_ID, S.ARRIVAL_DIRECTION)
+        .agg(F.count(F.lit(1)).alias("_k"))
+        .join(per_zone, on=S.ZONE_ID, how="inner")
+        .select(S.ZONE_ID, S.ARRIVAL_DIRECTION, (F.col("_k") / F.col("_n")).alias(name))
+    )
+
+
+def _direction_agreement(true_visits_df: DataFrame, est_visits_df: DataFrame) -> dict[str, float]:
+    """Compare per zone the distribution of arrival octants: mean total variation distance (0 same, 1 disjoint)."""
+    shares = (
+        _direction_shares(true_visits_df, name=TRUE)
+        .join(_direction_shares(est_visits_df, name=EST), on=[S.ZONE_ID, S.ARRIVAL_DIRECTION], how="full_outer")
+        .fillna(0.0, subset=[TRUE, EST])
+    )
+    tvd = shares.groupBy(S.ZONE_ID).agg((F.sum(F.abs(F.col(TRUE) - F.col(EST))) / 2).alias("tvd"))
+    known = lambda df: df.agg(F.avg(F.when(F.col(S.ARRIVAL_DIRECTION) != "unknown", 1.0).otherwise(0.0))).first()[0]  # noqa: E731
+    row = tvd.agg(F.avg("tvd"), F.count(F.lit(1))).first()
+    assert row is not None
+    return {
+        "zones": int(row[1]),
+        "mean_total_variation_distance": round(float(row[0] or 0.0), 4),
+        "share_known_truth": round(float(known(true_visits_df) or 0.0), 4),
+        "share_known_estimated": round(float(known(est_visits_df) or 0.0), 4),
+    }
