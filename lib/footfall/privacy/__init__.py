@@ -1,0 +1,1 @@
+"""Disclosure control: k on distinct devices, secondary suppression against differencing (docs/privacy.md)."""
