@@ -114,6 +114,8 @@ def generate(
         report = generate_city(get_spark("footfall-generate"), out=out, options=options)
     except (ValueError, FileExistsError, FileNotFoundError) as exc:
         raise fail(str(exc), EXIT_USAGE) from None
+    except JarLockError as exc:
+        raise fail(str(exc), EXIT_SETUP) from None
     console.print(
         f"wrote {report.landing_rows:,} event rows ({report.valid_events:,} valid) to {report.out} "
         f"in {report.seconds:.0f} s ({report.events_per_s:,.0f} rows/s)",
