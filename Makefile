@@ -41,7 +41,7 @@ lock: $(PY_STAMP) ## re-resolve jars/pom.xml and rewrite jars/jars.lock (after c
 	$(BIN)/footfall jars --write-lock-from $(JARS)/dependency-list.txt
 	@touch $(JAR_STAMP)
 
-run: setup ## run the pipeline end to end on the embedded default (conf/local.yaml) and print what it published
+run: setup ## run the pipeline end to end on the embedded default (conf/local.yaml) and print what it wrote
 	$(BIN)/footfall run --config conf/local.yaml
 
 test: setup ## run the test suite
