@@ -104,3 +104,58 @@ def test_a_second_run_reuses_landing_and_weights(spark: SparkSession, ran: tuple
     assert "using the export in" in printed and "spatial: inputs unchanged" in printed
     assert "created a development pseudonym key" not in printed
     assert Path(config.privacy.pseudonym_key_file).stat().st_mode & 0o077 == 0
+
+
+def test_forget_reaches_the_mobility_tables_too(spark: SparkSession, ran: tuple[Config, str]) -> None:
+    """A customer who objects after the run vanishes from stays, homes, repeats and flows, in every version."""
+    import csv
+    import datetime as dt
+
+    from delta.tables import DeltaTable
+
+    from footfall.ingest import load_master_key, run_forget
+    from footfall.ingest.pseudonym import period_index, period_keys_df, with_pseudo_id
+    from footfall.ingest.tables import DERIVED_PSEUDONYMISED
+
+    config, _ = ran
+    key = load_master_key(key_file=config.privacy.pseudonym_key_file)
+    day = dt.date(2026, 3, 7)
+    period = config.privacy.pseudonym_period_days
+    subscribers = Path(config.landing) / "subscribers.csv"
+    rows = list(csv.DictReader(subscribers.open()))
+    keys = period_keys_df(spark, key=key, periods={period_index(day, period_days=period)})
+    candidates = spark.createDataFrame(
+        [(r["msisdn"], day) for r in rows if r["opted_out"] == "false"], "msisdn STRING, event_date DATE"
+    )
+    pseudo_of = {
+        r["msisdn"]: r[S.PSEUDO_ID]
+        for r in with_pseudo_id(candidates.withColumn("m", F.col("msisdn")), keys_df=keys, period_days=period)
+        .select("m", S.PSEUDO_ID)
+        .withColumnRenamed("m", "msisdn")
+        .collect()
+    }
+    homes = read_table(spark, silver_path(config.lakehouse, S.SILVER_DEVICE_HOME_TABLE))
+    stays = read_table(spark, silver_path(config.lakehouse, S.SILVER_STAYS_TABLE))
+    in_both = {r[S.PSEUDO_ID] for r in stays.join(homes, on=S.PSEUDO_ID, how="left_semi").select(S.PSEUDO_ID).collect()}
+    objector = next(m for m, p in sorted(pseudo_of.items()) if p in in_both)
+    target = pseudo_of[objector]
+
+    for r in rows:
+        if r["msisdn"] == objector:
+            r["opted_out"], r["opted_out_at"] = "true", "2026-03-09T08:00:00Z"
+    with subscribers.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    run_forget(spark, config, key=key)
+
+    for table in DERIVED_PSEUDONYMISED:
+        path = silver_path(config.lakehouse, table)
+        for version in [h["version"] for h in DeltaTable.forPath(spark, path).history().select("version").collect()]:
+            try:
+                held = spark.read.format("delta").option("versionAsOf", version).load(path)
+                assert held.where(F.col(S.PSEUDO_ID) == target).count() == 0, (table, version)
+            except Exception as exc:  # a version whose files VACUUM removed can no longer be read: that is the point
+                if isinstance(exc, AssertionError):
+                    raise
+                assert "FILE_NOT_EXIST" in str(exc) or "does not exist" in str(exc), exc

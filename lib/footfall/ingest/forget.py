@@ -18,7 +18,14 @@ from footfall import schemas as S
 from footfall.config import Config
 from footfall.ingest.contract import read_subscribers
 from footfall.ingest.pseudonym import MasterKey, period_index, period_keys_df, period_start, with_pseudo_id
-from footfall.ingest.tables import PSEUDONYMISED, read_table, silver_path, table_exists, write_append
+from footfall.ingest.tables import (
+    DERIVED_PSEUDONYMISED,
+    PSEUDONYMISED,
+    read_table,
+    silver_path,
+    table_exists,
+    write_append,
+)
 
 RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
 
@@ -123,11 +130,12 @@ def run_forget(spark: SparkSession, config: Config, *, key: MasterKey, run_id: s
             .select(S.PSEUDO_ID)
             .localCheckpoint()
         )
-        for table, (_, partition) in PSEUDONYMISED.items():
+        for table in (*PSEUDONYMISED, *DERIVED_PSEUDONYMISED):
             path = silver_path(lake, table)
             if not table_exists(spark, path):
                 continue
             if table == S.SILVER_EVENTS_TABLE:
+                partition = PSEUDONYMISED[table][1]
                 hit = read_table(spark, path).join(pseudo_df, on=S.PSEUDO_ID, how="left_semi")
                 affected |= {r[partition] for r in hit.select(partition).distinct().collect()}
             # MERGE, not DELETE ... IN (...): the commit info then names the join, not the pseudonyms.
@@ -142,7 +150,7 @@ def run_forget(spark: SparkSession, config: Config, *, key: MasterKey, run_id: s
             rows_deleted[table] = int(metrics["num_deleted_rows"]) if metrics is not None else 0
         # Every pseudonymised table, touched now or not: an earlier ingest re-run may have left a new objector's
         # rows in an old version of a table this run found nothing to delete in.
-        for table in PSEUDONYMISED:
+        for table in (*PSEUDONYMISED, *DERIVED_PSEUDONYMISED):
             path = silver_path(lake, table)
             if table_exists(spark, path):
                 vacuum_now(spark, path)

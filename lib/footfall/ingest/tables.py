@@ -18,6 +18,13 @@ PSEUDONYMISED = {
     S.SILVER_QUARANTINE_TABLE: (S.SILVER_QUARANTINE_EVENTS, S.SILVER_QUARANTINE_PARTITION),
     S.SILVER_SUBSCRIBERS_TABLE: (S.SILVER_SUBSCRIBERS, S.SILVER_SUBSCRIBERS_PARTITION),
 }
+# Tables mobility derives from events: they hold the same pseudonyms, so `forget` deletes from them and vacuums them.
+DERIVED_PSEUDONYMISED = {
+    S.SILVER_STAYS_TABLE: S.SILVER_STAYS,
+    S.SILVER_ZONE_TRANSITIONS_TABLE: S.SILVER_ZONE_TRANSITIONS,
+    S.SILVER_DEVICE_HOME_TABLE: S.SILVER_DEVICE_HOME,
+    S.SILVER_REPEAT_VISITS_TABLE: S.SILVER_REPEAT_VISITS,
+}
 AUDITS = {
     S.SILVER_INGEST_AUDIT_TABLE: S.SILVER_INGEST_AUDIT,
     S.SILVER_FORGET_AUDIT_TABLE: S.SILVER_FORGET_AUDIT,
@@ -78,6 +85,12 @@ def write_replacing(
         .option("replaceWhere", _in_dates(partition_by, values))
         .save(path)
     )
+
+
+def write_overwrite(df: DataFrame, path: str, *, schema: T.StructType) -> None:
+    """Replace the whole table at `path` with `df`, creating it first (so it gets the pseudonym-safe properties)."""
+    ensure_table(df.sparkSession, path, schema)
+    df.select(*[f.name for f in schema.fields]).write.format("delta").mode("overwrite").save(path)
 
 
 def write_append(df: DataFrame, path: str, *, schema: T.StructType) -> None:

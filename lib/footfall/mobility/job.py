@@ -15,7 +15,7 @@ from sedona.spark.sql import st_predicates as STP
 
 from footfall import schemas as S
 from footfall.config import Config
-from footfall.ingest.tables import read_table, silver_path, write_replacing
+from footfall.ingest.tables import read_table, silver_path, write_overwrite, write_replacing
 from footfall.mobility.direction import X_M, Y_M, with_arrival_direction
 from footfall.mobility.home import agg_device_home
 from footfall.mobility.presence import filter_present
@@ -126,9 +126,7 @@ def run_mobility(spark: SparkSession, config: Config, *, dates: Sequence[dt.date
         night_end_hour=m.night_end_hour,
         min_nights=m.min_nights,
     )
-    home.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(
-        silver_path(lh, S.SILVER_DEVICE_HOME_TABLE)
-    )
+    write_overwrite(home, silver_path(lh, S.SILVER_DEVICE_HOME_TABLE), schema=S.SILVER_DEVICE_HOME)
     zone_district = agg_zone_district(
         read_table(spark, silver_path(lh, S.SILVER_ZONES_TABLE)),
         read_table(spark, silver_path(lh, S.SILVER_DISTRICTS_TABLE)),
@@ -142,10 +140,8 @@ def run_mobility(spark: SparkSession, config: Config, *, dates: Sequence[dt.date
     write_replacing(stays, stays_path, schema=S.SILVER_STAYS, partition_by=S.DATE, values=dates)
     all_stays = read_table(spark, stays_path)
 
-    repeat = agg_repeat_visits(all_stays, tz=tz).select(*S.SILVER_REPEAT_VISITS.names)
-    repeat.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(
-        silver_path(lh, S.SILVER_REPEAT_VISITS_TABLE)
-    )
+    repeat = agg_repeat_visits(all_stays, tz=tz)
+    write_overwrite(repeat, silver_path(lh, S.SILVER_REPEAT_VISITS_TABLE), schema=S.SILVER_REPEAT_VISITS)
     moves = agg_transitions(
         read_table(spark, stays_path).where(F.col(S.DATE).cast("string").isin(date_strs)),
         max_transition_s=m.max_transition_s,
