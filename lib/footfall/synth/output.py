@@ -81,27 +81,21 @@ def _geometry(city: City, geom: shapely.Geometry) -> dict:
     return json.loads(shapely.to_geojson(ll))
 
 
+def _write_features(city: City, path: Path, rows: list[tuple[dict, shapely.Geometry]]) -> None:
+    """Write (properties, local-frame polygon) pairs as a WGS84 GeoJSON FeatureCollection."""
+    features = [{"type": "Feature", "properties": props, "geometry": _geometry(city, geom)} for props, geom in rows]
+    path.write_text(_feature_collection(features))
+
+
 def write_zones_geojson(city: City, path: Path) -> None:
     """Write the retail zones as WGS84 GeoJSON with zone_id, name and category."""
-    features = [
-        {
-            "type": "Feature",
-            "properties": {S.ZONE_ID: z.zone_id, S.NAME: z.name, S.CATEGORY: z.category},
-            "geometry": _geometry(city, z.polygon),
-        }
-        for z in city.zones
-    ]
-    path.write_text(_feature_collection(features))
+    rows = [({S.ZONE_ID: z.zone_id, S.NAME: z.name, S.CATEGORY: z.category}, z.polygon) for z in city.zones]
+    _write_features(city, path, rows)
 
 
 def write_districts_geojson(city: City, path: Path) -> None:
     """Write the home areas as WGS84 GeoJSON with district_id, name and residents."""
-    features = [
-        {
-            "type": "Feature",
-            "properties": {S.DISTRICT_ID: d.district_id, S.NAME: d.name, S.RESIDENTS: d.residents},
-            "geometry": _geometry(city, d.polygon),
-        }
-        for d in city.districts
+    rows = [
+        ({S.DISTRICT_ID: d.district_id, S.NAME: d.name, S.RESIDENTS: d.residents}, d.polygon) for d in city.districts
     ]
-    path.write_text(_feature_collection(features))
+    _write_features(city, path, rows)
