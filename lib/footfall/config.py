@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from footfall.jars import repo_root
 
@@ -93,6 +93,39 @@ class MobilityConfig(_Frozen):
     max_transition_s: int = Field(default=3600, gt=0, description="a visit within this after another is a flow")
 
 
+class NoiseConfig(_Frozen):
+    """Optional differential-privacy noise on published counts (docs/privacy.md); off by default."""
+
+    mechanism: str = Field(default="none", pattern="^(none|laplace|gaussian)$", description="none, laplace or gaussian")
+    epsilon: float = Field(default=1.0, gt=0, description="privacy budget per gold table and partition (day or week)")
+    delta: float = Field(default=1e-6, ge=0, lt=1, description="gaussian only: the delta of (epsilon, delta)-DP")
+    contribution_bound: int = Field(
+        default=8, ge=1, description="most cells one device may add to per table and partition; the rest are dropped"
+    )
+
+    @model_validator(mode="after")
+    def _gaussian_needs_delta(self) -> NoiseConfig:
+        if self.mechanism == "gaussian" and self.delta <= 0:
+            raise ValueError("the gaussian mechanism needs delta > 0")
+        return self
+
+
+class PublishConfig(_Frozen):
+    """Disclosure control and publication of the gold tables (docs/privacy.md, docs/outputs.md)."""
+
+    k: int = Field(default=20, ge=2, description="least distinct devices behind any published number (never below 2)")
+    suppression_mode: str = Field(
+        default="delete", pattern="^(delete|null)$", description="delete the rows of small cohorts, or null the values"
+    )
+    include_low_resolution: bool = Field(
+        default=False, description="publish counts of zones whose cells cannot resolve them (flagged in gold/zones)"
+    )
+    extrapolation_rounding: int = Field(
+        default=10, ge=1, description="visitors_extrapolated is rounded to a multiple of this"
+    )
+    noise: NoiseConfig = Field(default_factory=NoiseConfig, description="optional noise before thresholding")
+
+
 class Config(_Frozen):
     """The whole configuration of a footfall deployment."""
 
@@ -103,6 +136,7 @@ class Config(_Frozen):
     demo: DemoConfig = Field(default_factory=DemoConfig, description="the generated city for `make run`")
     mobility: MobilityConfig = Field(default_factory=MobilityConfig, description="stays, visits, home, flows")
     spatial: SpatialConfig = Field(default_factory=SpatialConfig, description="footprints and cell-to-zone weights")
+    publish: PublishConfig = Field(default_factory=PublishConfig, description="k, suppression, noise, extrapolation")
 
 
 def _key_of(loc: tuple[int | str, ...]) -> str:

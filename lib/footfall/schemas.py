@@ -433,3 +433,149 @@ SILVER_ZONE_TRANSITIONS = T.StructType(
         T.StructField(DATE, T.DateType(), False),
     ]
 )
+
+# ---- gold (<lakehouse>/gold/<table>): the published contract (docs/outputs.md); every count covers >= k devices ----
+GOLD = "gold"
+GOLD_DATABASE = "footfall"  # the Spark catalog database the gold tables are registered in
+DWELL_P25_S = "dwell_p25_s"
+DWELL_MEDIAN_S = "dwell_median_s"
+DWELL_P75_S = "dwell_p75_s"
+VISITS = "visits"
+VISITORS_EXTRAPOLATED = "visitors_extrapolated"
+DIRECTION = "direction"
+TRAVELLERS = "travellers"
+IS_RESOLVABLE = "is_resolvable"
+VISIT_DAYS_BUCKETS = ("1", "2", "3", "4+")
+GENDER_UNKNOWN = "unknown"  # gold spells a missing gender like a missing age: never null in a key
+HOME_UNKNOWN = "unknown"  # a device without a detected home (silver/device_home says so too)
+
+GOLD_ZONE_FOOTFALL_HOURLY_TABLE = "zone_footfall_hourly"
+GOLD_ZONE_DEMOGRAPHICS_DAILY_TABLE = "zone_demographics_daily"
+GOLD_ZONE_ARRIVAL_DIRECTION_DAILY_TABLE = "zone_arrival_direction_daily"
+GOLD_ZONE_CATCHMENT_DAILY_TABLE = "zone_catchment_daily"
+GOLD_ZONE_REPEAT_VISITS_WEEKLY_TABLE = "zone_repeat_visits_weekly"
+GOLD_ZONE_FLOWS_DAILY_TABLE = "zone_flows_daily"
+GOLD_ZONES_TABLE = "zones"
+
+# hour_start_utc keeps the two 02:00 hours of the autumn DST day apart (the key is zone_id, hour_start_utc).
+GOLD_ZONE_FOOTFALL_HOURLY = T.StructType(
+    [
+        T.StructField(ZONE_ID, T.StringType(), False),
+        T.StructField(DATE, T.DateType(), False),
+        T.StructField(HOUR, T.IntegerType(), False),
+        T.StructField(HOUR_START_UTC, T.TimestampType(), False),
+        T.StructField(VISITORS, T.LongType(), True),
+        T.StructField(VISITS, T.LongType(), True),
+        T.StructField(PASSERS_BY, T.LongType(), True),
+        T.StructField(DWELL_P25_S, T.DoubleType(), True),
+        T.StructField(DWELL_MEDIAN_S, T.DoubleType(), True),
+        T.StructField(DWELL_P75_S, T.DoubleType(), True),
+        T.StructField(VISITORS_EXTRAPOLATED, T.LongType(), True),
+    ]
+)
+GOLD_ZONE_DEMOGRAPHICS_DAILY = T.StructType(
+    [
+        T.StructField(ZONE_ID, T.StringType(), False),
+        T.StructField(DATE, T.DateType(), False),
+        T.StructField(AGE_BAND, T.StringType(), False),
+        T.StructField(GENDER, T.StringType(), False),
+        T.StructField(VISITORS, T.LongType(), True),
+    ]
+)
+GOLD_ZONE_ARRIVAL_DIRECTION_DAILY = T.StructType(
+    [
+        T.StructField(ZONE_ID, T.StringType(), False),
+        T.StructField(DATE, T.DateType(), False),
+        T.StructField(DIRECTION, T.StringType(), False),
+        T.StructField(VISITORS, T.LongType(), True),
+    ]
+)
+GOLD_ZONE_CATCHMENT_DAILY = T.StructType(
+    [
+        T.StructField(ZONE_ID, T.StringType(), False),
+        T.StructField(DATE, T.DateType(), False),
+        T.StructField(HOME_DISTRICT_ID, T.StringType(), False),
+        T.StructField(IS_RESIDENT, T.BooleanType(), False),
+        T.StructField(VISITORS, T.LongType(), True),
+    ]
+)
+GOLD_ZONE_REPEAT_VISITS_WEEKLY = T.StructType(
+    [
+        T.StructField(ZONE_ID, T.StringType(), False),
+        T.StructField(WEEK, T.StringType(), False),
+        T.StructField(VISIT_DAYS, T.StringType(), False),
+        T.StructField(VISITORS, T.LongType(), True),
+    ]
+)
+GOLD_ZONE_FLOWS_DAILY = T.StructType(
+    [
+        T.StructField(FROM_ZONE_ID, T.StringType(), False),
+        T.StructField(TO_ZONE_ID, T.StringType(), False),
+        T.StructField(DATE, T.DateType(), False),
+        T.StructField(TRAVELLERS, T.LongType(), True),
+    ]
+)
+GOLD_ZONES = T.StructType(
+    [
+        T.StructField(ZONE_ID, T.StringType(), False),
+        T.StructField(NAME, T.StringType(), False),
+        T.StructField(CATEGORY, T.StringType(), False),
+        T.StructField(AREA_M2, T.DoubleType(), False),
+        T.StructField(RESOLUTION_SCORE, T.DoubleType(), False),
+        T.StructField(IS_RESOLVABLE, T.BooleanType(), False),
+    ]
+)
+# table -> (schema, partition column or None)
+GOLD_TABLES: dict[str, tuple[T.StructType, str | None]] = {
+    GOLD_ZONE_FOOTFALL_HOURLY_TABLE: (GOLD_ZONE_FOOTFALL_HOURLY, DATE),
+    GOLD_ZONE_DEMOGRAPHICS_DAILY_TABLE: (GOLD_ZONE_DEMOGRAPHICS_DAILY, DATE),
+    GOLD_ZONE_ARRIVAL_DIRECTION_DAILY_TABLE: (GOLD_ZONE_ARRIVAL_DIRECTION_DAILY, DATE),
+    GOLD_ZONE_CATCHMENT_DAILY_TABLE: (GOLD_ZONE_CATCHMENT_DAILY, DATE),
+    GOLD_ZONE_REPEAT_VISITS_WEEKLY_TABLE: (GOLD_ZONE_REPEAT_VISITS_WEEKLY, WEEK),
+    GOLD_ZONE_FLOWS_DAILY_TABLE: (GOLD_ZONE_FLOWS_DAILY, DATE),
+    GOLD_ZONES_TABLE: (GOLD_ZONES, None),
+}
+
+# ---- quality (<lakehouse>/quality/): validation results and the privacy ledger; no pseudonym ever ----
+QUALITY = "quality"
+QUALITY_VALIDATION_RUNS_TABLE = "validation_runs"
+QUALITY_PRIVACY_LEDGER_TABLE = "privacy_ledger"
+TABLE = "table"
+PARTITIONS = "partitions"
+SUCCESS = "success"
+EXPECTATIONS = "expectations"
+FAILED_EXPECTATIONS = "failed_expectations"
+RESULT_PATH = "result_path"
+MECHANISM = "mechanism"
+EPSILON = "epsilon"
+DELTA = "delta"
+CONTRIBUTION_BOUND = "contribution_bound"
+PERIOD = "period"  # the partition value a ledger row spends budget on: a date or an ISO week
+
+# One row per gold table validated in a publish run, published or not.
+QUALITY_VALIDATION_RUNS = T.StructType(
+    [
+        T.StructField(RUN_ID, T.StringType(), False),
+        T.StructField(RUN_AT, T.TimestampType(), False),
+        T.StructField(TABLE, T.StringType(), False),
+        T.StructField(PARTITIONS, T.ArrayType(T.StringType(), False), False),
+        T.StructField(ROWS, T.LongType(), False),
+        T.StructField(SUCCESS, T.BooleanType(), False),
+        T.StructField(EXPECTATIONS, T.LongType(), False),
+        T.StructField(FAILED_EXPECTATIONS, T.ArrayType(T.StringType(), False), False),
+        T.StructField(RESULT_PATH, T.StringType(), False),
+    ]
+)
+# One row per gold table and partition a noisy publish run spent privacy budget on.
+QUALITY_PRIVACY_LEDGER = T.StructType(
+    [
+        T.StructField(RUN_ID, T.StringType(), False),
+        T.StructField(RUN_AT, T.TimestampType(), False),
+        T.StructField(TABLE, T.StringType(), False),
+        T.StructField(PERIOD, T.StringType(), False),
+        T.StructField(MECHANISM, T.StringType(), False),
+        T.StructField(EPSILON, T.DoubleType(), False),
+        T.StructField(DELTA, T.DoubleType(), False),
+        T.StructField(CONTRIBUTION_BOUND, T.LongType(), False),
+    ]
+)
