@@ -6,8 +6,9 @@ import io
 from pathlib import Path
 
 import pytest
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.testing import assertDataFrameEqual
 from rich.console import Console
 
 from footfall import schemas as S
@@ -16,6 +17,7 @@ from footfall.ingest.tables import read_table, silver_path
 from footfall.mobility.direction import OCTANTS, UNKNOWN
 
 pytestmark = pytest.mark.integration
+K = 3
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +29,8 @@ def ran(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> tuple[
             "lakehouse": str(root / "lakehouse"),
             "privacy": {"pseudonym_key_file": str(root / "key")},
             "demo": {"subscribers": 250, "days": 1, "start": "2026-03-07", "seed": 5},
+            # a tiny city: a small k and every zone, so that gold has rows to compare
+            "publish": {"k": K, "include_low_resolution": True},
         },
         source="test",
     )
@@ -94,68 +98,263 @@ def test_no_python_udf_in_the_per_event_path(spark: SparkSession, ran: tuple[Con
     assert plan.count("Exchange hashpartitioning(pseudo_id") == 1, plan
 
 
+def _gold(spark: SparkSession, config: Config, table: str) -> DataFrame:
+    from footfall.publish.gold import gold_path
+
+    return spark.read.format("delta").load(gold_path(config.lakehouse, table))
+
+
+def _snapshot(spark: SparkSession, config: Config) -> dict[str, DataFrame]:
+    """Return every gold table as it is now, held in memory (gold drops its history when partitions are rewritten)."""
+    return {
+        t: spark.createDataFrame(_gold(spark, config, t).collect(), schema) for t, (schema, _) in S.GOLD_TABLES.items()
+    }
+
+
+def test_gold_is_published_registered_and_above_k(spark: SparkSession, ran: tuple[Config, str]) -> None:
+    _, printed = ran
+    assert "zone_footfall_hourly" in printed and "validation results" in printed
+    counts = {
+        S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE: (S.VISITORS, S.VISITS, S.PASSERS_BY),
+        S.GOLD_ZONE_DEMOGRAPHICS_DAILY_TABLE: (S.VISITORS,),
+        S.GOLD_ZONE_ARRIVAL_DIRECTION_DAILY_TABLE: (S.VISITORS,),
+        S.GOLD_ZONE_CATCHMENT_DAILY_TABLE: (S.VISITORS,),
+        S.GOLD_ZONE_REPEAT_VISITS_WEEKLY_TABLE: (S.VISITORS,),
+        S.GOLD_ZONE_FLOWS_DAILY_TABLE: (S.TRAVELLERS,),
+    }
+    for table, columns in counts.items():
+        gold = spark.table(f"{S.GOLD_DATABASE}.{table}")
+        # 250 people rarely make the same trip between two zones k times a day: flows may be all withheld
+        assert gold.count() > 0 or table == S.GOLD_ZONE_FLOWS_DAILY_TABLE, table
+        for column in columns:
+            assert gold.where(F.col(column) < K).count() == 0, (table, column)
+    zones = spark.table(f"{S.GOLD_DATABASE}.{S.GOLD_ZONES_TABLE}")
+    assert zones.count() == 20 and zones.where(~F.col(S.IS_RESOLVABLE)).count() > 0
+
+
+def test_gold_commits_carry_user_metadata(spark: SparkSession, ran: tuple[Config, str]) -> None:
+    import json
+
+    from delta.tables import DeltaTable
+
+    from footfall.publish.gold import gold_path
+
+    config, _ = ran
+    path = gold_path(config.lakehouse, S.GOLD_ZONE_DEMOGRAPHICS_DAILY_TABLE)
+    last = DeltaTable.forPath(spark, path).history(1).first()
+    assert last is not None
+    meta = json.loads(last["userMetadata"])
+    assert meta["k"] == K and meta["partitions"] == ["2026-03-07"] and len(meta["run_id"]) == 32
+    assert meta["input_versions"][S.SILVER_STAYS_TABLE] is not None and meta["code_version"]
+
+
+def test_gold_reads_the_same_without_spark(spark: SparkSession, ran: tuple[Config, str]) -> None:
+    """An analyst without Spark (delta-rs) sees exactly the rows Spark sees, in every gold table."""
+    from deltalake import DeltaTable as RustDeltaTable
+
+    from footfall.publish.gold import gold_path
+
+    config, _ = ran
+    for table, (schema, _) in S.GOLD_TABLES.items():
+        arrow = RustDeltaTable(gold_path(config.lakehouse, table)).to_pyarrow_table()
+        rows = [tuple(_naive_utc(r[c]) for c in schema.names) for r in arrow.to_pylist()]
+        assertDataFrameEqual(spark.createDataFrame(rows, schema), _gold(spark, config, table).select(*schema.names))
+
+
+def _naive_utc(value: object) -> object:
+    """Return an aware datetime (how Arrow gives Delta timestamps) as naive UTC, like Spark under TZ=UTC."""
+    import datetime as dt
+
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
+
+
+def test_a_failing_expectation_leaves_gold_as_it_was(
+    spark: SparkSession, ran: tuple[Config, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A disclosure bug that lets a count below k through is stopped by the suite; no gold table moves."""
+    import datetime as dt
+    import json
+
+    from footfall.publish import job
+    from footfall.publish.gold import gold_path, table_version
+
+    config, _ = ran
+    before = {t: table_version(spark, gold_path(config.lakehouse, t)) for t in S.GOLD_TABLES}
+    real = job.select_publishable
+
+    def leaky(table: str, marked_df: DataFrame, *, mode: str) -> DataFrame:
+        published = real(table, marked_df, mode=mode)
+        return (
+            published.withColumn(S.VISITORS, F.lit(1).cast("long"))
+            if table == S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE
+            else published
+        )
+
+    monkeypatch.setattr(job, "select_publishable", leaky)
+    with pytest.raises(job.PublishValidationError, match="zone_footfall_hourly") as failure:
+        job.run_publish(spark, config, dates=[dt.date(2026, 3, 7)], run_id="failing-run")
+    assert {t: table_version(spark, gold_path(config.lakehouse, t)) for t in S.GOLD_TABLES} == before
+
+    runs = read_table(spark, str(config.lakehouse / S.QUALITY / S.QUALITY_VALIDATION_RUNS_TABLE)).where(
+        F.col(S.RUN_ID) == "failing-run"
+    )
+    outcome = {r[S.TABLE]: r[S.SUCCESS] for r in runs.collect()}
+    assert outcome[S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE] is False and outcome[S.GOLD_ZONE_FLOWS_DAILY_TABLE] is True
+    results = config.lakehouse / S.QUALITY / "results" / "failing-run"
+    assert str(results) in str(failure.value)
+    assert json.loads((results / f"{S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE}.json").read_text())["success"] is False
+    assert any((config.lakehouse / S.QUALITY / "data_docs").rglob("index.html"))
+
+
 def test_a_second_run_reuses_landing_and_weights(spark: SparkSession, ran: tuple[Config, str]) -> None:
     from footfall.pipeline import run_pipeline
 
     config, _ = ran
+    before = _snapshot(spark, config)
     out = io.StringIO()
     run_pipeline(config, console=Console(file=out, width=200))
     printed = out.getvalue()
     assert "using the export in" in printed and "spatial: inputs unchanged" in printed
     assert "created a development pseudonym key" not in printed
     assert Path(config.privacy.pseudonym_key_file).stat().st_mode & 0o077 == 0
+    for table, df in before.items():  # same landing, same gold
+        assertDataFrameEqual(_gold(spark, config, table), df)
 
 
-def test_forget_reaches_the_mobility_tables_too(spark: SparkSession, ran: tuple[Config, str]) -> None:
-    """A customer who objects after the run vanishes from stays, homes, repeats and flows, in every version."""
-    import csv
+def _pseudo_ids(spark: SparkSession, config: Config, msisdns: list[str]) -> dict[str, str]:
+    """Return msisdn -> pseudo_id for the run's day, computed the way ingest does (the test knows the key)."""
     import datetime as dt
+
+    from footfall.ingest import load_master_key
+    from footfall.ingest.pseudonym import period_index, period_keys_df, with_pseudo_id
+
+    key = load_master_key(key_file=config.privacy.pseudonym_key_file)
+    day, period = dt.date(2026, 3, 7), config.privacy.pseudonym_period_days
+    keys = period_keys_df(spark, key=key, periods={period_index(day, period_days=period)})
+    candidates = spark.createDataFrame([(m, day) for m in msisdns], "msisdn STRING, event_date DATE")
+    pseudo = with_pseudo_id(candidates.withColumn("m", F.col("msisdn")), keys_df=keys, period_days=period)
+    return {r["m"]: r[S.PSEUDO_ID] for r in pseudo.select("m", S.PSEUDO_ID).collect()}
+
+
+def _without_customer(landing: Path, out: Path, msisdn: str) -> None:
+    """Copy a landing folder as if the customer had never been in the operator's export."""
+    import csv
+    import shutil
+
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    shutil.copytree(landing, out, ignore=shutil.ignore_patterns("truth"))
+    for part in (out / "events").rglob("*.parquet"):
+        table = pq.read_table(part)
+        column = table.column(S.MSISDN).cast("string")
+        keep = pc.or_kleene(pc.is_null(column), pc.not_equal(column, msisdn))
+        pq.write_table(table.filter(keep), part)
+    rows = [r for r in csv.DictReader((landing / "subscribers.csv").open()) if r["msisdn"] != msisdn]
+    with (out / "subscribers.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _readable_versions_differ(spark: SparkSession, path: str, current: DataFrame) -> list[int]:
+    """Return the earlier versions of a table that can still be read and differ from the current one."""
+    from delta.tables import DeltaTable
+
+    versions = [r["version"] for r in DeltaTable.forPath(spark, path).history().select("version").collect()]
+    differ = []
+    for version in sorted(versions)[:-1]:
+        try:
+            old = spark.read.format("delta").option("versionAsOf", version).load(path).collect()
+        except Exception as exc:  # a version whose files VACUUM removed can no longer be read: that is the point
+            assert "FILE_NOT_EXIST" in str(exc) or "does not exist" in str(exc), exc
+            continue
+        if old and sorted(map(tuple, old), key=str) != sorted(map(tuple, current.collect()), key=str):
+            differ.append(version)
+    return differ
+
+
+def test_an_objection_gives_the_gold_of_a_city_without_that_customer(
+    spark: SparkSession, ran: tuple[Config, str], tmp_path: Path
+) -> None:
+    """Run the city again with one more objector: every gold table equals that of a run whose landing never held
+    the customer; no earlier gold version with their visits stays readable; silver forgets them in every version."""
+    import csv
 
     from delta.tables import DeltaTable
 
-    from footfall.ingest import load_master_key, run_forget
-    from footfall.ingest.pseudonym import period_index, period_keys_df, with_pseudo_id
     from footfall.ingest.tables import DERIVED_PSEUDONYMISED
+    from footfall.pipeline import run_pipeline
+    from footfall.publish.gold import gold_path
 
     config, _ = ran
-    key = load_master_key(key_file=config.privacy.pseudonym_key_file)
-    day = dt.date(2026, 3, 7)
-    period = config.privacy.pseudonym_period_days
     subscribers = Path(config.landing) / "subscribers.csv"
     rows = list(csv.DictReader(subscribers.open()))
-    keys = period_keys_df(spark, key=key, periods={period_index(day, period_days=period)})
-    candidates = spark.createDataFrame(
-        [(r["msisdn"], day) for r in rows if r["opted_out"] == "false"], "msisdn STRING, event_date DATE"
-    )
-    pseudo_of = {
-        r["msisdn"]: r[S.PSEUDO_ID]
-        for r in with_pseudo_id(candidates.withColumn("m", F.col("msisdn")), keys_df=keys, period_days=period)
-        .select("m", S.PSEUDO_ID)
-        .withColumnRenamed("m", "msisdn")
-        .collect()
-    }
-    homes = read_table(spark, silver_path(config.lakehouse, S.SILVER_DEVICE_HOME_TABLE))
-    stays = read_table(spark, silver_path(config.lakehouse, S.SILVER_STAYS_TABLE))
-    in_both = {r[S.PSEUDO_ID] for r in stays.join(homes, on=S.PSEUDO_ID, how="left_semi").select(S.PSEUDO_ID).collect()}
-    objector = next(m for m, p in sorted(pseudo_of.items()) if p in in_both)
+    pseudo_of = _pseudo_ids(spark, config, [r["msisdn"] for r in rows if r["opted_out"] == "false"])
+    stays = read_table(spark, silver_path(config.lakehouse, S.SILVER_STAYS_TABLE)).where(F.col(S.IS_VISIT))
+    busiest = stays.groupBy(S.PSEUDO_ID).count().orderBy(F.desc("count"), S.PSEUDO_ID).first()
+    assert busiest is not None
+    objector = next(m for m, p in pseudo_of.items() if p == busiest[S.PSEUDO_ID])
     target = pseudo_of[objector]
 
+    without = tmp_path / "landing-without"
+    _without_customer(Path(config.landing), without, objector)
+    before = _snapshot(spark, config)
     for r in rows:
         if r["msisdn"] == objector:
-            r["opted_out"], r["opted_out_at"] = "true", "2026-03-09T08:00:00Z"
+            r["opted_out"], r["opted_out_at"] = "true", "2026-11-25T08:00:00Z"
     with subscribers.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    run_forget(spark, config, key=key)
 
+    printed = io.StringIO()
+    run_pipeline(config, console=Console(file=printed, width=200))
+    assert "1 new objections" in printed.getvalue()
+    after = {t: _gold(spark, config, t) for t in S.GOLD_TABLES}
+    changed = [t for t, df in before.items() if df.exceptAll(after[t]).count() + after[t].exceptAll(df).count()]
+    assert changed, "the objector's visits changed no published number: the test would prove nothing"
+
+    clean = config.model_copy(update={"landing": without, "lakehouse": tmp_path / "lakehouse-without"})
+    run_pipeline(clean, console=Console(file=io.StringIO(), width=200))
+    for table in S.GOLD_TABLES:
+        assertDataFrameEqual(after[table], _gold(spark, clean, table))
+
+    for table in changed:
+        path = gold_path(config.lakehouse, table)
+        assert _readable_versions_differ(spark, path, after[table]) == [], table
     for table in DERIVED_PSEUDONYMISED:
         path = silver_path(config.lakehouse, table)
         for version in [h["version"] for h in DeltaTable.forPath(spark, path).history().select("version").collect()]:
             try:
                 held = spark.read.format("delta").option("versionAsOf", version).load(path)
                 assert held.where(F.col(S.PSEUDO_ID) == target).count() == 0, (table, version)
-            except Exception as exc:  # a version whose files VACUUM removed can no longer be read: that is the point
+            except Exception as exc:
                 if isinstance(exc, AssertionError):
                     raise
                 assert "FILE_NOT_EXIST" in str(exc) or "does not exist" in str(exc), exc
+
+
+def test_noisy_publication_spends_budget_in_the_ledger(spark: SparkSession, ran: tuple[Config, str]) -> None:
+    """With Laplace noise every published count still clears k, dwell quartiles are withheld, and each table and
+    partition's budget is in quality/privacy_ledger."""
+    import datetime as dt
+
+    from footfall.config import NoiseConfig
+    from footfall.publish.job import run_publish
+
+    config, _ = ran
+    noise = NoiseConfig(mechanism="laplace", epsilon=2.0, contribution_bound=4)
+    noisy = config.model_copy(update={"publish": config.publish.model_copy(update={"noise": noise})})
+    report = run_publish(spark, noisy, dates=[dt.date(2026, 3, 7)], run_id="noisy-run")
+
+    ledger = read_table(spark, str(config.lakehouse / S.QUALITY / S.QUALITY_PRIVACY_LEDGER_TABLE))
+    spent = {(r[S.TABLE], r[S.PERIOD], r[S.EPSILON], r[S.CONTRIBUTION_BOUND]) for r in ledger.collect()}
+    expected = {(t, "2026-03-07", 2.0, 4) for t, (_, p) in S.GOLD_TABLES.items() if p == S.DATE}
+    assert spent == expected | {(S.GOLD_ZONE_REPEAT_VISITS_WEEKLY_TABLE, "2026-W10", 2.0, 4)}
+    hourly = _gold(spark, config, S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE)
+    assert hourly.where(F.col(S.DWELL_MEDIAN_S).isNotNull()).count() == 0
+    assert hourly.where(F.col(S.VISITORS) < K).count() == 0
+    assert report.rows[S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE] == hourly.count()

@@ -71,3 +71,16 @@ def test_k_below_two_is_refused(spark: SparkSession) -> None:
     df = spark.createDataFrame([("Z1", 5)], "zone_id STRING, devices LONG")
     with pytest.raises(ValueError, match="k must be at least 2"):
         filter_at_least_k(df, k=1, devices_col="devices")
+
+
+def test_noise_before_threshold_a_noisy_count_below_k_is_withheld(spark: SparkSession) -> None:
+    """k is checked on the true count and on the noisy one: 25 people whose noisy count came out at 12 are withheld,
+    as is 12 people whose noisy count came out at 25."""
+    from footfall.privacy.disclosure import select_published, with_cell_suppression
+
+    cells = spark.createDataFrame(
+        [("Z1", 12, 25), ("Z2", 25, 12), ("Z3", 26, 24)], "zone_id STRING, visitors LONG, visitors_true LONG"
+    )
+    marked = with_cell_suppression(cells, k=K, value_col="visitors")
+    published = select_published(marked, value_col="visitors", mode="delete", columns=["zone_id", "visitors"])
+    assertDataFrameEqual(published, spark.createDataFrame([("Z3", 26)], "zone_id STRING, visitors LONG"))

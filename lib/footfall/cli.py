@@ -27,6 +27,7 @@ EXIT_USAGE = 2
 EXIT_INPUT_CONTRACT = 3
 EXIT_QUALITY_GATE = 4
 EXIT_SETUP = 5
+EXIT_VALIDATION = 6  # a gold table failed its expectations: nothing was published (results in <lakehouse>/quality/)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="footfall: privacy-by-design footfall analytics.")
 err = Console(stderr=True)
@@ -128,6 +129,7 @@ def run(config: ConfigOption = Path("conf/local.yaml")) -> None:
     """Run the pipeline end to end on the configured landing folder and print what it published."""
     from footfall.ingest import InputContractError, PseudonymKeyError, ReconciliationError
     from footfall.pipeline import run_pipeline
+    from footfall.publish.job import PublishValidationError
 
     try:
         cfg = load_config(config)
@@ -140,6 +142,8 @@ def run(config: ConfigOption = Path("conf/local.yaml")) -> None:
         raise fail(str(exc), EXIT_INPUT_CONTRACT) from None
     except ReconciliationError as exc:
         raise fail(str(exc), EXIT_QUALITY_GATE) from None
+    except PublishValidationError as exc:
+        raise fail(str(exc), EXIT_VALIDATION) from None
 
 
 @app.command()
@@ -190,9 +194,21 @@ def ingest(
 
 
 @app.command()
-def forget(config: ConfigOption = Path("conf/local.yaml")) -> None:
-    """Delete the rows of customers who objected since the last forget from every silver table, and VACUUM them."""
+def forget(
+    config: ConfigOption = Path("conf/local.yaml"),
+    republish: Annotated[
+        bool, typer.Option(help="rebuild mobility and republish gold for the dates the objectors' rows touched")
+    ] = True,
+) -> None:
+    """Delete the rows of customers who objected since the last forget from every table, and VACUUM them.
+
+    Silver rows go at once; the gold partitions they fed are recomputed and replaced, and gold's history of
+    those tables is dropped (docs/privacy.md), unless --no-republish.
+    """
     from footfall.ingest import InputContractError, PseudonymKeyError, load_master_key, run_forget
+    from footfall.mobility.job import run_mobility
+    from footfall.pipeline import print_published
+    from footfall.publish.job import PublishValidationError, gold_exists, run_publish
     from footfall.session import get_spark
 
     try:
@@ -201,7 +217,8 @@ def forget(config: ConfigOption = Path("conf/local.yaml")) -> None:
         raise fail(str(exc), EXIT_USAGE) from None
     try:
         key = load_master_key(key_file=cfg.privacy.pseudonym_key_file)
-        report = run_forget(get_spark("footfall-forget"), cfg, key=key)
+        spark = get_spark("footfall-forget")
+        report = run_forget(spark, cfg, key=key)
     except (PseudonymKeyError, JarLockError) as exc:
         raise fail(str(exc), EXIT_SETUP) from None
     except InputContractError as exc:
@@ -213,6 +230,15 @@ def forget(config: ConfigOption = Path("conf/local.yaml")) -> None:
         f"event dates affected: {dates}; vacuumed: {', '.join(report.tables_vacuumed) or 'nothing'}",
         highlight=False,
     )
+    if not (republish and report.affected_dates and gold_exists(spark, cfg.lakehouse)):
+        return
+    try:
+        run_mobility(spark, cfg, dates=report.affected_dates)
+        print_published(run_publish(spark, cfg, dates=report.affected_dates), console=console)
+    except InputContractError as exc:
+        raise fail(str(exc), EXIT_INPUT_CONTRACT) from None
+    except PublishValidationError as exc:
+        raise fail(str(exc), EXIT_VALIDATION) from None
 
 
 @app.command()
@@ -285,6 +311,34 @@ def mobility(
         f"{report.devices_with_home:,} devices with a home",
         highlight=False,
     )
+
+
+@app.command()
+def publish(
+    start: Annotated[str, typer.Option(help="first date to publish, YYYY-MM-DD")],
+    end: Annotated[str | None, typer.Option(help="last date, YYYY-MM-DD (default: --start)")] = None,
+    config: ConfigOption = Path("conf/local.yaml"),
+) -> None:
+    """Apply disclosure control, validate, and only then replace the dates' gold partitions (docs/outputs.md)."""
+    from footfall.ingest import InputContractError
+    from footfall.pipeline import print_published
+    from footfall.publish.job import PublishValidationError, run_publish
+    from footfall.session import get_spark
+
+    try:
+        cfg = load_config(config)
+        dates = _dates(start, end)
+    except ValueError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
+    try:
+        report = run_publish(get_spark("footfall-publish"), cfg, dates=dates)
+    except JarLockError as exc:
+        raise fail(str(exc), EXIT_SETUP) from None
+    except InputContractError as exc:
+        raise fail(str(exc), EXIT_INPUT_CONTRACT) from None
+    except PublishValidationError as exc:
+        raise fail(str(exc), EXIT_VALIDATION) from None
+    print_published(report, console=console)
 
 
 @app.command()

@@ -1,4 +1,5 @@
-"""The whole pipeline over the configured landing folder: generate (demo only), ingest, spatial, mobility."""
+"""The whole pipeline over the configured landing folder: generate (demo only), forget, ingest, spatial, mobility,
+publish."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from rich.table import Table
 
 from footfall import schemas as S
 from footfall.config import Config
+from footfall.publish.job import PublishReport
 from footfall.session import get_spark, session_jars, stack_versions
 
 
@@ -47,10 +49,39 @@ def landing_dates(landing: Path) -> list[dt.date]:
     return sorted(dt.date.fromisoformat(p.name[len(prefix) :]) for p in (landing / "events").glob(f"{prefix}*"))
 
 
-def run_pipeline(config: Config, *, console: Console) -> None:
-    """Run every stage on every date of the landing folder and print what each wrote."""
-    from footfall.ingest import check_events_contract, create_dev_key, load_master_key, run_ingest
+def print_published(report: PublishReport, *, console: Console) -> None:
+    """Print what a publish run wrote: rows per gold table and the cells disclosure control withheld."""
+    table = Table(title=f"gold tables (footfall.*) for {report.dates[0]} to {report.dates[-1]}")
+    for column in ("table", "rows", "cells", "< k", "secondary"):
+        table.add_column(column, justify="left" if column == "table" else "right")
+    for name, rows in report.rows.items():
+        cells = report.suppressed.get(name)
+        counts = (
+            ("", "", "") if cells is None else tuple(f"{cells[c]:,}" for c in ("published", "primary", "secondary"))
+        )
+        table.add_row(name, f"{rows:,}", *counts)
+    console.print(table)
+    console.print(
+        "cells: values published; < k: withheld because fewer than k people; secondary: withheld so that no "
+        "withheld value can be derived by subtraction",
+        highlight=False,
+    )
+    if report.withheld_zones:
+        console.print(
+            f"zones withheld as not resolvable by their cells: {len(report.withheld_zones)} "
+            f"(listed in footfall.zones with is_resolvable = false)",
+            highlight=False,
+        )
+    if report.history_dropped:
+        console.print(f"rewritten partitions: history dropped for {', '.join(report.history_dropped)}", highlight=False)
+    console.print(f"validation results: {report.quality_dir}", highlight=False)
+
+
+def run_pipeline(config: Config, *, console: Console) -> PublishReport:
+    """Run every stage on every date of the landing folder, print what each wrote, and return what was published."""
+    from footfall.ingest import check_events_contract, create_dev_key, load_master_key, run_forget, run_ingest
     from footfall.mobility.job import run_mobility
+    from footfall.publish.job import run_publish
     from footfall.spatial import check_spatial_inputs, run_spatial
 
     began = time.monotonic()
@@ -65,6 +96,14 @@ def run_pipeline(config: Config, *, console: Console) -> None:
     dates = landing_dates(Path(config.landing))
     key = load_master_key(key_file=config.privacy.pseudonym_key_file)
 
+    # Objections first: they reach every date silver holds, also dates no longer in landing.
+    forgot = run_forget(spark, config, key=key)
+    if forgot.affected_dates:
+        console.print(
+            f"forget: {forgot.objections_applied} new objections; their rows are gone from "
+            f"{len(forgot.affected_dates)} dates, which are rebuilt and republished",
+            highlight=False,
+        )
     ingest = run_ingest(spark, config, dates=dates, key=key, files=check_events_contract(config.landing, dates))
     read = sum(int(r[S.ROWS_READ]) for r in ingest.audit)
     kept = sum(int(r[S.ROWS_SILVER]) for r in ingest.audit)
@@ -84,13 +123,18 @@ def run_pipeline(config: Config, *, console: Console) -> None:
         highlight=False,
     )
 
-    mobility = run_mobility(spark, config, dates=dates)
-    table = Table(title=f"footfall run: {dates[0]} to {dates[-1]} in {time.monotonic() - began:.0f} s")
-    for column in ("stage", "table", "rows"):
-        table.add_column(column)
-    table.add_row("silver", "events", f"{kept:,}")
-    table.add_row("silver", "stays", f"{mobility.stays:,} ({mobility.visits:,} visits)")
-    table.add_row("silver", "zone_transitions", f"{mobility.transitions:,}")
-    table.add_row("silver", "device_home", f"{mobility.devices_with_home:,} devices with a home")
-    console.print(table)
-    console.print(f"lakehouse: {config.lakehouse}  (gold tables: not built yet, see issue 7)", highlight=False)
+    run_dates = sorted(set(dates) | set(forgot.affected_dates))
+    mobility = run_mobility(spark, config, dates=run_dates)
+    console.print(
+        f"mobility: {mobility.stays:,} stays ({mobility.visits:,} visits), {mobility.transitions:,} flows, "
+        f"{mobility.devices_with_home:,} devices with a home",
+        highlight=False,
+    )
+    published = run_publish(spark, config, dates=run_dates)
+    print_published(published, console=console)
+    console.print(
+        f"footfall run: {run_dates[0]} to {run_dates[-1]} in {time.monotonic() - began:.0f} s; "
+        f"lakehouse {config.lakehouse}; query with Spark (footfall.<table>), delta-rs or DuckDB (docs/outputs.md)",
+        highlight=False,
+    )
+    return published

@@ -32,7 +32,7 @@ AUDITS = {
 
 
 # Delta keeps min/max statistics only for these types; naming another type in dataSkippingStatsColumns fails.
-_STATS_TYPES = (T.NumericType, T.StringType, T.DateType, T.TimestampType)
+STATS_TYPES = (T.NumericType, T.StringType, T.DateType, T.TimestampType)
 
 
 def silver_path(lakehouse: Path, table: str) -> str:
@@ -61,7 +61,7 @@ def ensure_table(spark: SparkSession, path: str, schema: T.StructType, *, partit
         stats = [
             f.name
             for f in schema.fields
-            if f.name not in (S.PSEUDO_ID, partition_by) and isinstance(f.dataType, _STATS_TYPES)
+            if f.name not in (S.PSEUDO_ID, partition_by) and isinstance(f.dataType, STATS_TYPES)
         ]
         builder = builder.property("delta.dataSkippingStatsColumns", ",".join(stats))
     if partition_by is not None:

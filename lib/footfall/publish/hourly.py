@@ -1,10 +1,14 @@
 """zone_footfall_hourly before disclosure control: counts of distinct devices per zone and local hour.
 
-Definitions match the generator's truth (docs/data-contract.md):
+Definitions match the generator's truth (docs/data-contract.md, docs/outputs.md):
 - visitors: distinct devices with a visit (dwell >= min_visit_s) overlapping the hour;
 - passers_by: distinct devices with a stay overlapping the hour and no visit overlapping it;
 - visits: visits that start in the hour, with the dwell quartiles of those visits;
+- visitors_extrapolated: the visitors, each weighted by the inverse market share of its home district;
 - devices_*: how many distinct devices stand behind each value, for k (never published).
+
+Counting is split in two, so that noise can bound each device's contribution in between: one row per device and
+hour it is present in (`contributions_hourly_presence`), one row per visit start (`contributions_hourly_visits`).
 """
 
 from __future__ import annotations
@@ -15,50 +19,77 @@ from pyspark.sql import functions as F
 from footfall import schemas as S
 from footfall.mobility.calendar import with_local_hours
 
-VISITS = "visits"
-DWELL_P25_S, DWELL_MEDIAN_S, DWELL_P75_S = "dwell_p25_s", "dwell_median_s", "dwell_p75_s"
 DEVICES_PRESENT = "devices_present"
 DEVICES_VISITS = "devices_behind_visits"
+WEIGHT = S.WEIGHT
+HAS_VISIT = "has_visit"
 HOUR_KEYS = (S.ZONE_ID, S.DATE, S.HOUR, S.HOUR_START_UTC)
 
 
-def agg_zone_hourly(stays_df: DataFrame, *, tz: str) -> DataFrame:
-    """Return per zone and local hour: visitors, passers_by, visits, dwell quartiles and the device counts behind."""
-    per_device = (
+def contributions_hourly_presence(stays_df: DataFrame, *, tz: str) -> DataFrame:
+    """Return one row per device and zone-hour it was present in, with has_visit (a visit overlapped the hour)."""
+    return (
         with_local_hours(stays_df, tz=tz)
-        .groupBy(*HOUR_KEYS, S.PSEUDO_ID)
-        .agg(F.max(S.IS_VISIT).alias("_any_visit"))
-        .groupBy(*HOUR_KEYS)
-        .agg(
-            F.count(F.when(F.col("_any_visit"), 1)).alias(S.VISITORS),
-            F.count(F.when(~F.col("_any_visit"), 1)).alias(S.PASSERS_BY),
-            F.count(F.lit(1)).alias(DEVICES_PRESENT),
-        )
+        .groupBy(S.PSEUDO_ID, *HOUR_KEYS)
+        .agg(F.max(S.IS_VISIT).alias(HAS_VISIT))
+        .select(S.PSEUDO_ID, *HOUR_KEYS, HAS_VISIT)
     )
-    started = (
+
+
+def contributions_hourly_visits(stays_df: DataFrame, *, tz: str) -> DataFrame:
+    """Return one row per visit, keyed by the zone-hour it started in, with its dwell."""
+    local = F.from_utc_timestamp(S.HOUR_START_UTC, tz)
+    return (
         stays_df.where(F.col(S.IS_VISIT))
         .withColumn(S.HOUR_START_UTC, F.date_trunc("hour", S.ENTERED_AT))
-        .withColumn("_local", F.from_utc_timestamp(S.HOUR_START_UTC, tz))
-        .withColumns({S.DATE: F.to_date("_local"), S.HOUR: F.hour("_local")})
-        .groupBy(*HOUR_KEYS)
-        .agg(
-            F.count(F.lit(1)).alias(VISITS),
-            F.countDistinct(S.PSEUDO_ID).alias(DEVICES_VISITS),
-            F.percentile(S.DWELL_S, F.array(F.lit(0.25), F.lit(0.5), F.lit(0.75))).alias("_q"),
-        )
+        .withColumns({S.DATE: F.to_date(local), S.HOUR: F.hour(local)})
+        .select(S.PSEUDO_ID, *HOUR_KEYS, S.ENTERED_AT, S.DWELL_S)
+    )
+
+
+def agg_zone_hourly_counts(presence_df: DataFrame, visits_df: DataFrame, *, weights_df: DataFrame) -> DataFrame:
+    """Return per zone-hour: visitors, passers_by, visitors_extrapolated (unrounded), visits, dwell quartiles, and
+    the distinct devices behind visitors, passers_by and visits.
+
+    `weights_df` (pseudo_id, weight) holds each device's extrapolation weight; a device without one weighs 1.
+    """
+    weighted = presence_df.join(weights_df, on=S.PSEUDO_ID, how="left")
+    per_hour = weighted.groupBy(*HOUR_KEYS).agg(
+        F.count(F.when(F.col(HAS_VISIT), 1)).alias(S.VISITORS),
+        F.count(F.when(~F.col(HAS_VISIT), 1)).alias(S.PASSERS_BY),
+        F.sum(F.when(F.col(HAS_VISIT), F.coalesce(F.col(WEIGHT), F.lit(1.0)))).alias(S.VISITORS_EXTRAPOLATED),
+        F.count(F.lit(1)).alias(DEVICES_PRESENT),
+    )
+    started = visits_df.groupBy(*HOUR_KEYS).agg(
+        F.count(F.lit(1)).alias(S.VISITS),
+        F.countDistinct(S.PSEUDO_ID).alias(DEVICES_VISITS),
+        F.percentile(S.DWELL_S, F.array(F.lit(0.25), F.lit(0.5), F.lit(0.75))).alias("_q"),
     )
     return (
-        per_device.join(started, on=list(HOUR_KEYS), how="left")
-        .fillna(0, subset=[VISITS, DEVICES_VISITS])
+        per_hour.join(started, on=list(HOUR_KEYS), how="left")
+        .fillna(0, subset=[S.VISITS, DEVICES_VISITS])
+        .fillna(0.0, subset=[S.VISITORS_EXTRAPOLATED])
         .select(
             *HOUR_KEYS,
             F.col(S.VISITORS).cast("long"),
-            F.col(VISITS).cast("long"),
+            F.col(S.VISITS).cast("long"),
             F.col(S.PASSERS_BY).cast("long"),
-            F.col("_q")[0].alias(DWELL_P25_S),
-            F.col("_q")[1].alias(DWELL_MEDIAN_S),
-            F.col("_q")[2].alias(DWELL_P75_S),
+            F.col("_q")[0].alias(S.DWELL_P25_S),
+            F.col("_q")[1].alias(S.DWELL_MEDIAN_S),
+            F.col("_q")[2].alias(S.DWELL_P75_S),
+            F.col(S.VISITORS_EXTRAPOLATED).cast("double"),
             F.col(DEVICES_PRESENT).cast("long"),
             F.col(DEVICES_VISITS).cast("long"),
         )
+    )
+
+
+def agg_zone_hourly(stays_df: DataFrame, *, tz: str, weights_df: DataFrame | None = None) -> DataFrame:
+    """Return the hourly counts of `agg_zone_hourly_counts` straight from stays (no contribution bound)."""
+    if weights_df is None:
+        weights_df = stays_df.sparkSession.createDataFrame([], f"{S.PSEUDO_ID} STRING, {WEIGHT} DOUBLE")
+    return agg_zone_hourly_counts(
+        contributions_hourly_presence(stays_df, tz=tz),
+        contributions_hourly_visits(stays_df, tz=tz),
+        weights_df=weights_df,
     )

@@ -1,0 +1,231 @@
+"""The publish job: silver in, disclosure control, validation, and only then the gold tables (write-audit-publish).
+
+1. stage every gold table for the run's dates (and their ISO weeks), materialised once so that what is
+   validated is exactly what is written (noise included);
+2. validate each with its Great Expectations suite; write the results to <lakehouse>/quality/;
+3. only when every table passed, replace the run's partitions of each gold table (replaceWhere), each commit
+   carrying userMetadata; drop the history of tables whose partitions were rewritten; register the tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from footfall import __version__
+from footfall import schemas as S
+from footfall.config import Config
+from footfall.ingest.tables import read_table, silver_path, table_exists, write_append
+from footfall.privacy.disclosure import agg_suppressed_cells
+from footfall.privacy.extrapolation import read_market_share
+from footfall.privacy.noise import agg_privacy_ledger
+from footfall.privacy.suppression import SUPPRESSION
+from footfall.publish.gold import drop_gold_history, gold_path, register_gold, table_version, write_gold
+from footfall.publish.staging import SilverInputs, select_publishable, stage_gold
+from footfall.quality.runner import agg_validation_runs, validate_staged, write_quality_report
+
+# silver tables whose versions each gold commit records, so a published number can be traced to its inputs
+INPUT_TABLES = (
+    S.SILVER_STAYS_TABLE,
+    S.SILVER_SUBSCRIBERS_TABLE,
+    S.SILVER_DEVICE_HOME_TABLE,
+    S.SILVER_REPEAT_VISITS_TABLE,
+    S.SILVER_ZONE_TRANSITIONS_TABLE,
+    S.SILVER_ZONES_TABLE,
+    S.SILVER_ZONE_RESOLUTION_TABLE,
+)
+
+
+class PublishValidationError(RuntimeError):
+    """A staged gold table failed its expectations: nothing was published. The message says where results are."""
+
+
+@dataclass(frozen=True)
+class PublishReport:
+    """What a publish run validated and wrote: rows and suppressed cells per table, Delta versions."""
+
+    run_id: str
+    dates: tuple[str, ...]
+    weeks: tuple[str, ...]
+    rows: dict[str, int]
+    suppressed: dict[str, dict[str, int]]  # table -> {"published", "primary", "secondary"} cells
+    versions: dict[str, int]
+    history_dropped: tuple[str, ...]
+    registered: tuple[str, ...]
+    quality_dir: str
+    withheld_zones: tuple[str, ...] = field(default=())
+
+
+def iso_week(day: dt.date) -> str:
+    """Return the ISO week label of a date, e.g. 2026-W10 (the same label mobility writes)."""
+    year, week, _ = day.isocalendar()
+    return f"{year:04d}-W{week:02d}"
+
+
+def config_hash(config: Config) -> str:
+    """Return a short, stable hash of the whole configuration, for the gold commits' metadata."""
+    return hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
+
+
+def _silver(spark: SparkSession, lakehouse: Path, table: str) -> DataFrame:
+    return read_table(spark, silver_path(lakehouse, table))
+
+
+def read_silver_inputs(spark: SparkSession, config: Config, *, dates: Sequence[dt.date]) -> SilverInputs:
+    """Return the silver frames a publish run of `dates` needs (stays from the day before too: overnight visits)."""
+    lh = config.lakehouse
+    days = sorted({d for day in dates for d in (day, day - dt.timedelta(days=1))})
+    return SilverInputs(
+        stays_df=_silver(spark, lh, S.SILVER_STAYS_TABLE).where(
+            F.col(S.DATE).cast("string").isin([d.isoformat() for d in days])
+        ),
+        subscribers_df=_silver(spark, lh, S.SILVER_SUBSCRIBERS_TABLE),
+        home_df=_silver(spark, lh, S.SILVER_DEVICE_HOME_TABLE),
+        repeat_df=_silver(spark, lh, S.SILVER_REPEAT_VISITS_TABLE),
+        transitions_df=_silver(spark, lh, S.SILVER_ZONE_TRANSITIONS_TABLE).where(
+            F.col(S.DATE).cast("string").isin([d.isoformat() for d in dates])
+        ),
+        zones_df=_silver(spark, lh, S.SILVER_ZONES_TABLE),
+        resolution_df=_silver(spark, lh, S.SILVER_ZONE_RESOLUTION_TABLE),
+        market_share_df=read_market_share(spark, config.landing),
+    )
+
+
+def _input_versions(spark: SparkSession, lakehouse: Path) -> dict[str, int | None]:
+    return {t: table_version(spark, silver_path(lakehouse, t)) for t in INPUT_TABLES}
+
+
+def _suppression_counts(marked_df: DataFrame) -> dict[str, int]:
+    counts = {"published": 0, "primary": 0, "secondary": 0}
+    for row in agg_suppressed_cells(marked_df).collect():
+        counts[row[SUPPRESSION] or "published"] += int(row["cells"])
+    return counts
+
+
+def run_publish(
+    spark: SparkSession, config: Config, *, dates: Sequence[dt.date], run_id: str | None = None
+) -> PublishReport:
+    """Stage, validate and publish the gold tables for `dates`; raise PublishValidationError if any table fails."""
+    run_id = run_id or uuid.uuid4().hex
+    run_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    lh, publish = config.lakehouse, config.publish
+    date_strs = tuple(sorted({d.isoformat() for d in dates}))
+    weeks = tuple(sorted({iso_week(d) for d in dates}))
+
+    inputs = read_silver_inputs(spark, config, dates=dates)
+    zones = agg_zone_ids(inputs)
+    published_zones = zones["all"] if publish.include_low_resolution else zones["resolvable"]
+    staged = stage_gold(
+        inputs,
+        publish=publish,
+        tz=config.timezone,
+        dates=date_strs,
+        weeks=weeks,
+        published_zone_ids=published_zones,
+        salt=run_id,
+    )
+    # Materialise once: noise is random, and what the suites pass must be the very rows that are written.
+    marked = {t: s.marked_df.localCheckpoint(eager=True) for t, s in staged.items()}
+    published = {t: select_publishable(t, df, mode=publish.suppression_mode) for t, df in marked.items()}
+    partitions = {t: list(s.partition_values) for t, s in staged.items()}
+
+    validations = validate_staged(published, k=publish.k, zone_ids=zones["all"], partitions=partitions)
+    quality_dir = lh / S.QUALITY
+    result_paths = write_quality_report(validations, quality_dir=quality_dir, run_id=run_id, run_at=run_at)
+    runs_df = agg_validation_runs(
+        spark, validations, run_id=run_id, run_at=run_at, partitions=partitions, result_paths=result_paths
+    )
+    write_append(
+        runs_df,
+        str(quality_dir / S.QUALITY_VALIDATION_RUNS_TABLE),
+        schema=S.QUALITY_VALIDATION_RUNS,
+    )
+    failed = {t: v.failed for t, v in validations.items() if not v.success}
+    if failed:
+        detail = "; ".join(f"{t}: {', '.join(f)}" for t, f in sorted(failed.items()))
+        raise PublishValidationError(
+            f"gold validation failed, nothing published ({detail}); results in {quality_dir}/results/{run_id}"
+        )
+
+    metadata = {
+        "run_id": run_id,
+        "config_hash": config_hash(config),
+        "k": publish.k,
+        "suppression_mode": publish.suppression_mode,
+        "noise": publish.noise.mechanism,
+        "code_version": __version__,
+        "input_versions": _input_versions(spark, lh),
+        "partitions": [],
+    }
+    rewritten = []
+    for table, df in published.items():
+        path = gold_path(lh, table)
+        meta = {**metadata, "partitions": partitions[table]}
+        if write_gold(spark, df, table=table, path=path, values=partitions[table], user_metadata=meta):
+            rewritten.append(table)
+    for table in rewritten:
+        if table != S.GOLD_ZONES_TABLE:  # zones hold no counts of people
+            drop_gold_history(spark, gold_path(lh, table))
+    if publish.noise.mechanism != "none":
+        _append_ledger(spark, config, partitions=partitions, run_id=run_id, run_at=run_at)
+
+    return PublishReport(
+        run_id=run_id,
+        dates=date_strs,
+        weeks=weeks,
+        rows={t: v.rows for t, v in validations.items()},
+        suppressed={t: _suppression_counts(df) for t, df in marked.items() if t != S.GOLD_ZONES_TABLE},
+        versions={t: v for t in published if (v := table_version(spark, gold_path(lh, t))) is not None},
+        history_dropped=tuple(t for t in rewritten if t != S.GOLD_ZONES_TABLE),
+        registered=tuple(register_gold(spark, lh)),
+        quality_dir=str(quality_dir),
+        withheld_zones=tuple(sorted(set(zones["all"]) - set(published_zones))),
+    )
+
+
+def agg_zone_ids(inputs: SilverInputs) -> dict[str, list[str]]:
+    """Return all zone ids, and those whose cells can resolve them."""
+    rows = (
+        inputs.zones_df.join(inputs.resolution_df, on=S.ZONE_ID, how="left")
+        .select(S.ZONE_ID, F.coalesce(~F.col(S.IS_LOW_RESOLUTION), F.lit(False)).alias(S.IS_RESOLVABLE))
+        .collect()
+    )
+    return {
+        "all": sorted(r[S.ZONE_ID] for r in rows),
+        "resolvable": sorted(r[S.ZONE_ID] for r in rows if r[S.IS_RESOLVABLE]),
+    }
+
+
+def _append_ledger(
+    spark: SparkSession, config: Config, *, partitions: dict[str, list[str]], run_id: str, run_at: dt.datetime
+) -> None:
+    noise = config.publish.noise
+    path = str(config.lakehouse / S.QUALITY / S.QUALITY_PRIVACY_LEDGER_TABLE)
+    for table, values in partitions.items():
+        if table == S.GOLD_ZONES_TABLE or not values:
+            continue
+        periods_df = spark.createDataFrame([(v,) for v in values], f"{S.PERIOD} STRING")
+        ledger = agg_privacy_ledger(
+            periods_df,
+            table=table,
+            period_col=S.PERIOD,
+            mechanism=noise.mechanism,
+            epsilon=noise.epsilon,
+            delta=noise.delta if noise.mechanism == "gaussian" else 0.0,
+            bound=noise.contribution_bound,
+            run_id=run_id,
+            run_at=run_at,
+        )
+        write_append(ledger, path, schema=S.QUALITY_PRIVACY_LEDGER)
+
+
+def gold_exists(spark: SparkSession, lakehouse: Path) -> bool:
+    """Return True when the hourly gold table exists (a publish run has succeeded before)."""
+    return table_exists(spark, gold_path(lakehouse, S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE))

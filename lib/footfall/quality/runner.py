@@ -1,0 +1,198 @@
+"""Run the gold suites on staged DataFrames, and keep what they found: result JSON, Data Docs, validation_runs.
+
+The publish job calls, in order: `validate_staged` (Spark jobs, no I/O), `write_quality_report` (files under
+<lakehouse>/quality/), `agg_validation_runs` (the rows it appends to quality/validation_runs), and writes gold
+only if every table passed. The result JSON under quality/results/ is the record; the Data Docs site under
+quality/data_docs/ is rendered from it by GX and can be rebuilt from it at any time (`write_data_docs`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+import great_expectations as gx
+from great_expectations.core import ExpectationSuiteValidationResult
+from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResultSchema
+from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.data_context import AbstractDataContext
+from great_expectations.data_context.types.base import ProgressBarsConfig
+from great_expectations.data_context.types.resource_identifiers import (
+    ExpectationSuiteIdentifier,
+    ValidationResultIdentifier,
+)
+from pyspark.sql import DataFrame, SparkSession
+
+from footfall import schemas as S
+from footfall.quality.suites import gold_suite
+
+if TYPE_CHECKING:
+    from great_expectations.data_context.store.store import DataDocsSiteConfigTypedDict
+
+ResultFormat = Literal["BOOLEAN_ONLY", "BASIC", "SUMMARY", "COMPLETE"]
+
+RESULTS_DIR = "results"  # <quality>/results/<run_id>/<table>.json
+DATA_DOCS_DIR = "data_docs"  # <quality>/data_docs/index.html
+DATA_DOCS_SITE = "footfall"
+RESULT_FORMAT: ResultFormat = "SUMMARY"  # counts and up to 20 unexpected values per expectation, never whole rows
+BATCH = "staged"
+
+
+@dataclass(frozen=True)
+class TableValidation:
+    """One staged gold table's verdict: success, how many expectations ran and which failed, the GX result."""
+
+    table: str
+    success: bool
+    expectations: int
+    failed: tuple[str, ...]  # "expectation_type(column[,column])", e.g. expect_column_values_to_be_between(visitors)
+    rows: int
+    result_json: dict[str, Any]
+
+
+def validate_staged(
+    staged: Mapping[str, DataFrame],
+    *,
+    k: int,
+    zone_ids: Sequence[str],
+    partitions: Mapping[str, Sequence[str]],
+    result_format: ResultFormat = RESULT_FORMAT,
+) -> dict[str, TableValidation]:
+    """Return each staged table's validation against its gold suite; nothing is written.
+
+    Every expectation is a Spark job or more on the staged DataFrame: materialise it first (cache or
+    checkpoint). A table missing from `partitions` has no allowed partition value, so any row of it fails.
+    `result_format` "BOOLEAN_ONLY" runs about half the jobs but keeps no counts or unexpected values.
+    """
+    context = _context()
+    source = context.data_sources.add_spark("staged")
+    validations = {}
+    for table, staged_df in staged.items():
+        suite = gold_suite(table, k=k, zone_ids=zone_ids, partitions=partitions.get(table, ()))
+        batch = (
+            source.add_dataframe_asset(table)
+            .add_batch_definition_whole_dataframe(BATCH)
+            .get_batch(batch_parameters={"dataframe": staged_df})
+        )
+        result = batch.validate(suite, result_format=result_format)
+        validations[table] = TableValidation(
+            table=table,
+            success=bool(result.success),
+            expectations=len(result.results),
+            failed=_failed(result),
+            rows=staged_df.count(),
+            result_json=result.to_json_dict(),
+        )
+    return validations
+
+
+def write_quality_report(
+    validations: Mapping[str, TableValidation], *, quality_dir: Path, run_id: str, run_at: dt.datetime
+) -> dict[str, str]:
+    """Write each table's result JSON and add the run to the Data Docs site; return table -> result path.
+
+    `run_at` is UTC (naive is read as UTC). The JSON is GX's validation result, with the run in `meta.run_id`.
+    """
+    run = RunIdentifier(run_name=run_id, run_time=_utc(run_at))
+    run_dir = Path(quality_dir) / RESULTS_DIR / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for table, validation in validations.items():
+        result_json = {**validation.result_json}
+        result_json["meta"] = {**result_json.get("meta", {}), "run_id": run.to_json_dict()}
+        path = run_dir / f"{table}.json"
+        path.write_text(json.dumps(result_json, indent=2, sort_keys=True) + "\n")
+        paths[table] = str(path)
+    write_data_docs(Path(quality_dir), run_id=run_id)
+    return paths
+
+
+def write_data_docs(quality_dir: Path, *, run_id: str | None = None) -> Path:
+    """Render the Data Docs site from the result JSON under quality_dir; return its index.html.
+
+    With `run_id`, only that run's pages are (re)rendered and the index is rebuilt; without, every page.
+    """
+    context = _context()
+    site = {
+        "class_name": "SiteBuilder",
+        "show_how_to_buttons": False,  # GX's "how to" call-to-action buttons
+        "store_backend": {
+            "class_name": "TupleFilesystemStoreBackend",
+            "base_directory": str(Path(quality_dir).resolve() / DATA_DOCS_DIR),
+        },
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    }
+    context.add_data_docs_site(DATA_DOCS_SITE, cast("DataDocsSiteConfigTypedDict", site))
+    store = context.validation_results_store
+    schema = ExpectationSuiteValidationResultSchema()
+    rendered = []
+    for path in sorted((Path(quality_dir) / RESULTS_DIR).glob("*/*.json")):
+        result_json = json.loads(path.read_text())
+        result: ExpectationSuiteValidationResult = schema.load(result_json)
+        key = ValidationResultIdentifier(
+            expectation_suite_identifier=ExpectationSuiteIdentifier(name=result.suite_name),
+            run_id=RunIdentifier(**result_json["meta"]["run_id"]),
+            batch_identifier=BATCH,
+        )
+        store.set(key, result)
+        if run_id is None or path.parent.name == run_id:
+            rendered.append(key)
+    context.build_data_docs(site_names=[DATA_DOCS_SITE], resource_identifiers=rendered)
+    return Path(quality_dir) / DATA_DOCS_DIR / "index.html"
+
+
+def agg_validation_runs(
+    spark: SparkSession,
+    validations: Mapping[str, TableValidation],
+    *,
+    run_id: str,
+    run_at: dt.datetime,
+    partitions: Mapping[str, Sequence[str]],
+    result_paths: Mapping[str, str],
+) -> DataFrame:
+    """Return one quality/validation_runs row per validated table (published or not)."""
+    rows = [
+        (
+            run_id,
+            _utc(run_at),
+            table,
+            list(partitions.get(table, ())),
+            validation.rows,
+            validation.success,
+            validation.expectations,
+            list(validation.failed),
+            result_paths[table],
+        )
+        for table, validation in sorted(validations.items())
+    ]
+    return spark.createDataFrame(rows, S.QUALITY_VALIDATION_RUNS)
+
+
+def _context() -> AbstractDataContext:
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)  # no tqdm bars in job logs
+    return context
+
+
+def _failed(result: ExpectationSuiteValidationResult) -> tuple[str, ...]:
+    failed = []
+    for r in result.results:
+        if r.success:
+            continue
+        config = r.expectation_config
+        if config is None:  # not seen in GX 1.24, but a failure must never go unnamed
+            failed.append("unknown_expectation()")
+            continue
+        kwargs = config.kwargs
+        columns = [kwargs["column"]] if "column" in kwargs else list(kwargs.get("column_list") or ())
+        columns += [kwargs[c] for c in ("column_A", "column_B") if c in kwargs]
+        failed.append(f"{config.type}({','.join(columns)})")
+    return tuple(failed)
+
+
+def _utc(ts: dt.datetime) -> dt.datetime:
+    return ts.replace(tzinfo=dt.UTC) if ts.tzinfo is None else ts.astimezone(dt.UTC)
