@@ -1,1 +1,1 @@
-"""Gold: aggregates of silver stays, before disclosure control and publication (issue 7, in progress)."""
+"""Gold: stage every published table from silver, validate it, and only then write it (docs/outputs.md)."""
