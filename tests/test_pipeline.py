@@ -140,12 +140,14 @@ def test_gold_commits_carry_user_metadata(spark: SparkSession, ran: tuple[Config
     from footfall.publish.gold import gold_path
 
     config, _ = ran
+    for table in S.GOLD_TABLES:
+        history = DeltaTable.forPath(spark, gold_path(config.lakehouse, table)).history().collect()
+        metas = [json.loads(h["userMetadata"]) for h in history]  # every commit, CREATE TABLE included
+        assert {m["run_id"] for m in metas} == {metas[0]["run_id"]} and len(metas[0]["run_id"]) == 32, table
+        assert all(m["k"] == K and m["code_version"] for m in metas), table
     path = gold_path(config.lakehouse, S.GOLD_ZONE_DEMOGRAPHICS_DAILY_TABLE)
-    last = DeltaTable.forPath(spark, path).history(1).first()
-    assert last is not None
-    meta = json.loads(last["userMetadata"])
-    assert meta["k"] == K and meta["partitions"] == ["2026-03-07"] and len(meta["run_id"]) == 32
-    assert meta["input_versions"][S.SILVER_STAYS_TABLE] is not None and meta["code_version"]
+    last = json.loads(DeltaTable.forPath(spark, path).history(1).collect()[0]["userMetadata"])
+    assert last["partitions"] == ["2026-03-07"] and last["input_versions"][S.SILVER_STAYS_TABLE] is not None
 
 
 def test_gold_reads_the_same_without_spark(spark: SparkSession, ran: tuple[Config, str]) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from delta.tables import DeltaTable
@@ -83,6 +84,23 @@ def write_gold(
         writer = writer.option("replaceWhere", _where(partition, values))
     writer.save(path)
     return replaced
+
+
+USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
+
+
+@contextmanager
+def commit_metadata(spark: SparkSession, user_metadata: Mapping[str, object]) -> Iterator[None]:
+    """Give every Delta commit in the block (VACUUM's START and END commits too) this userMetadata JSON."""
+    before = spark.conf.get(USER_METADATA_CONF, None)
+    spark.conf.set(USER_METADATA_CONF, json.dumps(user_metadata, sort_keys=True))
+    try:
+        yield
+    finally:
+        if before is None:
+            spark.conf.unset(USER_METADATA_CONF)
+        else:
+            spark.conf.set(USER_METADATA_CONF, before)
 
 
 def drop_gold_history(spark: SparkSession, path: str) -> None:

@@ -27,7 +27,14 @@ from footfall.privacy.disclosure import agg_suppressed_cells
 from footfall.privacy.extrapolation import read_market_share
 from footfall.privacy.noise import agg_privacy_ledger
 from footfall.privacy.suppression import SUPPRESSION
-from footfall.publish.gold import drop_gold_history, gold_path, register_gold, table_version, write_gold
+from footfall.publish.gold import (
+    commit_metadata,
+    drop_gold_history,
+    gold_path,
+    register_gold,
+    table_version,
+    write_gold,
+)
 from footfall.publish.staging import SilverInputs, select_publishable, stage_gold
 from footfall.quality.runner import agg_validation_runs, validate_staged, write_quality_report
 
@@ -168,11 +175,13 @@ def run_publish(
     for table, df in published.items():
         path = gold_path(lh, table)
         meta = {**metadata, "partitions": partitions[table]}
-        if write_gold(spark, df, table=table, path=path, values=partitions[table], user_metadata=meta):
-            rewritten.append(table)
+        with commit_metadata(spark, meta):  # the table's CREATE commit gets it too
+            if write_gold(spark, df, table=table, path=path, values=partitions[table], user_metadata=meta):
+                rewritten.append(table)
     for table in rewritten:
         if table != S.GOLD_ZONES_TABLE:  # zones hold no counts of people
-            drop_gold_history(spark, gold_path(lh, table))
+            with commit_metadata(spark, {**metadata, "partitions": partitions[table]}):
+                drop_gold_history(spark, gold_path(lh, table))
     if publish.noise.mechanism != "none":
         _append_ledger(spark, config, partitions=partitions, run_id=run_id, run_at=run_at)
 
