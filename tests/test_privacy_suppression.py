@@ -7,7 +7,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from footfall.privacy.suppression import apply_suppression, filter_at_least_k, with_suppression
+from footfall.privacy.suppression import apply_suppression, with_primary_suppression, with_suppression
 
 K = 20
 CELLS = "zone_id STRING, date STRING, band STRING, devices LONG"
@@ -22,7 +22,8 @@ def _publish(spark: SparkSession, rows: list[tuple], *, mode: str = "delete") ->
 @pytest.mark.parametrize(("devices", "published"), [(K - 1, False), (K, True), (K + 1, True)])
 def test_a_single_count_is_published_from_k_devices(spark: SparkSession, devices: int, published: bool) -> None:
     df = spark.createDataFrame([("Z1", devices)], "zone_id STRING, devices LONG")
-    assert (filter_at_least_k(df, k=K, devices_col="devices").count() == 1) is published
+    marked = with_primary_suppression(df, k=K, devices_col="devices")
+    assert (apply_suppression(marked, value_cols=["devices"]).count() == 1) is published
 
 
 @pytest.mark.parametrize(("small", "published"), [(K - 1, ["c"]), (K, ["a", "b", "c"]), (K + 1, ["a", "b", "c"])])
@@ -70,7 +71,7 @@ def test_breakdowns_are_independent_and_null_mode_keeps_rows(spark: SparkSession
 def test_k_below_two_is_refused(spark: SparkSession) -> None:
     df = spark.createDataFrame([("Z1", 5)], "zone_id STRING, devices LONG")
     with pytest.raises(ValueError, match="k must be at least 2"):
-        filter_at_least_k(df, k=1, devices_col="devices")
+        with_primary_suppression(df, k=1, devices_col="devices")
 
 
 def test_noise_before_threshold_a_noisy_count_below_k_is_withheld(spark: SparkSession) -> None:

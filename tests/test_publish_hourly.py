@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from footfall import schemas as S
-from footfall.publish.hourly import agg_zone_hourly
+from footfall.publish.hourly import (
+    agg_zone_hourly_counts,
+    contributions_hourly_presence,
+    contributions_hourly_visits,
+)
 
 STAYS = (
     f"{S.PSEUDO_ID} STRING, {S.ZONE_ID} STRING, {S.ENTERED_AT} TIMESTAMP, {S.LEFT_AT} TIMESTAMP, "
@@ -20,6 +24,14 @@ def _stay(device: str, h0: int, m0: int, h1: int, m1: int) -> tuple:
     a, b = dt.datetime(2026, 10, 25, h0, m0), dt.datetime(2026, 10, 25, h1, m1)
     dwell = int((b - a).total_seconds())
     return (device, "Z1", a, b, dwell, dwell >= 300)
+
+
+def _hourly(stays: DataFrame) -> DataFrame:
+    tz = "Europe/Berlin"
+    no_weights = stays.sparkSession.createDataFrame([], f"{S.PSEUDO_ID} STRING, {S.WEIGHT} DOUBLE")
+    return agg_zone_hourly_counts(
+        contributions_hourly_presence(stays, tz=tz), contributions_hourly_visits(stays, tz=tz), weights_df=no_weights
+    )
 
 
 def test_hourly_counts_follow_the_truth_definitions(spark: SparkSession) -> None:
@@ -35,7 +47,7 @@ def test_hourly_counts_follow_the_truth_definitions(spark: SparkSession) -> None
     )
     got = {
         (r[S.HOUR], r[S.HOUR_START_UTC].hour): (r[S.VISITORS], r[S.PASSERS_BY], r["visits"], r["dwell_median_s"])
-        for r in agg_zone_hourly(stays, tz="Europe/Berlin").where(F.col(S.ZONE_ID) == "Z1").collect()
+        for r in _hourly(stays).where(F.col(S.ZONE_ID) == "Z1").collect()
     }
     assert got == {
         (2, 0): (2, 0, 2, 1_200.0),  # visitors a, c; visits of a (1800 s) and c (600 s) start here

@@ -26,6 +26,7 @@ from footfall.ingest.tables import (
     table_exists,
     write_append,
 )
+from footfall.session import conf_set
 
 RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
 
@@ -71,15 +72,8 @@ def _stored_periods(spark: SparkSession, lakehouse: Any, *, period_days: int) ->
 @contextmanager
 def retention_check_disabled(spark: SparkSession) -> Iterator[None]:
     """Turn off Delta's VACUUM retention check for the duration of the block, then restore it exactly."""
-    before = spark.conf.get(RETENTION_CHECK, None)
-    spark.conf.set(RETENTION_CHECK, "false")
-    try:
+    with conf_set(spark, RETENTION_CHECK, "false"):
         yield
-    finally:
-        if before is None:
-            spark.conf.unset(RETENTION_CHECK)
-        else:
-            spark.conf.set(RETENTION_CHECK, before)
 
 
 def vacuum_now(spark: SparkSession, path: str) -> None:

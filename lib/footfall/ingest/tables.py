@@ -69,8 +69,9 @@ def ensure_table(spark: SparkSession, path: str, schema: T.StructType, *, partit
     builder.execute()
 
 
-def _in_dates(column: str, values: Sequence[dt.date]) -> str:
-    return f"{column} IN ({', '.join(repr(v.isoformat()) for v in sorted(set(values)))})"
+def partitions_predicate(column: str, values: Sequence[str]) -> str:
+    """Return the replaceWhere predicate `column IN ('v1', ...)` for partition values given as ISO strings."""
+    return f"{column} IN ({', '.join(repr(v) for v in sorted(set(values)))})"
 
 
 def write_replacing(
@@ -82,7 +83,7 @@ def write_replacing(
         df.select(*[f.name for f in schema.fields])
         .write.format("delta")
         .mode("overwrite")
-        .option("replaceWhere", _in_dates(partition_by, values))
+        .option("replaceWhere", partitions_predicate(partition_by, [v.isoformat() for v in values]))
         .save(path)
     )
 

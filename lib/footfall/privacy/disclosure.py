@@ -14,7 +14,13 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from footfall import schemas as S
-from footfall.privacy.suppression import IS_SUPPRESSED, SUPPRESSION, with_primary_suppression, with_suppression
+from footfall.privacy.suppression import (
+    IS_SUPPRESSED,
+    SUPPRESSION,
+    apply_suppression,
+    with_primary_suppression,
+    with_suppression,
+)
 from footfall.publish.hourly import DEVICES_VISITS
 
 TRUE = "_true"  # suffix of the column that keeps a count's true value while the count itself carries noise
@@ -56,13 +62,7 @@ def with_cell_suppression(cells_df: DataFrame, *, k: int, value_col: str) -> Dat
 
 def select_published(marked_df: DataFrame, *, value_col: str, mode: Mode, columns: Sequence[str]) -> DataFrame:
     """Return the publishable rows of a marked single-value table, in the gold column order."""
-    if mode == "delete":
-        kept = marked_df.where(~F.col(IS_SUPPRESSED))
-    elif mode == "null":
-        kept = marked_df.withColumn(value_col, F.when(F.col(IS_SUPPRESSED), F.lit(None)).otherwise(F.col(value_col)))
-    else:
-        raise ValueError(f"unknown suppression mode {mode!r}: use delete or null")
-    return kept.select(*columns)
+    return apply_suppression(marked_df, value_cols=[value_col], mode=mode).select(*columns)
 
 
 def with_hourly_suppression(cells_df: DataFrame, *, k: int) -> DataFrame:

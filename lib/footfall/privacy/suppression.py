@@ -73,12 +73,6 @@ def apply_suppression(
     raise ValueError(f"unknown suppression mode {mode!r}: use delete or null")
 
 
-def filter_at_least_k(df: DataFrame, *, k: int, devices_col: str) -> DataFrame:
-    """Keep rows whose value describes at least k distinct devices (for tables that are no breakdown)."""
-    _check_k(k)
-    return df.where(F.col(devices_col) >= k)
-
-
 def with_primary_suppression(cells_df: DataFrame, *, k: int, devices_col: str) -> DataFrame:
     """Add is_suppressed and suppression for cells that belong to no breakdown: suppressed when below k."""
     _check_k(k)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from delta.tables import DeltaTable
@@ -13,7 +13,8 @@ from pyspark.sql import functions as F
 
 from footfall import schemas as S
 from footfall.ingest.forget import vacuum_now
-from footfall.ingest.tables import STATS_TYPES, table_exists
+from footfall.ingest.tables import STATS_TYPES, partitions_predicate, table_exists
+from footfall.session import conf_set
 
 
 def gold_path(lakehouse: Path, table: str) -> str:
@@ -51,10 +52,6 @@ def table_version(spark: SparkSession, path: str) -> int | None:
     return None if row is None else int(row["version"])
 
 
-def _where(partition: str, values: Sequence[str]) -> str:
-    return f"{partition} IN ({', '.join(repr(v) for v in sorted(set(values)))})"
-
-
 def write_gold(
     spark: SparkSession,
     df: DataFrame,
@@ -69,38 +66,25 @@ def write_gold(
     Returns True when the write replaced rows that were there before, which is what the history policy acts on.
     """
     schema, partition = S.GOLD_TABLES[table]
-    ensure_gold_table(spark, table, path)
-    current = spark.read.format("delta").load(path)
-    if partition is not None:
-        current = current.where(F.col(partition).cast("string").isin(list(values)))
-    replaced = bool(current.limit(1).count())
-    writer = (
-        df.select(*schema.names)
-        .write.format("delta")
-        .mode("overwrite")
-        .option("userMetadata", json.dumps(user_metadata, sort_keys=True))
-    )
-    if partition is not None:
-        writer = writer.option("replaceWhere", _where(partition, values))
-    writer.save(path)
+    with commit_metadata(spark, user_metadata):  # the table's CREATE commit gets it too
+        ensure_gold_table(spark, table, path)
+        current = spark.read.format("delta").load(path)
+        if partition is not None:
+            current = current.where(F.col(partition).cast("string").isin(list(values)))
+        replaced = bool(current.limit(1).count())
+        writer = df.select(*schema.names).write.format("delta").mode("overwrite")
+        if partition is not None:
+            writer = writer.option("replaceWhere", partitions_predicate(partition, values))
+        writer.save(path)
     return replaced
 
 
 USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
 
 
-@contextmanager
-def commit_metadata(spark: SparkSession, user_metadata: Mapping[str, object]) -> Iterator[None]:
-    """Give every Delta commit in the block (VACUUM's START and END commits too) this userMetadata JSON."""
-    before = spark.conf.get(USER_METADATA_CONF, None)
-    spark.conf.set(USER_METADATA_CONF, json.dumps(user_metadata, sort_keys=True))
-    try:
-        yield
-    finally:
-        if before is None:
-            spark.conf.unset(USER_METADATA_CONF)
-        else:
-            spark.conf.set(USER_METADATA_CONF, before)
+def commit_metadata(spark: SparkSession, user_metadata: Mapping[str, object]) -> AbstractContextManager[None]:
+    """Give every Delta commit in the block (CREATE TABLE and VACUUM's START and END too) this userMetadata."""
+    return conf_set(spark, USER_METADATA_CONF, json.dumps(user_metadata, sort_keys=True))
 
 
 def drop_gold_history(spark: SparkSession, path: str) -> None:

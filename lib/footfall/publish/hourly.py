@@ -21,7 +21,6 @@ from footfall.mobility.calendar import with_local_hours
 
 DEVICES_PRESENT = "devices_present"
 DEVICES_VISITS = "devices_behind_visits"
-WEIGHT = S.WEIGHT
 HAS_VISIT = "has_visit"
 HOUR_KEYS = (S.ZONE_ID, S.DATE, S.HOUR, S.HOUR_START_UTC)
 
@@ -57,7 +56,7 @@ def agg_zone_hourly_counts(presence_df: DataFrame, visits_df: DataFrame, *, weig
     per_hour = weighted.groupBy(*HOUR_KEYS).agg(
         F.count(F.when(F.col(HAS_VISIT), 1)).alias(S.VISITORS),
         F.count(F.when(~F.col(HAS_VISIT), 1)).alias(S.PASSERS_BY),
-        F.sum(F.when(F.col(HAS_VISIT), F.coalesce(F.col(WEIGHT), F.lit(1.0)))).alias(S.VISITORS_EXTRAPOLATED),
+        F.sum(F.when(F.col(HAS_VISIT), F.coalesce(F.col(S.WEIGHT), F.lit(1.0)))).alias(S.VISITORS_EXTRAPOLATED),
         F.count(F.lit(1)).alias(DEVICES_PRESENT),
     )
     started = visits_df.groupBy(*HOUR_KEYS).agg(
@@ -81,15 +80,4 @@ def agg_zone_hourly_counts(presence_df: DataFrame, visits_df: DataFrame, *, weig
             F.col(DEVICES_PRESENT).cast("long"),
             F.col(DEVICES_VISITS).cast("long"),
         )
-    )
-
-
-def agg_zone_hourly(stays_df: DataFrame, *, tz: str, weights_df: DataFrame | None = None) -> DataFrame:
-    """Return the hourly counts of `agg_zone_hourly_counts` straight from stays (no contribution bound)."""
-    if weights_df is None:
-        weights_df = stays_df.sparkSession.createDataFrame([], f"{S.PSEUDO_ID} STRING, {WEIGHT} DOUBLE")
-    return agg_zone_hourly_counts(
-        contributions_hourly_presence(stays_df, tz=tz),
-        contributions_hourly_visits(stays_df, tz=tz),
-        weights_df=weights_df,
     )

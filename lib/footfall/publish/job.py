@@ -14,6 +14,7 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import reduce
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
@@ -127,7 +128,7 @@ def run_publish(
     weeks = tuple(sorted({iso_week(d) for d in dates}))
 
     inputs = read_silver_inputs(spark, config, dates=dates)
-    zones = agg_zone_ids(inputs)
+    zones = zone_ids_by_resolution(inputs)
     published_zones = zones["all"] if publish.include_low_resolution else zones["resolvable"]
     staged = stage_gold(
         inputs,
@@ -169,15 +170,13 @@ def run_publish(
         "noise": publish.noise.mechanism,
         "code_version": __version__,
         "input_versions": _input_versions(spark, lh),
-        "partitions": [],
     }
     rewritten = []
     for table, df in published.items():
         path = gold_path(lh, table)
         meta = {**metadata, "partitions": partitions[table]}
-        with commit_metadata(spark, meta):  # the table's CREATE commit gets it too
-            if write_gold(spark, df, table=table, path=path, values=partitions[table], user_metadata=meta):
-                rewritten.append(table)
+        if write_gold(spark, df, table=table, path=path, values=partitions[table], user_metadata=meta):
+            rewritten.append(table)
     for table in rewritten:
         if table != S.GOLD_ZONES_TABLE:  # zones hold no counts of people
             with commit_metadata(spark, {**metadata, "partitions": partitions[table]}):
@@ -199,7 +198,7 @@ def run_publish(
     )
 
 
-def agg_zone_ids(inputs: SilverInputs) -> dict[str, list[str]]:
+def zone_ids_by_resolution(inputs: SilverInputs) -> dict[str, list[str]]:
     """Return all zone ids, and those whose cells can resolve them."""
     rows = (
         inputs.zones_df.join(inputs.resolution_df, on=S.ZONE_ID, how="left")
@@ -216,13 +215,9 @@ def _append_ledger(
     spark: SparkSession, config: Config, *, partitions: dict[str, list[str]], run_id: str, run_at: dt.datetime
 ) -> None:
     noise = config.publish.noise
-    path = str(config.lakehouse / S.QUALITY / S.QUALITY_PRIVACY_LEDGER_TABLE)
-    for table, values in partitions.items():
-        if table == S.GOLD_ZONES_TABLE or not values:
-            continue
-        periods_df = spark.createDataFrame([(v,) for v in values], f"{S.PERIOD} STRING")
-        ledger = agg_privacy_ledger(
-            periods_df,
+    ledgers = [
+        agg_privacy_ledger(
+            spark.createDataFrame([(v,) for v in values], f"{S.PERIOD} STRING"),
             table=table,
             period_col=S.PERIOD,
             mechanism=noise.mechanism,
@@ -232,7 +227,11 @@ def _append_ledger(
             run_id=run_id,
             run_at=run_at,
         )
-        write_append(ledger, path, schema=S.QUALITY_PRIVACY_LEDGER)
+        for table, values in partitions.items()
+        if table != S.GOLD_ZONES_TABLE and values
+    ]
+    path = str(config.lakehouse / S.QUALITY / S.QUALITY_PRIVACY_LEDGER_TABLE)
+    write_append(reduce(DataFrame.unionByName, ledgers), path, schema=S.QUALITY_PRIVACY_LEDGER)  # one commit
 
 
 def gold_exists(spark: SparkSession, lakehouse: Path) -> bool:
