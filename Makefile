@@ -8,13 +8,16 @@ BIN := $(VENV)/bin
 JARS := jars/lib
 PY_STAMP := $(VENV)/.installed
 JAR_STAMP := $(JARS)/.verified
+AF_VENV := .venv-airflow
+AF_STAMP := $(AF_VENV)/.installed
+AF_CONSTRAINTS := orchestration/constraints-airflow.txt
 MVN := mvn -q -B -f jars/pom.xml
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: help setup run test lint bench package lock clean
+.PHONY: help setup airflow run test lint bench package test-cluster lock clean
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 setup: $(PY_STAMP) $(JAR_STAMP) ## install what is missing: .venv with the package and dev tools, the jars (no-op when done)
 
@@ -41,10 +44,20 @@ lock: $(PY_STAMP) ## re-resolve jars/pom.xml and rewrite jars/jars.lock (after c
 	$(BIN)/footfall jars --write-lock-from $(JARS)/dependency-list.txt
 	@touch $(JAR_STAMP)
 
-run: setup ## run the pipeline end to end on the embedded default (conf/local.yaml) and print what it wrote
-	$(BIN)/footfall run --config conf/local.yaml
+# Airflow gets its own venv: the Spark provider pulls pyspark-client, which would overwrite .venv's pyspark 4.0.5.
+airflow: $(AF_STAMP) ## install Airflow 3.3 and the Spark provider into .venv-airflow (no-op when done; docs/operations.md)
 
-test: setup ## run the test suite
+$(AF_STAMP): $(AF_CONSTRAINTS)
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "the constraints are frozen for Python 3.11, found " + sys.version'
+	@test -x $(AF_VENV)/bin/python || $(PYTHON) -m venv $(AF_VENV)
+	$(AF_VENV)/bin/python -m pip install -q --upgrade pip
+	$(AF_VENV)/bin/python -m pip install -q -c $(AF_CONSTRAINTS) apache-airflow==3.3.2 apache-airflow-providers-apache-spark==6.3.4
+	@touch $@
+
+run: setup ## run the pipeline end to end on the embedded default (conf/local.yaml) and print what it wrote
+	$(BIN)/footfall run --config conf/local.yaml --demo
+
+test: setup airflow ## run the test suite (tests/test_airflow_dag.py needs .venv-airflow)
 	$(BIN)/python -m pytest
 
 bench: setup ## measure: generator throughput; spatial job, footprint accuracy, Sedona vs naive join (bench/results/)
@@ -56,9 +69,35 @@ lint: setup ## ruff and mypy on lib/
 	$(BIN)/ruff format --check lib tests jobs bench
 	$(BIN)/mypy
 
-package: setup ## build a wheel in dist/ for spark-submit --py-files
-	$(BIN)/python -m pip wheel -q --no-deps -w dist .
-	@ls dist/*.whl
+# What executors import: a venv with the footfall wheel (not editable) and its runtime deps (not the dev extra), at
+# the versions of .venv, packed by venv-pack (from its own tools venv) for spark-submit --archives. Spark's jars are
+# left out (the cluster's Spark brings its own), and so are __pycache__ folders: 150 MB instead of 630 MB.
+PACK := build/package
+PACK_TOOLS := $(PACK)/tools
+PACK_ENV := $(PACK)/footfall-env
+ENV_ARCHIVE := dist/footfall-env.tar.gz
+PACKAGE_SOURCES := pyproject.toml $(shell find lib/footfall -type f -not -path '*/__pycache__/*')
 
-clean: ## remove the venv, the jars and build output (not data/)
-	rm -rf $(VENV) $(JARS) dist build lib/*.egg-info
+package: $(ENV_ARCHIVE) ## build dist/footfall-env.tar.gz (venv-pack) for spark-submit --archives, and the wheel in dist/
+
+$(ENV_ARCHIVE): $(PY_STAMP) $(PACKAGE_SOURCES)
+	rm -rf $(PACK)/wheel $(PACK_ENV) build/lib build/bdist.* dist/footfall-*.whl
+	$(BIN)/python -m pip wheel -q --no-deps -w $(PACK)/wheel .
+	@test -x $(PACK_TOOLS)/bin/venv-pack || { $(BIN)/python -m venv $(PACK_TOOLS) && \
+		$(PACK_TOOLS)/bin/python -m pip install -q venv-pack==0.2.0; }
+	$(BIN)/python -m pip freeze -q --exclude-editable > $(PACK)/constraints.txt
+	$(BIN)/python -m venv $(PACK_ENV)
+	$(PACK_ENV)/bin/python -m pip install -q -c $(PACK)/constraints.txt $(PACK)/wheel/footfall-*.whl
+	@mkdir -p dist
+	$(PACK_TOOLS)/bin/venv-pack -q -f -p $(PACK_ENV) -o $@.tmp --format tar.gz \
+		--exclude 'lib/python*/site-packages/pyspark/jars/*' --exclude '*/__pycache__/*'
+	mv $@.tmp $@
+	cp $(PACK)/wheel/footfall-*.whl dist/
+	rm -rf $(PACK_ENV)
+	@ls -l dist/
+
+test-cluster: setup package ## start a Spark standalone master and worker on 127.0.0.1, spark-submit the pipeline there
+	$(BIN)/python -m pytest tests/cluster -m cluster -s
+
+clean: ## remove the venvs, the jars and build output (not data/)
+	rm -rf $(VENV) $(AF_VENV) $(JARS) dist build lib/*.egg-info

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from footfall.cli import app
+from footfall.cli import main
 
 if __name__ == "__main__":
-    app(["ingest", *sys.argv[1:]])
+    main(["ingest", *sys.argv[1:]])

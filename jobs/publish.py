@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from footfall.cli import app
+from footfall.cli import main
 
 if __name__ == "__main__":
-    app(["publish", *sys.argv[1:]])
+    main(["publish", *sys.argv[1:]])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
@@ -27,3 +28,17 @@ def spark() -> Iterator[SparkSession]:
     )
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def daily_landing(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return the landing folder of one small three-day city, generated once per test process. Read-only:
+    a test that changes landing copies it first."""
+    from tests.daily import DAYS, SEED, SUBSCRIBERS
+
+    from footfall.synth import GenerateOptions, generate_city
+
+    out = tmp_path_factory.mktemp("daily-city") / "landing"
+    options = GenerateOptions(subscribers=SUBSCRIBERS, days=len(DAYS), start=DAYS[0], seed=SEED)
+    generate_city(spark, out=out, options=options)
+    return out

@@ -13,8 +13,7 @@ from pyspark.testing import assertDataFrameEqual
 from footfall import schemas as S
 from footfall.config import Config
 from footfall.ingest import run_forget, run_ingest
-from footfall.ingest.forget import RETENTION_CHECK
-from footfall.ingest.tables import PSEUDONYMISED, silver_path
+from footfall.lakehouse import PSEUDONYMISED, RETENTION_CHECK, silver_path
 from test_ingest_fixtures import (
     ADULT_F,
     DAY,

@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 from footfall import schemas as S
 from footfall.config import parse_config
 from footfall.ingest import run_ingest
-from footfall.ingest.tables import silver_path
+from footfall.lakehouse import silver_path
 from test_ingest_fixtures import master_key
 
 

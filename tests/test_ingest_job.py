@@ -15,7 +15,7 @@ from pyspark.testing import assertDataFrameEqual
 from footfall import schemas as S
 from footfall.ingest import ReconciliationError, run_forget, run_ingest
 from footfall.ingest import job as ingest_job
-from footfall.ingest.tables import PSEUDONYMISED, silver_path
+from footfall.lakehouse import PSEUDONYMISED, silver_path
 from test_ingest_fixtures import (
     ADULT_F,
     ADULT_M,

@@ -7,11 +7,13 @@ import datetime as dt
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.testing import assertDataFrameEqual
 
 from footfall import schemas as S
 from footfall.mobility.calendar import with_local_dates, with_local_hours
-from footfall.mobility.home import agg_device_home
+from footfall.mobility.home import agg_device_home, agg_night_votes
 from footfall.mobility.visits import agg_repeat_visits, agg_transitions
+from footfall.mobility.windows import night_map_df
 
 TZ = "Europe/Berlin"
 STAYS = f"{S.PSEUDO_ID} STRING, {S.ZONE_ID} STRING, {S.ENTERED_AT} TIMESTAMP, {S.LEFT_AT} TIMESTAMP, is_visit BOOLEAN"
@@ -115,10 +117,16 @@ def test_home_is_the_district_of_most_nights_or_unknown(spark: SparkSession) -> 
         f"{S.CELL_ID} STRING, {S.DISTRICT_ID} STRING, {S.WEIGHT} DOUBLE, "
         f"{S.VALID_FROM} TIMESTAMP, {S.VALID_TO} TIMESTAMP",
     )
-    home = agg_device_home(
-        events, district_weights_df=weights, tz=TZ, night_start_hour=22, night_end_hour=6, min_nights=2
+    votes = agg_night_votes(events, district_weights_df=weights, tz=TZ, night_start_hour=22, night_end_hour=6)
+    # the home of 03-05 is voted by the three nights before it (03-02, 03-03 in D1; 03-04 in D2), that of 03-03
+    # by the night of 03-02 alone; a device without a date row gets none
+    days = [dt.date(2026, 3, 3), dt.date(2026, 3, 5)]
+    devices = spark.createDataFrame(
+        [("d", days[0]), ("d", days[1]), ("e", days[1])], f"{S.PSEUDO_ID} STRING, {S.DATE} DATE"
     )
-    assert {(r[S.PSEUDO_ID], r[S.HOME_DISTRICT_ID], r["nights"]) for r in home.collect()} == {
-        ("d", "D1", 2),
-        ("e", "unknown", 1),
-    }
+    home = agg_device_home(votes, night_map_df=night_map_df(spark, days, nights=3), devices_df=devices, min_nights=2)
+    expected = spark.createDataFrame(
+        [("d", days[0], "unknown", 1), ("d", days[1], "D1", 2), ("e", days[1], "unknown", 1)],
+        f"{S.PSEUDO_ID} STRING, {S.DATE} DATE, {S.HOME_DISTRICT_ID} STRING, nights LONG",
+    )
+    assertDataFrameEqual(home.select(*expected.columns), expected)

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from footfall import schemas as S
 from footfall.config import Config, parse_config
-from footfall.ingest.tables import read_table, silver_path
+from footfall.lakehouse import read_table, silver_path
 from footfall.mobility.direction import OCTANTS, UNKNOWN
 
 pytestmark = pytest.mark.integration
@@ -37,8 +37,23 @@ def ran(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> tuple[
     from footfall.pipeline import run_pipeline
 
     out = io.StringIO()
-    run_pipeline(config, console=Console(file=out, width=200))
+    run_pipeline(config, console=Console(file=out, width=200), demo=True)
     return config, out.getvalue()
+
+
+@pytest.fixture
+def own(ran: tuple[Config, str], tmp_path: Path) -> Config:
+    """Return a private copy of the run's landing, lakehouse and key, for a test that changes them: no test sees
+    another's side effects."""
+    import shutil
+
+    config, _ = ran
+    copy = tmp_path / "copy"
+    shutil.copytree(config.landing, copy / "landing")
+    shutil.copytree(config.lakehouse, copy / "lakehouse")
+    shutil.copy2(config.privacy.pseudonym_key_file, copy / "key")
+    privacy = config.privacy.model_copy(update={"pseudonym_key_file": copy / "key"})
+    return config.model_copy(update={"landing": copy / "landing", "lakehouse": copy / "lakehouse", "privacy": privacy})
 
 
 def test_every_stage_reports_and_writes(spark: SparkSession, ran: tuple[Config, str]) -> None:
@@ -99,7 +114,7 @@ def test_no_python_udf_in_the_per_event_path(spark: SparkSession, ran: tuple[Con
 
 
 def _gold(spark: SparkSession, config: Config, table: str) -> DataFrame:
-    from footfall.publish.gold import gold_path
+    from footfall.lakehouse import gold_path
 
     return spark.read.format("delta").load(gold_path(config.lakehouse, table))
 
@@ -137,7 +152,7 @@ def test_gold_commits_carry_user_metadata(spark: SparkSession, ran: tuple[Config
 
     from delta.tables import DeltaTable
 
-    from footfall.publish.gold import gold_path
+    from footfall.lakehouse import gold_path
 
     config, _ = ran
     for table in S.GOLD_TABLES:
@@ -154,7 +169,7 @@ def test_gold_reads_the_same_without_spark(spark: SparkSession, ran: tuple[Confi
     """An analyst without Spark (delta-rs) sees exactly the rows Spark sees, in every gold table."""
     from deltalake import DeltaTable as RustDeltaTable
 
-    from footfall.publish.gold import gold_path
+    from footfall.lakehouse import gold_path
 
     config, _ = ran
     for table, (schema, _) in S.GOLD_TABLES.items():
@@ -173,16 +188,16 @@ def _naive_utc(value: object) -> object:
 
 
 def test_a_failing_expectation_leaves_gold_as_it_was(
-    spark: SparkSession, ran: tuple[Config, str], monkeypatch: pytest.MonkeyPatch
+    spark: SparkSession, own: Config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A disclosure bug that lets a count below k through is stopped by the suite; no gold table moves."""
     import datetime as dt
     import json
 
+    from footfall.lakehouse import gold_path, table_version
     from footfall.publish import job
-    from footfall.publish.gold import gold_path, table_version
 
-    config, _ = ran
+    config = own
     before = {t: table_version(spark, gold_path(config.lakehouse, t)) for t in S.GOLD_TABLES}
     real = job.select_publishable
 
@@ -196,7 +211,7 @@ def test_a_failing_expectation_leaves_gold_as_it_was(
 
     monkeypatch.setattr(job, "select_publishable", leaky)
     with pytest.raises(job.PublishValidationError, match="zone_footfall_hourly") as failure:
-        job.run_publish(spark, config, dates=[dt.date(2026, 3, 7)], run_id="failing-run")
+        job.run_publish(spark, config, dates=[dt.date(2026, 3, 7)], run_id="failing-run", force=True)
     assert {t: table_version(spark, gold_path(config.lakehouse, t)) for t in S.GOLD_TABLES} == before
 
     runs = read_table(spark, str(config.lakehouse / S.QUALITY / S.QUALITY_VALIDATION_RUNS_TABLE)).where(
@@ -210,15 +225,15 @@ def test_a_failing_expectation_leaves_gold_as_it_was(
     assert any((config.lakehouse / S.QUALITY / "data_docs").rglob("index.html"))
 
 
-def test_a_second_run_reuses_landing_and_weights(spark: SparkSession, ran: tuple[Config, str]) -> None:
+def test_a_second_run_reuses_landing_and_weights(spark: SparkSession, own: Config) -> None:
     from footfall.pipeline import run_pipeline
 
-    config, _ = ran
+    config = own
     before = _snapshot(spark, config)
     out = io.StringIO()
-    run_pipeline(config, console=Console(file=out, width=200))
+    run_pipeline(config, console=Console(file=out, width=200), demo=True)
     printed = out.getvalue()
-    assert "using the export in" in printed and "spatial: inputs unchanged" in printed
+    assert "using the export in" in printed and "spatial: skipped: inputs unchanged" in printed
     assert "created a development pseudonym key" not in printed
     assert Path(config.privacy.pseudonym_key_file).stat().st_mode & 0o077 == 0
     for table, df in before.items():  # same landing, same gold
@@ -284,7 +299,7 @@ def _rows_of_version(spark: SparkSession, path: str, version: int) -> list | Non
 
 
 def test_an_objection_gives_the_gold_of_a_city_without_that_customer(
-    spark: SparkSession, ran: tuple[Config, str], tmp_path: Path
+    spark: SparkSession, own: Config, tmp_path: Path
 ) -> None:
     """Run the city again with one more objector: every gold table equals that of a run whose landing never held
     the customer; no earlier gold version with their visits stays readable; silver forgets them in every version."""
@@ -292,11 +307,10 @@ def test_an_objection_gives_the_gold_of_a_city_without_that_customer(
 
     from delta.tables import DeltaTable
 
-    from footfall.ingest.tables import DERIVED_PSEUDONYMISED
+    from footfall.lakehouse import DERIVED_PSEUDONYMISED, gold_path
     from footfall.pipeline import run_pipeline
-    from footfall.publish.gold import gold_path
 
-    config, _ = ran
+    config = own
     subscribers = Path(config.landing) / "subscribers.csv"
     rows = list(csv.DictReader(subscribers.open()))
     pseudo_of = _pseudo_ids(spark, config, [r["msisdn"] for r in rows if r["opted_out"] == "false"])
@@ -339,7 +353,7 @@ def test_an_objection_gives_the_gold_of_a_city_without_that_customer(
             assert all(r[S.PSEUDO_ID] != target for r in held), (table, version)
 
 
-def test_noisy_publication_spends_budget_in_the_ledger(spark: SparkSession, ran: tuple[Config, str]) -> None:
+def test_noisy_publication_spends_budget_in_the_ledger(spark: SparkSession, own: Config) -> None:
     """With Laplace noise every published count still clears k, dwell quartiles are withheld, and each table and
     partition's budget is in quality/privacy_ledger."""
     import datetime as dt
@@ -347,7 +361,7 @@ def test_noisy_publication_spends_budget_in_the_ledger(spark: SparkSession, ran:
     from footfall.config import NoiseConfig
     from footfall.publish.job import run_publish
 
-    config, _ = ran
+    config = own
     noise = NoiseConfig(mechanism="laplace", epsilon=2.0, contribution_bound=4)
     noisy = config.model_copy(update={"publish": config.publish.model_copy(update={"noise": noise})})
     report = run_publish(spark, noisy, dates=[dt.date(2026, 3, 7)], run_id="noisy-run")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,8 @@ from pyspark.testing import assertDataFrameEqual
 
 from footfall import schemas as S
 from footfall.ingest.contract import InputContractError
-from footfall.privacy.extrapolation import agg_device_weights, read_market_share, with_rounded_to
+from footfall.ingest.market_share import read_market_share
+from footfall.privacy.extrapolation import agg_device_weights, with_rounded_to
 
 HEADER = "district_id,residents,subscribers,market_share"
 # D1: 100 of 400 residents (0.25); D2: 300 of 600 (0.5); overall 400 of 1000, an inverse share of 2.5
@@ -51,14 +53,23 @@ def test_device_weights_by_home_district(spark: SparkSession, tmp_path: Path) ->
     market_share = spark.createDataFrame(
         [("D1", 400, 100, 0.25), ("D2", 600, 300, 0.5), ("D3", 100, 0, 0.0)], S.LANDING_MARKET_SHARE
     )
+    d1, d2 = dt.date(2026, 3, 6), dt.date(2026, 3, 7)
     homes = spark.createDataFrame(
-        [("p1", "D1", 5), ("p2", "D2", 3), ("p3", S.HOME_UNKNOWN, 0), ("p4", "D9", 2), ("p5", "D3", 1)],
+        [
+            ("p1", "D1", 5, d1),
+            ("p1", "D2", 6, d2),  # homes are per date: p1 moved
+            ("p2", "D2", 3, d1),
+            ("p3", S.HOME_UNKNOWN, 0, d1),
+            ("p4", "D9", 2, d1),
+            ("p5", "D3", 1, d1),
+        ],
         S.SILVER_DEVICE_HOME,
     )
-    # p1: 1 / 0.25; p2: 1 / 0.5; unknown home (p3), a district the file lacks (p4) and one where the operator
-    # has no customers (p5, share 0): the overall 1100 / 400
+    # p1: 1 / 0.25, then 1 / 0.5; p2: 1 / 0.5; unknown home (p3), a district the file lacks (p4) and one where the
+    # operator has no customers (p5, share 0): the overall 1100 / 400
     expected = spark.createDataFrame(
-        [("p1", 4.0), ("p2", 2.0), ("p3", 2.75), ("p4", 2.75), ("p5", 2.75)], f"{S.PSEUDO_ID} STRING, {S.WEIGHT} DOUBLE"
+        [("p1", d1, 4.0), ("p1", d2, 2.0), ("p2", d1, 2.0), ("p3", d1, 2.75), ("p4", d1, 2.75), ("p5", d1, 2.75)],
+        f"{S.PSEUDO_ID} STRING, {S.DATE} DATE, {S.WEIGHT} DOUBLE",
     )
     assertDataFrameEqual(agg_device_weights(homes, market_share_df=market_share), expected)
 

@@ -131,7 +131,10 @@ def test_catchment_fills_missing_home_and_keeps_residency(spark: SparkSession) -
     days = spark.createDataFrame(
         [("a", "Z1", D6, "N", True), ("b", "Z1", D6, "N", False), ("c", "Z1", D6, "N", False)], DEVICE_DAYS
     )
-    homes = spark.createDataFrame([("a", "D1", 5), ("b", "unknown", 0)], S.SILVER_DEVICE_HOME)  # c has no row
+    # c has no row; a's home of another date does not count on the 6th
+    homes = spark.createDataFrame(
+        [("a", "D1", 5, D6), ("a", "D2", 6, D6 + dt.timedelta(days=1)), ("b", "unknown", 0, D6)], S.SILVER_DEVICE_HOME
+    )
     expected = spark.createDataFrame(
         [("a", "Z1", D6, "D1", True), ("b", "Z1", D6, "unknown", False), ("c", "Z1", D6, "unknown", False)],
         _with_pseudo_id(f"{S.ZONE_ID} STRING, {S.DATE} DATE, {S.HOME_DISTRICT_ID} STRING, {S.IS_RESIDENT} BOOLEAN"),
@@ -161,7 +164,7 @@ def test_daily_breakdowns_partition_the_zone_day_visitors(spark: SparkSession) -
         ],
         S.SILVER_SUBSCRIBERS,
     )
-    homes = spark.createDataFrame([("a", "D1", 4), ("b", "D1", 3), ("c", "D2", 6)], S.SILVER_DEVICE_HOME)
+    homes = spark.createDataFrame([("a", "D1", 4, D6), ("b", "D1", 3, D6), ("c", "D2", 6, D6)], S.SILVER_DEVICE_HOME)
     days = device_zone_days(stays, tz=TZ).cache()
     # Z1 on the 6th: visitors a, b, c, d (e only passed by); Z2: a
     demographics = agg_distinct_devices(

@@ -28,7 +28,7 @@ def _stay(device: str, h0: int, m0: int, h1: int, m1: int) -> tuple:
 
 def _hourly(stays: DataFrame) -> DataFrame:
     tz = "Europe/Berlin"
-    no_weights = stays.sparkSession.createDataFrame([], f"{S.PSEUDO_ID} STRING, {S.WEIGHT} DOUBLE")
+    no_weights = stays.sparkSession.createDataFrame([], f"{S.PSEUDO_ID} STRING, {S.DATE} DATE, {S.WEIGHT} DOUBLE")
     return agg_zone_hourly_counts(
         contributions_hourly_presence(stays, tz=tz), contributions_hourly_visits(stays, tz=tz), weights_df=no_weights
     )

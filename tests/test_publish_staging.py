@@ -38,7 +38,7 @@ def _inputs(spark: SparkSession, devices: list[dict[str, object]]) -> SilverInpu
         for d in devices
     ]
     subscribers = [(d["id"], d.get("age", "25-34"), d.get("gender", "f"), "D1", dt.date(2026, 3, 1)) for d in devices]
-    homes = [(d["id"], d.get("home", "D2"), 1) for d in devices]
+    homes = [(d["id"], d.get("home", "D2"), 1, DAY) for d in devices]
     zones = [(z, f"zone {z}", "mall", 1000.0, False, None, b"\x00") for z in ("Z1", "Z2")]
     resolution = [("Z1", "mall", 1000.0, 3, 0.9, 0.9, False), ("Z2", "mall", 1000.0, 1, 0.1, 0.1, True)]
     return SilverInputs(

@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
-from pyspark.sql import SparkSession
+from pathlib import Path
 
-from footfall.session import DELTA_EXTENSION, SEDONA_EXTENSION, merged_extensions, session_settings
+import pytest
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from footfall.jars import repo_root
+from footfall.session import (
+    DELTA_EXTENSION,
+    LOG4J2_ENV,
+    SEDONA_EXTENSION,
+    SEDONA_PROBE_FUNCTION,
+    get_spark,
+    java_options,
+    log4j2_config,
+    merged_extensions,
+    session_settings,
+)
 
 
 def test_extensions_are_merged_not_replaced() -> None:
@@ -28,3 +43,83 @@ def test_live_session_has_delta_sedona_utc_and_local_jars(spark: SparkSession) -
     assert conf.get("spark.ui.enabled") == "false"
     jars = conf.get("spark.jars", "").split(",")
     assert any("sedona-spark-shaded" in j for j in jars) and any("delta-spark_" in j for j in jars)
+
+
+def test_get_spark_does_not_register_sedona_again_on_a_session_that_has_it(
+    spark: SparkSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sedona.spark import SedonaContext
+
+    calls: list[SparkSession] = []
+    monkeypatch.setattr(SedonaContext, "create", classmethod(lambda cls, s: calls.append(s) or s))
+    assert get_spark() is not None and get_spark() is not None
+    assert calls == []  # SedonaSqlExtensions registered it when the session was built
+    assert spark.catalog.functionExists(SEDONA_PROBE_FUNCTION)
+
+
+def test_sedona_python_functions_work_without_sedona_context_create(spark: SparkSession) -> None:
+    from sedona.spark.sql import st_constructors as STC
+    from sedona.spark.sql import st_functions as STF
+
+    row = spark.range(1).select(STF.ST_AsText(STC.ST_Point(F.lit(1.0), F.lit(2.0))).alias("wkt")).first()
+    assert row is not None and row["wkt"] == "POINT (1 2)"
+
+
+def test_local_driver_gets_the_log4j2_file_next_to_utc(tmp_path: Path) -> None:
+    conf = tmp_path / "log4j2.properties"
+    settings = session_settings({}, local=True, jars=[], log4j2=conf)
+    assert settings["spark.driver.extraJavaOptions"] == f"-Duser.timezone=UTC -Dlog4j2.configurationFile={conf}"
+    assert session_settings({}, local=True, jars=[])["spark.driver.extraJavaOptions"] == "-Duser.timezone=UTC"
+    # A cluster keeps its own logging.
+    assert "spark.driver.extraJavaOptions" not in session_settings({}, local=False, jars=[], log4j2=conf)
+
+
+def test_java_options_quote_a_path_with_spaces() -> None:
+    spaced = java_options("-Da=1", log4j2=Path("/x y/l.properties"))
+    assert spaced == '-Da=1 -Dlog4j2.configurationFile="/x y/l.properties"'
+    assert java_options("-Da=1", log4j2=None) == "-Da=1"
+
+
+def test_log4j2_file_from_env_else_the_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    mine = tmp_path / "mine.properties"
+    mine.write_text("rootLogger.level = info\n")
+    monkeypatch.setenv(LOG4J2_ENV, str(mine))
+    assert log4j2_config() == mine.resolve()
+    monkeypatch.setenv(LOG4J2_ENV, "")  # empty: Spark's own defaults
+    assert log4j2_config() is None
+    monkeypatch.setenv(LOG4J2_ENV, str(tmp_path / "missing.properties"))
+    assert log4j2_config() is None
+    monkeypatch.delenv(LOG4J2_ENV)
+    assert log4j2_config() == repo_root() / "conf" / "log4j2.properties"
+
+
+def test_shipped_log4j2_file_keeps_errors_and_silences_to_error_only() -> None:
+    lines = (repo_root() / "conf" / "log4j2.properties").read_text().splitlines()
+    levels = {line.split("=")[1].strip() for line in lines if ".level" in line and not line.startswith("#")}
+    assert levels <= {"warn", "error"}  # nothing is turned off: errors always show
+    assert "rootLogger.level = warn" in lines
+
+
+def test_live_local_driver_was_started_with_the_log4j2_file(spark: SparkSession) -> None:
+    options = spark.sparkContext.getConf().get("spark.driver.extraJavaOptions", "")
+    conf = log4j2_config()
+    if conf is None:
+        pytest.skip(f"${LOG4J2_ENV} turns the log4j2 file off")
+    assert f"-Dlog4j2.configurationFile={conf}" in options and "-Duser.timezone=UTC" in options
+
+
+def test_a_submit_to_a_local_master_gets_single_host_sql_settings_it_did_not_set(spark: SparkSession) -> None:
+    """Airflow on one host submits to local[n]: VACUUM and Delta log reads must not use cluster-sized task counts;
+    a value the submit set itself wins."""
+    from footfall.session import tune_single_host
+
+    key, kept = "spark.sql.sources.parallelPartitionDiscovery.parallelism", "spark.sql.shuffle.partitions"
+    before = {k: spark.conf.get(k) for k in (key, kept)}
+    try:
+        spark.conf.set(key, "10000")
+        spark.conf.set(kept, "7")
+        tune_single_host(spark, submitted={kept: "7"})
+        assert spark.conf.get(key) == "4" and spark.conf.get(kept) == "7"
+    finally:
+        for k, v in before.items():
+            spark.conf.set(k, v)

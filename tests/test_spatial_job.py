@@ -80,6 +80,7 @@ def make_landing(tmp_path: Path, *, model: str = "voronoi", zones: list[dict[str
     _write_geojson(landing / "zones.geojson", _zones() if zones is None else zones)
     district = _feature(_square(0, 0, 12_000), district_id="D1", name="all", residents=1000)
     _write_geojson(landing / "districts.geojson", [district])
+    (landing / "market_share.csv").write_text("district_id,residents,subscribers,market_share\nD1,1000,250,0.25\n")
     return Config(
         landing=landing,
         lakehouse=tmp_path / "lake",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +13,7 @@ import typer
 from rich.console import Console
 
 from footfall import __version__
-from footfall.config import ConfigError, load_config
+from footfall.config import load_config
 from footfall.jars import (
     JarLockError,
     jars_home,
@@ -28,18 +30,68 @@ EXIT_INPUT_CONTRACT = 3
 EXIT_QUALITY_GATE = 4
 EXIT_SETUP = 5
 EXIT_VALIDATION = 6  # a gold table failed its expectations: nothing was published (results in <lakehouse>/quality/)
+EXIT_LOCKED = 7  # another footfall run holds the lakehouse
+EXIT_INTERNAL = 70  # a bug: one line here, the traceback in the log (FOOTFALL_DEBUG=1 prints it)
+
+# The one map from errors to exit codes, by class name so that `footfall --help` need not import Spark.
+EXIT_CODES: dict[str, int] = {
+    "ConfigError": EXIT_USAGE,
+    "MissingDatesError": EXIT_INPUT_CONTRACT,
+    "InputContractError": EXIT_INPUT_CONTRACT,
+    "ReconciliationError": EXIT_QUALITY_GATE,
+    "JarLockError": EXIT_SETUP,
+    "PseudonymKeyError": EXIT_SETUP,
+    "PublishValidationError": EXIT_VALIDATION,
+    "RunLockedError": EXIT_LOCKED,
+    "FileExistsError": EXIT_USAGE,
+    "FileNotFoundError": EXIT_USAGE,
+    "ValueError": EXIT_USAGE,
+}
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="footfall: privacy-by-design footfall analytics.")
 err = Console(stderr=True)
 console = Console()
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="YAML config, e.g. conf/local.yaml")]
+ForceOption = Annotated[bool, typer.Option(help="rebuild even when the inputs are unchanged since the last build")]
 
 
 def fail(message: str, code: int) -> typer.Exit:
     """Print one clear error line and return the Exit to raise with `code`."""
     err.print(f"[bold red]footfall:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def exit_code_of(exc: BaseException) -> int | None:
+    """Return the exit code of an error footfall expects (EXIT_CODES, by the nearest class), else None."""
+    for cls in type(exc).__mro__:
+        if cls.__name__ in EXIT_CODES:
+            return EXIT_CODES[cls.__name__]
+    return None
+
+
+@contextmanager
+def exit_codes() -> Iterator[None]:
+    """Turn any error into one line on stderr and its exit code; unexpected ones are logged with the traceback."""
+    import logging
+    import os
+
+    try:
+        yield
+    except (typer.Exit, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        code = exit_code_of(exc)
+        if code is None:
+            logging.getLogger("footfall").debug("unexpected error", exc_info=True)
+            if os.environ.get("FOOTFALL_DEBUG"):
+                raise
+            lines = [line.strip(": ") for line in str(exc).splitlines() if line.strip(": ")]
+            # a Py4JJavaError's first line only names the call; the JVM's exception is on the next one
+            message = f"internal error {type(exc).__name__}: {' '.join(lines[:2])[:300]}"
+            raise fail(message + " (set FOOTFALL_DEBUG=1 for the traceback)", EXIT_INTERNAL) from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise fail(first, code) from None
 
 
 @app.command()
@@ -88,12 +140,10 @@ def generate(
     picture: Annotated[Path | None, typer.Option(help="also draw the city to this PNG")] = None,
 ) -> None:
     """Generate a synthetic city and an operator's export of it, with the ground truth (docs/data-contract.md)."""
-    import datetime as dt
-
     from footfall.session import get_spark
     from footfall.synth import GenerateOptions, generate_city
 
-    try:
+    with exit_codes():
         options = GenerateOptions(
             subscribers=subscribers,
             days=days,
@@ -113,10 +163,6 @@ def generate(
 
             render_city(build_city(options), picture, title=f"generated city, seed {seed}")
         report = generate_city(get_spark("footfall-generate"), out=out, options=options)
-    except (ValueError, FileExistsError, FileNotFoundError) as exc:
-        raise fail(str(exc), EXIT_USAGE) from None
-    except JarLockError as exc:
-        raise fail(str(exc), EXIT_SETUP) from None
     console.print(
         f"wrote {report.landing_rows:,} event rows ({report.valid_events:,} valid) to {report.out} "
         f"in {report.seconds:.0f} s ({report.events_per_s:,.0f} rows/s)",
@@ -125,25 +171,25 @@ def generate(
 
 
 @app.command()
-def run(config: ConfigOption = Path("conf/local.yaml")) -> None:
-    """Run the pipeline end to end on the configured landing folder and print what it published."""
-    from footfall.ingest import InputContractError, PseudonymKeyError, ReconciliationError
+def run(
+    config: ConfigOption = Path("conf/local.yaml"),
+    start: Annotated[
+        str | None, typer.Option(help="first local date to process, YYYY-MM-DD (default: every landing date)")
+    ] = None,
+    end: Annotated[str | None, typer.Option(help="last local date, YYYY-MM-DD (default: --start)")] = None,
+    demo: Annotated[
+        bool, typer.Option(help="make run only: generate the demo city when landing is empty, create a development key")
+    ] = False,
+) -> None:
+    """Run the pipeline for the dates (forget, ingest, spatial, mobility, publish) and print what it published."""
     from footfall.pipeline import run_pipeline
-    from footfall.publish.job import PublishValidationError
 
-    try:
+    with exit_codes():
         cfg = load_config(config)
-        run_pipeline(cfg, console=console)
-    except ConfigError as exc:
-        raise fail(str(exc), EXIT_USAGE) from None
-    except (JarLockError, PseudonymKeyError) as exc:
-        raise fail(str(exc), EXIT_SETUP) from None
-    except InputContractError as exc:
-        raise fail(str(exc), EXIT_INPUT_CONTRACT) from None
-    except ReconciliationError as exc:
-        raise fail(str(exc), EXIT_QUALITY_GATE) from None
-    except PublishValidationError as exc:
-        raise fail(str(exc), EXIT_VALIDATION) from None
+        if end is not None and start is None:
+            raise ValueError("--end needs --start")
+        dates = _dates(start, end) if start is not None else None
+        run_pipeline(cfg, console=console, dates=dates, demo=demo)
 
 
 @app.command()
@@ -156,9 +202,6 @@ def ingest(
     import datetime as dt
 
     from footfall.ingest import (
-        InputContractError,
-        PseudonymKeyError,
-        ReconciliationError,
         check_events_contract,
         date_range,
         load_master_key,
@@ -166,22 +209,14 @@ def ingest(
     )
     from footfall.session import get_spark
 
-    try:
+    with exit_codes():
         cfg = load_config(config)
         dates = date_range(dt.date.fromisoformat(start), dt.date.fromisoformat(end or start))
-    except ValueError as exc:  # ConfigError too
-        raise fail(str(exc), EXIT_USAGE) from None
-    try:
+    with exit_codes():
         # Key and landing footers first: both fail in a second, before Spark starts or anything is written.
         key = load_master_key(key_file=cfg.privacy.pseudonym_key_file)
         files = check_events_contract(cfg.landing, dates)
         report = run_ingest(get_spark("footfall-ingest"), cfg, dates=dates, key=key, files=files)
-    except (PseudonymKeyError, JarLockError) as exc:
-        raise fail(str(exc), EXIT_SETUP) from None
-    except InputContractError as exc:
-        raise fail(str(exc), EXIT_INPUT_CONTRACT) from None
-    except ReconciliationError as exc:
-        raise fail(str(exc), EXIT_QUALITY_GATE) from None
     from rich.table import Table
 
     counts = ("rows_read", "rows_silver", "rows_quarantined", "rows_opted_out", "rows_minor")
@@ -205,24 +240,18 @@ def forget(
     Silver rows go at once; the gold partitions they fed are recomputed and replaced, and gold's history of
     those tables is dropped (docs/privacy.md), unless --no-republish.
     """
-    from footfall.ingest import InputContractError, PseudonymKeyError, load_master_key, run_forget
+    from footfall.ingest import load_master_key, run_forget
     from footfall.mobility.job import run_mobility
     from footfall.pipeline import print_published
-    from footfall.publish.job import PublishValidationError, gold_exists, run_publish
+    from footfall.publish.job import gold_exists, run_publish
     from footfall.session import get_spark
 
-    try:
+    with exit_codes():
         cfg = load_config(config)
-    except ConfigError as exc:
-        raise fail(str(exc), EXIT_USAGE) from None
-    try:
+    with exit_codes():
         key = load_master_key(key_file=cfg.privacy.pseudonym_key_file)
         spark = get_spark("footfall-forget")
         report = run_forget(spark, cfg, key=key)
-    except (PseudonymKeyError, JarLockError) as exc:
-        raise fail(str(exc), EXIT_SETUP) from None
-    except InputContractError as exc:
-        raise fail(str(exc), EXIT_INPUT_CONTRACT) from None
     deleted = ", ".join(f"{t} {n:,}" for t, n in report.rows_deleted.items()) or "nothing"
     dates = ", ".join(d.isoformat() for d in report.affected_dates) or "none"
     console.print(
@@ -232,13 +261,9 @@ def forget(
     )
     if not (republish and report.affected_dates and gold_exists(spark, cfg.lakehouse)):
         return
-    try:
+    with exit_codes():
         run_mobility(spark, cfg, dates=report.affected_dates)
         print_published(run_publish(spark, cfg, dates=report.affected_dates), console=console)
-    except InputContractError as exc:
-        raise fail(str(exc), EXIT_INPUT_CONTRACT) from None
-    except PublishValidationError as exc:
-        raise fail(str(exc), EXIT_VALIDATION) from None
 
 
 @app.command()
@@ -247,22 +272,15 @@ def spatial(
     force: Annotated[bool, typer.Option(help="rebuild even when the inputs' content hash is unchanged")] = False,
 ) -> None:
     """Build cell footprints, cell-to-zone/district weights and zone resolution (docs/spatial.md)."""
-    from footfall.ingest import InputContractError
     from footfall.session import get_spark
     from footfall.spatial import check_spatial_inputs, run_spatial
 
-    try:
+    with exit_codes():
         cfg = load_config(config)
-    except ConfigError as exc:
-        raise fail(str(exc), EXIT_USAGE) from None
-    try:
+    with exit_codes():
         # File and GeoJSON structure first: both fail in a second, before Spark starts or anything is written.
         inputs = check_spatial_inputs(cfg.landing, cfg.spatial)
         report = run_spatial(get_spark("footfall-spatial"), cfg, inputs=inputs, force=force)
-    except JarLockError as exc:
-        raise fail(str(exc), EXIT_SETUP) from None
-    except InputContractError as exc:
-        raise fail(str(exc), EXIT_INPUT_CONTRACT) from None
     if report.skipped:
         console.print(
             f"spatial: inputs unchanged (hash {report.inputs_hash[:12]}), skipped the rebuild; --force rebuilds",
@@ -292,20 +310,20 @@ def mobility(
     start: Annotated[str, typer.Option(help="first event date, YYYY-MM-DD")],
     end: Annotated[str | None, typer.Option(help="last event date, YYYY-MM-DD (default: --start)")] = None,
     config: ConfigOption = Path("conf/local.yaml"),
+    force: ForceOption = False,
 ) -> None:
     """Build stays, visits, arrival directions, homes, repeat visits and flows from silver (docs/mobility.md)."""
     from footfall.mobility.job import run_mobility
     from footfall.session import get_spark
 
-    try:
+    with exit_codes():
         cfg = load_config(config)
         dates = _dates(start, end)
-    except ValueError as exc:
-        raise fail(str(exc), EXIT_USAGE) from None
-    try:
-        report = run_mobility(get_spark("footfall-mobility"), cfg, dates=dates)
-    except JarLockError as exc:
-        raise fail(str(exc), EXIT_SETUP) from None
+    with exit_codes():
+        report = run_mobility(get_spark("footfall-mobility"), cfg, dates=dates, force=force)
+    if report.skipped:
+        console.print("mobility: inputs unchanged since these dates were built, skipped; --force rebuilds")
+        return
     console.print(
         f"mobility: {report.stays:,} stays ({report.visits:,} visits), {report.transitions:,} flows, "
         f"{report.devices_with_home:,} devices with a home",
@@ -318,26 +336,21 @@ def publish(
     start: Annotated[str, typer.Option(help="first date to publish, YYYY-MM-DD")],
     end: Annotated[str | None, typer.Option(help="last date, YYYY-MM-DD (default: --start)")] = None,
     config: ConfigOption = Path("conf/local.yaml"),
+    force: ForceOption = False,
 ) -> None:
     """Apply disclosure control, validate, and only then replace the dates' gold partitions (docs/outputs.md)."""
-    from footfall.ingest import InputContractError
     from footfall.pipeline import print_published
-    from footfall.publish.job import PublishValidationError, run_publish
+    from footfall.publish.job import run_publish
     from footfall.session import get_spark
 
-    try:
+    with exit_codes():
         cfg = load_config(config)
         dates = _dates(start, end)
-    except ValueError as exc:
-        raise fail(str(exc), EXIT_USAGE) from None
-    try:
-        report = run_publish(get_spark("footfall-publish"), cfg, dates=dates)
-    except JarLockError as exc:
-        raise fail(str(exc), EXIT_SETUP) from None
-    except InputContractError as exc:
-        raise fail(str(exc), EXIT_INPUT_CONTRACT) from None
-    except PublishValidationError as exc:
-        raise fail(str(exc), EXIT_VALIDATION) from None
+    with exit_codes():
+        report = run_publish(get_spark("footfall-publish"), cfg, dates=dates, force=force)
+    if report.skipped:
+        console.print("publish: gold of these dates is already built from the same inputs, skipped; --force rebuilds")
+        return
     print_published(report, console=console)
 
 
@@ -352,26 +365,28 @@ def evaluate(
     """Compare the estimates in silver with the generator's truth and print the error figures."""
     import json
 
-    from footfall.ingest import PseudonymKeyError, load_master_key
+    from footfall.ingest import load_master_key
     from footfall.mobility.evaluate import run_evaluate
     from footfall.session import get_spark
 
-    try:
+    with exit_codes():
         cfg = load_config(config)
         dates = _dates(start, end)
         key = load_master_key(key_file=cfg.privacy.pseudonym_key_file)
-    except ValueError as exc:
-        raise fail(str(exc), EXIT_USAGE) from None
-    except PseudonymKeyError as exc:
-        raise fail(str(exc), EXIT_SETUP) from None
     figures = run_evaluate(get_spark("footfall-evaluate"), cfg, truth=truth, dates=dates, key=key, out=out)
     console.print_json(json.dumps(figures))
 
 
-def main() -> None:
-    """Console-script entry point."""
+def main(args: list[str] | None = None) -> None:
+    """Console-script and spark-submit entry point: every error ends as one line and its exit code."""
+    from footfall.progress import configure_logging
+
+    configure_logging()
     try:
-        app()
+        with exit_codes():
+            app(args)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
 

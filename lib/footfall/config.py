@@ -90,6 +90,9 @@ class MobilityConfig(_Frozen):
     night_start_hour: int = Field(default=22, ge=0, le=23, description="nights start at this local hour")
     night_end_hour: int = Field(default=6, ge=0, le=23, description="nights end at this local hour")
     min_nights: int = Field(default=1, ge=1, description="nights in one district before it is a home")
+    home_nights: int = Field(
+        default=7, ge=1, le=30, description="nights before a date that vote for its home (the last ends that morning)"
+    )
     max_transition_s: int = Field(default=3600, gt=0, description="a visit within this after another is a flow")
 
 

@@ -4,16 +4,25 @@ publish."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
+import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
+from pyspark.sql import SparkSession
 from rich.console import Console
 from rich.table import Table
 
 from footfall import schemas as S
 from footfall.config import Config
+from footfall.ingest.contract import events_partition
+from footfall.ingest.plan import landing_dates
+from footfall.ingest.pseudonym import ENV_KEY, MasterKey
+from footfall.progress import StageProgress
 from footfall.publish.job import PublishReport
-from footfall.session import get_spark, session_jars, stack_versions
+from footfall.runlock import run_lock
+from footfall.session import get_spark, stack_versions
 
 
 def ensure_landing(config: Config, *, console: Console) -> None:
@@ -22,7 +31,7 @@ def ensure_landing(config: Config, *, console: Console) -> None:
 
     landing = Path(config.landing)
     if (landing / "events").is_dir():
-        console.print(f"landing: using the export in {landing}", highlight=False)
+        console.print(f"landing: using the export in {landing}", highlight=False, soft_wrap=True)
         return
     demo = config.demo
     options = GenerateOptions(
@@ -40,13 +49,9 @@ def ensure_landing(config: Config, *, console: Console) -> None:
         highlight=False,
     )
     report = generate_city(get_spark("footfall-run"), out=landing, options=options)
-    console.print(f"landing: {report.landing_rows:,} event rows in {report.seconds:.0f} s", highlight=False)
-
-
-def landing_dates(landing: Path) -> list[dt.date]:
-    """Return the event dates present in the landing folder, from its partition folders."""
-    prefix = f"{S.EVENT_DATE}="
-    return sorted(dt.date.fromisoformat(p.name[len(prefix) :]) for p in (landing / "events").glob(f"{prefix}*"))
+    console.print(
+        f"landing: {report.landing_rows:,} event rows in {report.seconds:.0f} s", highlight=False, soft_wrap=True
+    )
 
 
 def print_published(report: PublishReport, *, console: Console) -> None:
@@ -71,70 +76,155 @@ def print_published(report: PublishReport, *, console: Console) -> None:
             f"zones withheld as not resolvable by their cells: {len(report.withheld_zones)} "
             f"(listed in footfall.zones with is_resolvable = false)",
             highlight=False,
+            soft_wrap=True,
         )
     if report.history_dropped:
-        console.print(f"rewritten partitions: history dropped for {', '.join(report.history_dropped)}", highlight=False)
-    console.print(f"validation results: {report.quality_dir}", highlight=False)
+        console.print(
+            f"rewritten partitions: history dropped for {', '.join(report.history_dropped)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    console.print(f"validation results: {report.quality_dir}", highlight=False, soft_wrap=True)
 
 
-def run_pipeline(config: Config, *, console: Console) -> PublishReport:
-    """Run every stage on every date of the landing folder, print what each wrote, and return what was published."""
+STAGES = ("forget", "ingest", "spatial", "mobility", "publish")
+
+
+def _ingest_todo(
+    spark: SparkSession, config: Config, *, requested: list[dt.date], run_dates: list[dt.date], key: MasterKey
+) -> list[dt.date]:
+    """Return the landing dates this run ingests: those the run dates need that silver lacks, and the requested
+    ones whose inputs changed since their last ingest."""
+    from footfall.ingest.plan import ingest_fingerprints, last_fingerprints, plan_ingest
+    from footfall.mobility.windows import input_event_dates, stay_dates
+
+    m = config.mobility
+    needed = input_event_dates(
+        stay_dates(run_dates),
+        tz=config.timezone,
+        lookback_s=max(m.max_gap_s, m.arrival_lookback_s),
+        nights=m.home_nights,
+        night_start_hour=m.night_start_hour,
+        night_end_hour=m.night_end_hour,
+    )
+    available = landing_dates(Path(config.landing))
+    return plan_ingest(
+        requested=requested,
+        needed=needed,
+        available=available,
+        current=ingest_fingerprints(config, [d for d in set(requested) | set(needed) if d in available], key=key),
+        last=last_fingerprints(spark, config.lakehouse),
+    )
+
+
+class MissingDatesError(ValueError):
+    """A requested date has no landing partition: nothing was written."""
+
+
+def check_requested_dates(landing: Path, dates: Sequence[dt.date]) -> None:
+    """Raise MissingDatesError naming the first requested date whose landing partition is missing."""
+    available = set(landing_dates(landing))
+    missing = [d for d in dates if d not in available]
+    if missing:
+        folder = events_partition(landing, missing[0])
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise MissingDatesError(
+            f"no landing partition for {missing[0]}{more}: {folder} does not exist; nothing was written"
+        )
+
+
+def run_pipeline(
+    config: Config,
+    *,
+    console: Console,
+    dates: Sequence[dt.date] | None = None,
+    demo: bool = False,
+    run_id: str | None = None,
+) -> PublishReport:
+    """Run every stage for `dates` (every landing date when None), print what each did, return what was published.
+
+    Order: forget, ingest of what the dates need, spatial, mobility, publish; each stage skips when its inputs are
+    unchanged since it last ran. `demo` (only `make run`) may generate the demo city and a development key.
+    """
     from footfall.ingest import check_events_contract, create_dev_key, load_master_key, run_forget, run_ingest
     from footfall.mobility.job import run_mobility
     from footfall.publish.job import run_publish
     from footfall.spatial import check_spatial_inputs, run_spatial
 
     began = time.monotonic()
-    spark = get_spark("footfall-run")
-    versions = ", ".join(f"{k} {v}" for k, v in stack_versions(spark).items())
-    console.print(f"stack: {versions}; {len(session_jars(spark))} jars in spark.jars", highlight=False)
-    if create_dev_key(config.privacy.pseudonym_key_file):
+    run_id = run_id or uuid.uuid4().hex
+    landing = Path(config.landing)
+    if demo:
+        ensure_landing(config, console=console)
+    requested = sorted(set(dates)) if dates else landing_dates(landing)
+    if not requested:
+        raise MissingDatesError(f"no landing partitions in {landing / 'events'}: nothing to run")
+    check_requested_dates(landing, requested)
+    if demo and ENV_KEY not in os.environ and create_dev_key(config.privacy.pseudonym_key_file):
         console.print(
             f"created a development pseudonym key in {config.privacy.pseudonym_key_file} (git-ignored)", highlight=False
         )
-    ensure_landing(config, console=console)
-    dates = landing_dates(Path(config.landing))
     key = load_master_key(key_file=config.privacy.pseudonym_key_file)
 
-    # Objections first: they reach every date silver holds, also dates no longer in landing.
-    forgot = run_forget(spark, config, key=key)
-    if forgot.affected_dates:
+    with run_lock(Path(config.lakehouse), run_id=run_id):
+        spark = get_spark("footfall-run")
+        versions = ", ".join(f"{k} {v}" for k, v in stack_versions(spark).items())
         console.print(
-            f"forget: {forgot.objections_applied} new objections; their rows are gone from "
-            f"{len(forgot.affected_dates)} dates, which are rebuilt and republished",
-            highlight=False,
+            f"run {run_id[:12]}: {requested[0]} to {requested[-1]}; {versions}", highlight=False, soft_wrap=True
         )
-    ingest = run_ingest(spark, config, dates=dates, key=key, files=check_events_contract(config.landing, dates))
-    read = sum(int(r[S.ROWS_READ]) for r in ingest.audit)
-    kept = sum(int(r[S.ROWS_SILVER]) for r in ingest.audit)
-    console.print(
-        f"ingest: {len(dates)} dates, {read:,} rows read, {kept:,} to silver/events "
-        f"(the rest quarantined or dropped, reconciled per date)",
-        highlight=False,
-    )
+        progress = StageProgress(console, stages=STAGES, spark=spark)
 
-    spatial = run_spatial(spark, config, inputs=check_spatial_inputs(config.landing, config.spatial))
-    low = len(spatial.low_resolution_zones)
-    console.print(
-        "spatial: inputs unchanged, kept the weights"
-        if spatial.skipped
-        else f"spatial: {config.spatial.footprint_model} footprints, {spatial.rows.get('cell_zone_weights', 0)} "
-        f"cell-zone weights; {low} zones below resolution {config.spatial.min_resolution_score}",
-        highlight=False,
-    )
-
-    run_dates = sorted(set(dates) | set(forgot.affected_dates))
-    mobility = run_mobility(spark, config, dates=run_dates)
-    console.print(
-        f"mobility: {mobility.stays:,} stays ({mobility.visits:,} visits), {mobility.transitions:,} flows, "
-        f"{mobility.devices_with_home:,} devices with a home",
-        highlight=False,
-    )
-    published = run_publish(spark, config, dates=run_dates)
-    print_published(published, console=console)
-    console.print(
-        f"footfall run: {run_dates[0]} to {run_dates[-1]} in {time.monotonic() - began:.0f} s; "
-        f"lakehouse {config.lakehouse}; query with Spark (footfall.<table>), delta-rs or DuckDB (docs/outputs.md)",
-        highlight=False,
-    )
+        # Objections first: they reach every date silver holds, also dates no longer in landing.
+        with progress.stage("forget") as st:
+            forgot = run_forget(spark, config, key=key)
+            st.summary = (
+                f"{forgot.objections_applied} new objections, their rows gone from {len(forgot.affected_dates)} dates"
+                if forgot.objections_applied
+                else "no new objections"
+            )
+        run_dates = sorted(set(requested) | set(forgot.affected_dates))
+        with progress.stage("ingest") as st:
+            todo = _ingest_todo(spark, config, requested=requested, run_dates=run_dates, key=key)
+            if todo:
+                ingest = run_ingest(spark, config, dates=todo, key=key, files=check_events_contract(landing, todo))
+                read = sum(int(r[S.ROWS_READ]) for r in ingest.audit)
+                kept = sum(int(r[S.ROWS_SILVER]) for r in ingest.audit)
+                st.summary = (
+                    f"{len(todo)} landing dates ({todo[0]} to {todo[-1]}), {read:,} rows read, {kept:,} to "
+                    "silver/events, the rest quarantined or dropped (reconciled per date)"
+                )
+            else:
+                st.summary = "skipped: every landing date the run needs is in silver and unchanged"
+        with progress.stage("spatial") as st:
+            spatial = run_spatial(spark, config, inputs=check_spatial_inputs(landing, config.spatial))
+            st.summary = (
+                "skipped: inputs unchanged, kept the weights"
+                if spatial.skipped
+                else f"{config.spatial.footprint_model} footprints, {spatial.rows.get('cell_zone_weights', 0)} "
+                f"cell-zone weights; {len(spatial.low_resolution_zones)} zones below resolution "
+                f"{config.spatial.min_resolution_score}"
+            )
+        with progress.stage("mobility") as st:
+            mobility = run_mobility(spark, config, dates=run_dates)
+            st.summary = (
+                "skipped: inputs unchanged since these dates were built"
+                if mobility.skipped
+                else f"{mobility.stays:,} stays ({mobility.visits:,} visits), {mobility.transitions:,} flows, "
+                f"{mobility.devices_with_home:,} devices with a home"
+            )
+        with progress.stage("publish") as st:
+            published = run_publish(spark, config, dates=run_dates)
+            st.summary = (
+                "skipped: gold of these dates is already built from the same inputs"
+                if published.skipped
+                else f"{sum(published.rows.values()):,} rows in {len(published.rows)} gold tables, validated"
+            )
+        if not published.skipped:
+            print_published(published, console=console)
+        console.print(
+            f"footfall run: {run_dates[0]} to {run_dates[-1]} in {time.monotonic() - began:.0f} s; "
+            f"lakehouse {config.lakehouse}; query with Spark (footfall.<table>), delta-rs or DuckDB (docs/outputs.md)",
+            highlight=False,
+            soft_wrap=True,
+        )
     return published

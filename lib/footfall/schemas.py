@@ -286,6 +286,8 @@ SILVER_CELL_ZONE_WEIGHTS_TABLE = "cell_zone_weights"
 SILVER_CELL_DISTRICT_WEIGHTS_TABLE = "cell_district_weights"
 SILVER_ZONE_RESOLUTION_TABLE = "zone_resolution"
 SILVER_SPATIAL_INPUTS_TABLE = "spatial_inputs"
+SILVER_MARKET_SHARE_TABLE = "market_share"  # market_share.csv as checked: residents, subscribers, share per district
+SILVER_MARKET_SHARE = LANDING_MARKET_SHARE
 
 SILVER_ZONES = T.StructType(
     [
@@ -407,13 +409,17 @@ SILVER_STAYS = T.StructType(
         T.StructField(DATE, T.DateType(), False),
     ]
 )
+SILVER_STAYS_PARTITION = DATE
+# One row per device and date it was seen on: its home as voted by the nights before that date (docs/mobility.md).
 SILVER_DEVICE_HOME = T.StructType(
     [
         T.StructField(PSEUDO_ID, T.StringType(), False),
         T.StructField(HOME_DISTRICT_ID, T.StringType(), False),
         T.StructField(NIGHTS, T.LongType(), False),
+        T.StructField(DATE, T.DateType(), False),
     ]
 )
+SILVER_DEVICE_HOME_PARTITION = DATE
 SILVER_REPEAT_VISITS = T.StructType(
     [
         T.StructField(PSEUDO_ID, T.StringType(), False),
@@ -422,6 +428,8 @@ SILVER_REPEAT_VISITS = T.StructType(
         T.StructField(VISIT_DAYS, T.LongType(), False),
     ]
 )
+SILVER_REPEAT_VISITS_PARTITION = WEEK
+# A move from a visit to the device's next visit; `date` is the local date the device entered the second zone.
 SILVER_ZONE_TRANSITIONS = T.StructType(
     [
         T.StructField(PSEUDO_ID, T.StringType(), False),
@@ -433,6 +441,7 @@ SILVER_ZONE_TRANSITIONS = T.StructType(
         T.StructField(DATE, T.DateType(), False),
     ]
 )
+SILVER_ZONE_TRANSITIONS_PARTITION = DATE
 
 # ---- gold (<lakehouse>/gold/<table>): the published contract (docs/outputs.md); every count covers >= k devices ----
 GOLD = "gold"
@@ -448,6 +457,9 @@ IS_RESOLVABLE = "is_resolvable"
 VISIT_DAYS_BUCKETS = ("1", "2", "3", "4+")
 GENDER_UNKNOWN = "unknown"  # gold spells a missing gender like a missing age: never null in a key
 HOME_UNKNOWN = "unknown"  # a device without a detected home (silver/device_home says so too)
+# Cohort columns of staged hourly cells (never published): the devices behind presence and behind visit starts.
+DEVICES_PRESENT = "devices_present"
+DEVICES_VISITS = "devices_behind_visits"
 
 GOLD_ZONE_FOOTFALL_HOURLY_TABLE = "zone_footfall_hourly"
 GOLD_ZONE_DEMOGRAPHICS_DAILY_TABLE = "zone_demographics_daily"

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 
 from pyspark import SparkConf
 from pyspark.sql import SparkSession
 
-from footfall.jars import local_jar_paths
+from footfall.jars import local_jar_paths, repo_root
 
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 SEDONA_EXTENSION = "org.apache.sedona.sql.SedonaSqlExtensions"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 KRYO = "org.apache.spark.serializer.KryoSerializer"
 SEDONA_KRYO_REGISTRATOR = "org.apache.sedona.core.serde.SedonaKryoRegistrator"
+# A function Sedona registers: present means Sedona's SQL functions are in the session already.
+SEDONA_PROBE_FUNCTION = "ST_Point"
+LOG4J2_ENV = "FOOTFALL_LOG4J2"
 
 # Settings every footfall session needs, wherever it runs. Extensions are merged, the rest only set when absent.
 _REQUIRED: dict[str, str] = {
@@ -45,6 +50,25 @@ _LOCAL: dict[str, str] = {
 }
 
 
+# Runtime SQL settings that suit one machine. A local session gets them from _LOCAL; a spark-submit to a local
+# master (Airflow on one host, for example) gets them after start-up, unless the submit set them itself. Without
+# them VACUUM lists files with 10,000 tasks, and every Delta log read uses 50 partitions.
+_SINGLE_HOST_SQL = (
+    "spark.sql.shuffle.partitions",
+    "spark.databricks.delta.snapshotPartitions",
+    "spark.sql.sources.parallelPartitionDiscovery.parallelism",
+)
+
+
+def tune_single_host(spark: SparkSession, *, submitted: Mapping[str, str]) -> None:
+    """On a local master, set the single-host SQL settings of _LOCAL that the submit did not set itself."""
+    if not (spark.sparkContext.master or "").startswith("local"):
+        return
+    for key in _SINGLE_HOST_SQL:
+        if key not in submitted:
+            spark.conf.set(key, _LOCAL[key])
+
+
 def merged_extensions(existing: str | None) -> str:
     """Return spark.sql.extensions with Delta and Sedona added to whatever was configured already."""
     names = [e.strip() for e in (existing or "").split(",") if e.strip()]
@@ -54,14 +78,43 @@ def merged_extensions(existing: str | None) -> str:
     return ",".join(names)
 
 
+def log4j2_config() -> Path | None:
+    """Return the log4j2 file for a local driver: $FOOTFALL_LOG4J2 (empty: none), else the checkout's, else None."""
+    if (env := os.environ.get(LOG4J2_ENV)) is not None:
+        if not env.strip():
+            return None
+        if not Path(env).is_file():
+            logging.getLogger("footfall").warning("$%s=%s is not a file: Spark logs with its defaults", LOG4J2_ENV, env)
+            return None
+        return Path(env).resolve()
+    path = repo_root() / "conf" / "log4j2.properties"
+    return path if path.is_file() else None
+
+
+def java_options(base: str, *, log4j2: Path | None) -> str:
+    """Return JVM options `base` plus -Dlog4j2.configurationFile when a log4j2 file is given."""
+    if log4j2 is None:
+        return base
+    # Spark's launcher splits these options like a shell would: quote a path with spaces.
+    path = f'"{log4j2}"' if any(c.isspace() for c in str(log4j2)) else str(log4j2)
+    return f"{base} -Dlog4j2.configurationFile={path}".strip()
+
+
 def session_settings(
-    existing: Mapping[str, str], *, local: bool, jars: list[str], overrides: Mapping[str, str] | None = None
+    existing: Mapping[str, str],
+    *,
+    local: bool,
+    jars: list[str],
+    overrides: Mapping[str, str] | None = None,
+    log4j2: Path | None = None,
 ) -> dict[str, str]:
     """Return the settings to add on top of `existing`: only what is missing, plus local defaults when local."""
     wanted = dict(_REQUIRED)
     if local:
         wanted |= _LOCAL
         wanted["spark.jars"] = ",".join(jars)
+        # The driver JVM starts with these options, so the file applies from its first log line on.
+        wanted["spark.driver.extraJavaOptions"] = java_options(_LOCAL["spark.driver.extraJavaOptions"], log4j2=log4j2)
     wanted |= dict(overrides or {})
     settings = {key: value for key, value in wanted.items() if key not in existing or key in (overrides or {})}
     settings["spark.sql.extensions"] = merged_extensions(existing.get("spark.sql.extensions"))
@@ -80,15 +133,12 @@ def get_spark(
     overrides: Mapping[str, str] | None = None,
 ) -> SparkSession:
     """Return the SparkSession with Delta and Sedona registered, building a local one when none exists."""
-    # Imported here: sedona pulls in its JVM bindings on import, which needs pyspark set up first.
-    from sedona.spark import SedonaContext
-
     # pandas-on-Spark (used by pyspark.testing and toPandas) wants this set before the JVM starts.
     os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
     active = SparkSession.getActiveSession()
     if active is not None:
-        # A notebook or a caller made it: static settings can no longer change, so only register Sedona's functions.
-        return SedonaContext.create(active)
+        # A notebook or a caller made it: static settings can no longer change, so only make sure of Sedona.
+        return ensure_sedona(active)
 
     builder = SparkSession.builder.appName(app_name)
     if launched_by_spark_submit():
@@ -98,15 +148,30 @@ def get_spark(
         # Python workers must run the interpreter that has footfall installed, not whatever python3 is on PATH.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         jars = [str(p) for p in local_jar_paths()]
-        settings = session_settings({}, local=True, jars=jars, overrides=overrides)
+        settings = session_settings({}, local=True, jars=jars, overrides=overrides, log4j2=log4j2_config())
         builder = builder.master(master)
     for key, value in settings.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
-    # With SedonaSqlExtensions set, SedonaContext.create re-registers the same functions and warns about each.
-    spark.sparkContext.setLogLevel("ERROR")
-    spark = SedonaContext.create(spark)
-    spark.sparkContext.setLogLevel("WARN")
+    if launched_by_spark_submit():
+        tune_single_host(spark, submitted=existing)
+    return ensure_sedona(spark)
+
+
+def ensure_sedona(spark: SparkSession) -> SparkSession:
+    """Return `spark` with Sedona's SQL functions registered (once) and its Python functions bound to the JVM."""
+    # Imported here: sedona pulls in its JVM bindings on import, which needs pyspark set up first.
+    from sedona.spark import SedonaContext
+    from sedona.spark.register.geo_registrator import PackageImporter
+
+    # What SedonaContext.create does on the Python side: java_import the classes st_functions & co. call into.
+    PackageImporter.import_jvm_lib(spark._jvm)
+    # SedonaSqlExtensions registers Sedona in a session when its analyzer is built, and analysing any query builds
+    # it (no job runs). Calling SedonaContext.create as well would register everything a second time, with a
+    # warning per function; only a session made without the extension needs it.
+    spark.sql("SELECT 1")
+    if not spark.catalog.functionExists(SEDONA_PROBE_FUNCTION):
+        SedonaContext.create(spark)
     return spark
 
 

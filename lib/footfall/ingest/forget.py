@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,17 +16,15 @@ from footfall import schemas as S
 from footfall.config import Config
 from footfall.ingest.contract import read_subscribers
 from footfall.ingest.pseudonym import MasterKey, period_index, period_keys_df, period_start, with_pseudo_id
-from footfall.ingest.tables import (
+from footfall.lakehouse import (
     DERIVED_PSEUDONYMISED,
     PSEUDONYMISED,
     read_table,
     silver_path,
     table_exists,
+    vacuum_now,
     write_append,
 )
-from footfall.session import conf_set
-
-RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
 
 
 @dataclass(frozen=True)
@@ -67,24 +63,6 @@ def _stored_periods(spark: SparkSession, lakehouse: Any, *, period_days: int) ->
             days = read_table(spark, path).select(partition).distinct().collect()
             periods |= {period_index(r[partition], period_days=period_days) for r in days}
     return sorted(periods)
-
-
-@contextmanager
-def retention_check_disabled(spark: SparkSession) -> Iterator[None]:
-    """Turn off Delta's VACUUM retention check for the duration of the block, then restore it exactly."""
-    with conf_set(spark, RETENTION_CHECK, "false"):
-        yield
-
-
-def vacuum_now(spark: SparkSession, path: str) -> None:
-    """Physically remove every file the current version of the table does not use, so no old version keeps it."""
-    table = DeltaTable.forPath(spark, path)
-    properties = table.detail().first()
-    if properties is not None and properties["properties"].get("delta.enableDeletionVectors") == "true":
-        # Rows marked deleted in a deletion vector are still in their file until it is rewritten.
-        spark.sql(f"REORG TABLE delta.`{path}` APPLY (PURGE)")
-    with retention_check_disabled(spark):
-        table.vacuum(0.0)
 
 
 def run_forget(spark: SparkSession, config: Config, *, key: MasterKey, run_id: str | None = None) -> ForgetReport:
@@ -151,10 +129,11 @@ def run_forget(spark: SparkSession, config: Config, *, key: MasterKey, run_id: s
                 vacuumed.append(table)
     objectors_df.unpersist()
 
-    audit_df = spark.createDataFrame(
-        [(run_id, run_at, applied, through, rows_deleted, sorted(affected), vacuumed)], S.SILVER_FORGET_AUDIT
-    )
-    write_append(audit_df, audit_path, schema=S.SILVER_FORGET_AUDIT)
+    if applied:  # nothing new: no commit at all, so a rerun of a day touches no table
+        audit_df = spark.createDataFrame(
+            [(run_id, run_at, applied, through, rows_deleted, sorted(affected), vacuumed)], S.SILVER_FORGET_AUDIT
+        )
+        write_append(audit_df, audit_path, schema=S.SILVER_FORGET_AUDIT)
     return ForgetReport(
         run_id=run_id,
         objections_applied=applied,

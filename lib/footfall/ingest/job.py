@@ -31,9 +31,10 @@ from footfall.ingest.contract import (
     read_landing_events,
     read_subscribers,
 )
+from footfall.ingest.plan import STAGE, ingest_fingerprints
 from footfall.ingest.pseudonym import MasterKey, period_index, period_keys_df, period_start, with_pseudo_id
 from footfall.ingest.subscribers import with_subscriber_dimension
-from footfall.ingest.tables import silver_path, write_append, write_replacing
+from footfall.lakehouse import commit_metadata, silver_path, write_append, write_replacing
 
 
 @dataclass(frozen=True)
@@ -119,31 +120,47 @@ def run_ingest(
             period_days=privacy.pseudonym_period_days,
             age_bands=privacy.age_bands,
         )
-        lake = config.lakehouse
-        write_replacing(
-            dimension_df,
-            silver_path(lake, S.SILVER_SUBSCRIBERS_TABLE),
-            schema=S.SILVER_SUBSCRIBERS,
-            partition_by=S.SILVER_SUBSCRIBERS_PARTITION,
-            values=[period_start(p, period_days=privacy.pseudonym_period_days) for p in periods],
-        )
-        write_replacing(
-            filter_quarantine(checked_df, run_id=run_id),
-            silver_path(lake, S.SILVER_QUARANTINE_TABLE),
-            schema=S.SILVER_QUARANTINE_EVENTS,
-            partition_by=S.SILVER_QUARANTINE_PARTITION,
-            values=dates,
-        )
-        write_replacing(
-            filter_silver_events(checked_df),
-            silver_path(lake, S.SILVER_EVENTS_TABLE),
-            schema=S.SILVER_EVENTS,
-            partition_by=S.SILVER_EVENTS_PARTITION,
-            values=dates,
-        )
-        # The audit row goes last: its presence says the run's silver writes all committed.
-        write_append(audit_df, silver_path(lake, S.SILVER_INGEST_AUDIT_TABLE), schema=S.SILVER_INGEST_AUDIT)
+        # every commit says which run wrote it; the audit's also carries the fingerprints a rerun compares
+        metadata = {"stage": STAGE, "run_id": run_id, "fingerprints": ingest_fingerprints(config, dates, key=key)}
+        with commit_metadata(spark, metadata):
+            _write_silver(config, checked_df, dimension_df, audit_df, dates=dates, periods=periods, run_id=run_id)
         audit = [r.asDict(recursive=True) for r in audit_df.orderBy(S.EVENT_DATE).collect()]
     finally:
         checked_df.unpersist()
     return IngestReport(run_id=run_id, audit=audit)
+
+
+def _write_silver(
+    config: Config,
+    checked_df: DataFrame,
+    dimension_df: DataFrame,
+    audit_df: DataFrame,
+    *,
+    dates: Sequence[dt.date],
+    periods: Sequence[int],
+    run_id: str,
+) -> None:
+    """Write the run's silver partitions, then its audit rows last: their presence says the writes committed."""
+    lake, privacy = config.lakehouse, config.privacy
+    write_replacing(
+        dimension_df,
+        silver_path(lake, S.SILVER_SUBSCRIBERS_TABLE),
+        schema=S.SILVER_SUBSCRIBERS,
+        partition_by=S.SILVER_SUBSCRIBERS_PARTITION,
+        values=[period_start(p, period_days=privacy.pseudonym_period_days) for p in periods],
+    )
+    write_replacing(
+        filter_quarantine(checked_df, run_id=run_id),
+        silver_path(lake, S.SILVER_QUARANTINE_TABLE),
+        schema=S.SILVER_QUARANTINE_EVENTS,
+        partition_by=S.SILVER_QUARANTINE_PARTITION,
+        values=dates,
+    )
+    write_replacing(
+        filter_silver_events(checked_df),
+        silver_path(lake, S.SILVER_EVENTS_TABLE),
+        schema=S.SILVER_EVENTS,
+        partition_by=S.SILVER_EVENTS_PARTITION,
+        values=dates,
+    )
+    write_append(audit_df, silver_path(lake, S.SILVER_INGEST_AUDIT_TABLE), schema=S.SILVER_INGEST_AUDIT)

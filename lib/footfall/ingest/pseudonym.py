@@ -143,3 +143,8 @@ def with_pseudo_id(
     joined = with_period.join(F.broadcast(keys_df), on=_PERIOD, how="left")
     pseudo = hmac_sha256_hex(F.col(msisdn_col), ipad=F.col(_IPAD), opad=F.col(_OPAD))
     return joined.withColumn(S.PSEUDO_ID, pseudo).drop(msisdn_col, _PERIOD, _IPAD, _OPAD)
+
+
+def key_fingerprint(key: MasterKey) -> str:
+    """Return a short fingerprint of the master key (an HMAC of a constant): pseudonyms change when it changes."""
+    return hmac.new(key._secret, b"footfall/key-fingerprint", hashlib.sha256).hexdigest()[:16]

@@ -9,6 +9,8 @@ of the autumn DST day apart and gives the spring day 23 hours. Zones must use a 
 
 from __future__ import annotations
 
+import datetime as dt
+
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -56,3 +58,16 @@ def with_iso_week(df: DataFrame, *, date_col: str = S.DATE) -> DataFrame:
     year = F.extract(F.lit("YEAROFWEEK"), F.col(date_col))
     week = F.weekofyear(date_col)
     return df.withColumn("week", F.format_string("%04d-W%02d", year, week))
+
+
+def iso_week(day: dt.date) -> str:
+    """Return the ISO week label of a date, e.g. 2026-W10 (the label `with_iso_week` writes)."""
+    year, week, _ = day.isocalendar()
+    return f"{year:04d}-W{week:02d}"
+
+
+def iso_week_dates(week: str) -> list[dt.date]:
+    """Return the seven dates, Monday to Sunday, of an ISO week label such as 2026-W10."""
+    year, number = week.split("-W")
+    monday = dt.date.fromisocalendar(int(year), int(number), 1)
+    return [monday + dt.timedelta(days=i) for i in range(7)]

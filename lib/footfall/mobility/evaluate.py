@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 from footfall import schemas as S
 from footfall.config import Config
 from footfall.ingest.pseudonym import MasterKey, period_index, period_keys_df, with_pseudo_id
-from footfall.ingest.tables import read_table, silver_path
+from footfall.lakehouse import read_table, silver_path
 from footfall.mobility.calendar import with_local_hours
 from footfall.synth.truth import agg_zone_hourly, slots_frame
 
@@ -118,15 +118,21 @@ def _home_agreement(
 ) -> dict[str, float | int]:
     """Share of devices whose estimated home equals the true home, and the customer master's agreement."""
     period_days = config.privacy.pseudonym_period_days
-    keys = period_keys_df(spark, key=key, periods={period_index(dates[0], period_days=period_days)})
+    # homes are per date, voted by the nights before it: the last date has seen the most nights
+    last = max(dates)
+    keys = period_keys_df(spark, key=key, periods={period_index(last, period_days=period_days)})
     homes = spark.read.option("header", True).csv(str(truth / "truth" / "homes.csv"))
     subs = spark.read.schema(S.LANDING_SUBSCRIBERS).option("header", True).csv(str(truth / "subscribers.csv"))
     joined = (
         homes.withColumnRenamed(S.HOME_DISTRICT_ID, "true_home")
         .join(subs.select(S.MSISDN, F.col(S.HOME_DISTRICT_ID).alias("master_home")), on=S.MSISDN, how="inner")
-        .withColumn(S.DATE, F.lit(dates[0]))
+        .withColumn(S.DATE, F.lit(last))
         .transform(with_pseudo_id, keys_df=keys, period_days=period_days, date_col=S.DATE)
-        .join(read_table(spark, silver_path(config.lakehouse, S.SILVER_DEVICE_HOME_TABLE)), on=S.PSEUDO_ID, how="inner")
+        .join(
+            read_table(spark, silver_path(config.lakehouse, S.SILVER_DEVICE_HOME_TABLE)),
+            on=[S.PSEUDO_ID, S.DATE],
+            how="inner",
+        )
     )
     row = joined.agg(
         F.count(F.lit(1)).alias("devices"),

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark import StorageLevel
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 from sedona.spark.sql import st_constructors as STC
@@ -15,26 +19,78 @@ from sedona.spark.sql import st_predicates as STP
 
 from footfall import schemas as S
 from footfall.config import Config
-from footfall.ingest.tables import read_table, silver_path, write_overwrite, write_replacing
+from footfall.lakehouse import (
+    commit_metadata,
+    commit_metadatas,
+    read_table,
+    silver_path,
+    table_version,
+    write_replacing,
+)
+from footfall.mobility.calendar import iso_week, iso_week_dates
 from footfall.mobility.direction import X_M, Y_M, with_arrival_direction
-from footfall.mobility.home import agg_device_home
+from footfall.mobility.home import agg_device_home, agg_night_votes
 from footfall.mobility.presence import filter_present
-from footfall.mobility.stays import agg_stays, with_device_neighbours
+from footfall.mobility.stays import DEVICE, agg_stays, filter_distinct_events, with_device_neighbours
 from footfall.mobility.visits import agg_repeat_visits, agg_transitions
+from footfall.mobility.windows import (
+    WINDOW_DATE,
+    input_event_dates,
+    night_map_df,
+    stay_dates,
+    window_map_df,
+)
 from footfall.spatial.weights import with_zone_candidates
 
 ZONE_DISTRICT_ID = "zone_district_id"
 
 
+# Bump when a mobility rule changes: the next run then rebuilds even though its inputs are unchanged.
+MOBILITY_ALGORITHM_VERSION = "2"
+STAGE = "mobility"
+# Upstream tables whose versions decide whether a mobility run has anything new to build from.
+INPUT_TABLES = (
+    S.SILVER_EVENTS_TABLE,
+    S.SILVER_CELL_ZONE_WEIGHTS_TABLE,
+    S.SILVER_CELL_DISTRICT_WEIGHTS_TABLE,
+    S.SILVER_CELL_FOOTPRINTS_TABLE,
+    S.SILVER_ZONES_TABLE,
+    S.SILVER_DISTRICTS_TABLE,
+)
+
+
 @dataclass(frozen=True)
 class MobilityReport:
-    """What a mobility run wrote."""
+    """What a mobility run wrote, or that it found its inputs unchanged and wrote nothing."""
 
     dates: tuple[dt.date, ...]
     stays: int
     visits: int
     devices_with_home: int
     transitions: int
+    skipped: bool = False
+
+
+def mobility_fingerprint(spark: SparkSession, config: Config) -> str:
+    """Return a hash of what mobility builds from: upstream table versions, the mobility rules and settings."""
+    versions = {t: table_version(spark, silver_path(config.lakehouse, t)) for t in INPUT_TABLES}
+    settings = {
+        "versions": versions,
+        "mobility": config.mobility.model_dump(mode="json"),
+        "timezone": config.timezone,
+        "metric_crs": config.spatial.metric_crs,
+        "algorithm": MOBILITY_ALGORITHM_VERSION,
+    }
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def built_dates(spark: SparkSession, lakehouse: Path, *, fingerprint: str) -> set[str]:
+    """Return the dates (ISO) mobility already built from inputs with this fingerprint (its last table's commits)."""
+    done: set[str] = set()
+    for meta in commit_metadatas(spark, silver_path(lakehouse, S.SILVER_REPEAT_VISITS_TABLE)):
+        if meta.get("stage") == STAGE and meta.get("inputs") == fingerprint:
+            done |= set(meta.get("dates") or [])
+    return done
 
 
 def with_metric_centroid(df: DataFrame, *, wkb_col: str, metric_crs: str) -> DataFrame:
@@ -55,117 +111,202 @@ def agg_zone_district(zones_df: DataFrame, districts_df: DataFrame) -> DataFrame
 
 
 def with_resident_flag(stays_df: DataFrame, *, home_df: DataFrame, zone_district_df: DataFrame) -> DataFrame:
-    """Add is_resident: the device's home district is the district of the zone (unknown homes are visitors)."""
+    """Add is_resident: the device's home on the stay's date is the zone's district (unknown homes are visitors)."""
     return (
-        stays_df.join(home_df.select(S.PSEUDO_ID, S.HOME_DISTRICT_ID), on=S.PSEUDO_ID, how="left")
+        stays_df.join(home_df.select(S.PSEUDO_ID, S.DATE, S.HOME_DISTRICT_ID), on=[S.PSEUDO_ID, S.DATE], how="left")
         .join(F.broadcast(zone_district_df), on=S.ZONE_ID, how="left")
         .withColumn(S.IS_RESIDENT, F.coalesce(F.col(S.HOME_DISTRICT_ID) == F.col(ZONE_DISTRICT_ID), F.lit(False)))
         .drop(S.HOME_DISTRICT_ID, ZONE_DISTRICT_ID)
     )
 
 
-def with_previous_zone(stays_df: DataFrame) -> DataFrame:
+def with_previous_zone(stays_df: DataFrame, *, device_cols: Sequence[str] = DEVICE) -> DataFrame:
     """Add previous_zone_id: the zone of the device's previous visit (null for its first)."""
-    by_device = Window.partitionBy(S.PSEUDO_ID).orderBy(S.ENTERED_AT, S.ZONE_ID)
+    by_device = Window.partitionBy(*device_cols).orderBy(S.ENTERED_AT, S.ZONE_ID)
     prev = F.last(F.when(F.col(S.IS_VISIT), F.col(S.ZONE_ID)), ignorenulls=True).over(
         by_device.rowsBetween(Window.unboundedPreceding, -1)
     )
     return stays_df.withColumn(S.PREVIOUS_ZONE_ID, prev)
 
 
-def run_mobility(spark: SparkSession, config: Config, *, dates: Sequence[dt.date]) -> MobilityReport:
-    """Build stays and visits for the event dates, and write the mobility silver tables (replacing those dates)."""
+def filter_entered_in_window(stays_df: DataFrame, *, tz: str, at_col: str = S.ENTERED_AT) -> DataFrame:
+    """Keep the rows whose local date of `at_col` is their window's date, as `date`: each window owns its date."""
+    entered = F.to_date(F.from_utc_timestamp(at_col, tz))
+    return stays_df.where(entered == F.col(WINDOW_DATE)).withColumn(S.DATE, F.col(WINDOW_DATE)).drop(WINDOW_DATE)
+
+
+def _in_dates(col: str, dates: Sequence[dt.date]) -> Column:
+    return F.col(col).isin(list(dates))
+
+
+def with_window_dates(events_df: DataFrame, *, window_map_df: DataFrame) -> DataFrame:
+    """Return each event once per date whose window holds it, with `window_date`, clustered by device, ties gone."""
+    return (
+        events_df.join(F.broadcast(window_map_df), on=S.EVENT_DATE, how="inner")
+        .drop(S.EVENT_DATE)
+        .repartition(S.PSEUDO_ID)  # every window below is clustered by device: one shuffle for all of them
+        .transform(filter_distinct_events, device_cols=(S.PSEUDO_ID, WINDOW_DATE))
+    )
+
+
+def agg_window_stays(
+    windowed_df: DataFrame,
+    *,
+    weights_df: DataFrame,
+    model: str,
+    min_weight: float,
+    max_gap_s: int,
+    min_visit_s: int,
+) -> DataFrame:
+    """Return the stays of each (device, window date) from its windowed events, with `window_date`."""
+    device = (S.PSEUDO_ID, WINDOW_DATE)
+    present = filter_present(
+        with_zone_candidates(with_device_neighbours(windowed_df, device_cols=device), weights_df=weights_df),
+        model=model,  # type: ignore[arg-type]
+        min_weight=min_weight,
+    )
+    return agg_stays(present, max_gap_s=max_gap_s, min_visit_s=min_visit_s, device_cols=device)
+
+
+def run_mobility(
+    spark: SparkSession, config: Config, *, dates: Sequence[dt.date], force: bool = False
+) -> MobilityReport:
+    """Build stays, homes and flows of the dates and the day before each (a publication reads both), and the
+    repeat visits of their ISO weeks; replace those partitions of the mobility silver tables.
+
+    Each date is built from its own window of events only (mobility/windows.py), so the rows of a date do not
+    depend on which other dates the run covers.
+    """
     m, tz, lh = config.mobility, config.timezone, config.lakehouse
     metric = config.spatial.metric_crs
-    date_strs = [d.isoformat() for d in dates]
+    build = stay_dates(dates)
+    fingerprint = mobility_fingerprint(spark, config)
+    if not force and {d.isoformat() for d in build} <= built_dates(spark, lh, fingerprint=fingerprint):
+        return MobilityReport(tuple(dates), 0, 0, 0, 0, skipped=True)
+    lookback = max(m.max_gap_s, m.arrival_lookback_s)
+    needed = input_event_dates(
+        build,
+        tz=tz,
+        lookback_s=lookback,
+        nights=m.home_nights,
+        night_start_hour=m.night_start_hour,
+        night_end_hour=m.night_end_hour,
+    )
+
+    # read
     events = (
         read_table(spark, silver_path(lh, S.SILVER_EVENTS_TABLE))
-        .where(F.col(S.EVENT_DATE).cast("string").isin(date_strs))
-        .select(S.PSEUDO_ID, S.EVENT_TS, S.CELL_ID)
-        .repartition(S.PSEUDO_ID)  # both windows below are clustered by device: one shuffle for both
+        .where(_in_dates(S.EVENT_DATE, needed))
+        .select(S.PSEUDO_ID, S.EVENT_TS, S.CELL_ID, S.EVENT_DATE)
     )
     weights = read_table(spark, silver_path(lh, S.SILVER_CELL_ZONE_WEIGHTS_TABLE))
-    present = filter_present(
-        with_zone_candidates(with_device_neighbours(events), weights_df=weights),
-        model=m.presence_model,  # type: ignore[arg-type]
+    district_weights = read_table(spark, silver_path(lh, S.SILVER_CELL_DISTRICT_WEIGHTS_TABLE))
+    footprints = read_table(spark, silver_path(lh, S.SILVER_CELL_FOOTPRINTS_TABLE))
+    zones_df = read_table(spark, silver_path(lh, S.SILVER_ZONES_TABLE))
+    districts_df = read_table(spark, silver_path(lh, S.SILVER_DISTRICTS_TABLE))
+
+    # build: stays per (device, window date)
+    device = (S.PSEUDO_ID, WINDOW_DATE)
+    windowed = with_window_dates(events, window_map_df=window_map_df(spark, build, tz=tz, lookback_s=lookback))
+    window_stays = agg_window_stays(
+        windowed,
+        weights_df=weights,
+        model=m.presence_model,
         min_weight=m.min_weight,
+        max_gap_s=m.max_gap_s,
+        min_visit_s=m.min_visit_s,
     )
-    stays = agg_stays(present, max_gap_s=m.max_gap_s, min_visit_s=m.min_visit_s)
     counts_as_presence = filter_present(weights, model=m.presence_model, min_weight=m.min_weight)  # type: ignore[arg-type]
     cells = (
-        with_metric_centroid(
-            read_table(spark, silver_path(lh, S.SILVER_CELL_FOOTPRINTS_TABLE)),
-            wkb_col=S.FOOTPRINT_WKB,
-            metric_crs=metric,
-        )
+        with_metric_centroid(footprints, wkb_col=S.FOOTPRINT_WKB, metric_crs=metric)
         .groupBy(S.CELL_ID)
         .agg(F.first(X_M).alias(X_M), F.first(Y_M).alias(Y_M))
     )
-    zones = with_metric_centroid(
-        read_table(spark, silver_path(lh, S.SILVER_ZONES_TABLE)), wkb_col=S.GEOMETRY_WKB, metric_crs=metric
-    ).select(S.ZONE_ID, X_M, Y_M)
+    zones = with_metric_centroid(zones_df, wkb_col=S.GEOMETRY_WKB, metric_crs=metric).select(S.ZONE_ID, X_M, Y_M)
+    votes = agg_night_votes(
+        events,
+        district_weights_df=district_weights,
+        tz=tz,
+        night_start_hour=m.night_start_hour,
+        night_end_hour=m.night_end_hour,
+    )
+    home = agg_device_home(
+        votes,
+        night_map_df=night_map_df(spark, build, nights=m.home_nights),
+        devices_df=windowed.select(S.PSEUDO_ID, F.col(WINDOW_DATE).alias(S.DATE)).distinct(),
+        min_nights=m.min_nights,
+    )
     stays = (
         with_arrival_direction(
-            stays,
+            window_stays,
             cell_centroids_df=cells,
             zone_centroids_df=zones,
             candidates_df=counts_as_presence.select(S.CELL_ID, S.ZONE_ID),
             lookback_s=m.arrival_lookback_s,
             min_distance_m=m.min_arrival_distance_m,
         )
-        .transform(with_previous_zone)
-        .withColumn(S.DATE, F.to_date(F.from_utc_timestamp(S.ENTERED_AT, tz)))
-        .where(F.col(S.DATE).cast("string").isin(date_strs))
+        .transform(with_previous_zone, device_cols=device)
+        .transform(filter_entered_in_window, tz=tz)
+        .transform(with_resident_flag, home_df=home, zone_district_df=agg_zone_district(zones_df, districts_df))
     )
-    district_weights = read_table(spark, silver_path(lh, S.SILVER_CELL_DISTRICT_WEIGHTS_TABLE))
-    home = agg_device_home(
-        events,
-        district_weights_df=district_weights,
-        tz=tz,
-        night_start_hour=m.night_start_hour,
-        night_end_hour=m.night_end_hour,
-        min_nights=m.min_nights,
+    # a flow belongs to the date the device entered its second zone: that window sees both visits
+    moves = agg_transitions(window_stays, max_transition_s=m.max_transition_s, device_cols=device).transform(
+        filter_entered_in_window, tz=tz, at_col="entered_to_at"
     )
-    write_overwrite(home, silver_path(lh, S.SILVER_DEVICE_HOME_TABLE), schema=S.SILVER_DEVICE_HOME)
-    zone_district = agg_zone_district(
-        read_table(spark, silver_path(lh, S.SILVER_ZONES_TABLE)),
-        read_table(spark, silver_path(lh, S.SILVER_DISTRICTS_TABLE)),
-    )
-    stays = stays.transform(
-        with_resident_flag,
-        home_df=read_table(spark, silver_path(lh, S.SILVER_DEVICE_HOME_TABLE)),
-        zone_district_df=zone_district,
+
+    # write: stays first, then what is derived from them
+    frames = {"home": home, "stays": stays, "moves": moves}
+    held = {name: df.persist(StorageLevel.MEMORY_AND_DISK) for name, df in frames.items()}
+    metadata = {"stage": STAGE, "inputs": fingerprint, "dates": [d.isoformat() for d in build]}
+    try:
+        with commit_metadata(spark, metadata):
+            _write_mobility(spark, config, held, build=build)
+        counts = (
+            held["stays"]
+            .where(_in_dates(S.DATE, dates))
+            .agg(F.count(F.lit(1)).alias("n"), F.count(F.when(F.col(S.IS_VISIT), 1)).alias("v"))
+            .first()
+        )
+        homes = held["home"].where(_in_dates(S.DATE, dates) & (F.col(S.HOME_DISTRICT_ID) != "unknown"))
+        n_homes = homes.select(S.PSEUDO_ID).distinct().count()
+        n_moves = held["moves"].where(_in_dates(S.DATE, dates)).count()
+    finally:
+        for df in held.values():
+            df.unpersist()
+    assert counts is not None
+    return MobilityReport(tuple(dates), int(counts["n"]), int(counts["v"]), n_homes, n_moves)
+
+
+def _write_mobility(spark: SparkSession, config: Config, frames: dict[str, DataFrame], *, build: list[dt.date]) -> None:
+    """Replace the built dates of homes, stays and flows, then rebuild the weeks they touch; repeat visits go last,
+    so their commit says the whole build landed."""
+    lh, tz = config.lakehouse, config.timezone
+    write_replacing(
+        frames["home"],
+        silver_path(lh, S.SILVER_DEVICE_HOME_TABLE),
+        schema=S.SILVER_DEVICE_HOME,
+        partition_by=S.SILVER_DEVICE_HOME_PARTITION,
+        values=build,
     )
     stays_path = silver_path(lh, S.SILVER_STAYS_TABLE)
-    write_replacing(stays, stays_path, schema=S.SILVER_STAYS, partition_by=S.DATE, values=dates)
-    all_stays = read_table(spark, stays_path)
-
-    repeat = agg_repeat_visits(all_stays, tz=tz)
-    write_overwrite(repeat, silver_path(lh, S.SILVER_REPEAT_VISITS_TABLE), schema=S.SILVER_REPEAT_VISITS)
-    moves = agg_transitions(
-        read_table(spark, stays_path).where(F.col(S.DATE).cast("string").isin(date_strs)),
-        max_transition_s=m.max_transition_s,
-    ).withColumn(S.DATE, F.to_date(F.from_utc_timestamp("left_from_at", tz)))
-    # a move out of a visit that ends after local midnight belongs to the next date, which another run owns
-    moves = moves.where(F.col(S.DATE).cast("string").isin(date_strs))
     write_replacing(
-        moves,
+        frames["stays"], stays_path, schema=S.SILVER_STAYS, partition_by=S.SILVER_STAYS_PARTITION, values=build
+    )
+    write_replacing(
+        frames["moves"],
         silver_path(lh, S.SILVER_ZONE_TRANSITIONS_TABLE),
         schema=S.SILVER_ZONE_TRANSITIONS,
-        partition_by=S.DATE,
-        values=dates,
+        partition_by=S.SILVER_ZONE_TRANSITIONS_PARTITION,
+        values=build,
     )
-    written = read_table(spark, stays_path).where(F.col(S.DATE).cast("string").isin(date_strs))
-    counts = written.agg(F.count(F.lit(1)).alias("n"), F.count(F.when(F.col(S.IS_VISIT), 1)).alias("v")).first()
-    assert counts is not None
-    homes = (
-        read_table(spark, silver_path(lh, S.SILVER_DEVICE_HOME_TABLE))
-        .where(F.col(S.HOME_DISTRICT_ID) != "unknown")
-        .count()
+    # weekly: rebuilt from every stay silver holds in the weeks this run touched, whatever ran before
+    weeks = sorted({iso_week(d) for d in build})
+    week_days = [d for w in weeks for d in iso_week_dates(w)]
+    repeat = agg_repeat_visits(read_table(spark, stays_path).where(_in_dates(S.DATE, week_days)), tz=tz)
+    write_replacing(
+        repeat.where(F.col(S.WEEK).isin(weeks)),
+        silver_path(lh, S.SILVER_REPEAT_VISITS_TABLE),
+        schema=S.SILVER_REPEAT_VISITS,
+        partition_by=S.SILVER_REPEAT_VISITS_PARTITION,
+        values=weeks,
     )
-    n_moves = (
-        read_table(spark, silver_path(lh, S.SILVER_ZONE_TRANSITIONS_TABLE))
-        .where(F.col(S.DATE).cast("string").isin(date_strs))
-        .count()
-    )
-    return MobilityReport(tuple(dates), int(counts["n"]), int(counts["v"]), homes, n_moves)

@@ -13,6 +13,8 @@ Rules (docs/mobility.md):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
@@ -30,9 +32,22 @@ LAST_TS = "last_event_ts"
 N_EVENTS = "n_events"
 
 
-def with_device_neighbours(events_df: DataFrame) -> DataFrame:
+DEVICE = (S.PSEUDO_ID,)
+
+
+def filter_distinct_events(events_df: DataFrame, *, device_cols: Sequence[str] = DEVICE) -> DataFrame:
+    """Keep one event per device, second and cell.
+
+    CDR exports hold rows tied on (subscriber, second, cell). They say nothing more about where the device was,
+    and with them the order by (event_ts, cell_id) is not total: which twin is "first" would decide whether an
+    entry or exit extension is zero.
+    """
+    return events_df.dropDuplicates([*device_cols, S.EVENT_TS, S.CELL_ID])
+
+
+def with_device_neighbours(events_df: DataFrame, *, device_cols: Sequence[str] = DEVICE) -> DataFrame:
     """Add each event's previous and next event of the same device (time and cell): one pass per device."""
-    by_device = Window.partitionBy(S.PSEUDO_ID).orderBy(S.EVENT_TS, S.CELL_ID)
+    by_device = Window.partitionBy(*device_cols).orderBy(S.EVENT_TS, S.CELL_ID)
     return events_df.withColumns(
         {
             PREV_TS: F.lag(S.EVENT_TS).over(by_device),
@@ -48,19 +63,21 @@ def _half_gap_s(near: Column, far: Column, *, cap_s: int) -> Column:
     return F.when(far.isNull(), F.lit(0)).otherwise(F.least(F.floor(gap / 2), F.lit(cap_s))).cast("long")
 
 
-def agg_stays(presence_df: DataFrame, *, max_gap_s: int, min_visit_s: int) -> DataFrame:
+def agg_stays(
+    presence_df: DataFrame, *, max_gap_s: int, min_visit_s: int, device_cols: Sequence[str] = DEVICE
+) -> DataFrame:
     """Return one row per stay from present events (pseudo_id, zone_id, event_ts, cell_id and the neighbours).
 
     Columns: pseudo_id, zone_id, entered_at, left_at, dwell_s, is_visit, first/last event ts, n_events,
     and the device's event before the stay (prev_event_ts, prev_cell_id) for the arrival direction.
     """
-    by_zone = Window.partitionBy(S.PSEUDO_ID, S.ZONE_ID).orderBy(S.EVENT_TS, S.CELL_ID)
+    by_zone = Window.partitionBy(*device_cols, S.ZONE_ID).orderBy(S.EVENT_TS, S.CELL_ID)
     gap = F.unix_timestamp(S.EVENT_TS) - F.unix_timestamp(F.lag(S.EVENT_TS).over(by_zone))
     starts = F.when(gap.isNull() | (gap > max_gap_s), 1).otherwise(0)
     numbered = presence_df.withColumn(
         "stay_no", F.sum(starts).over(by_zone.rowsBetween(Window.unboundedPreceding, Window.currentRow))
     )
-    stays = numbered.groupBy(S.PSEUDO_ID, S.ZONE_ID, "stay_no").agg(
+    stays = numbered.groupBy(*device_cols, S.ZONE_ID, "stay_no").agg(
         F.min(S.EVENT_TS).alias(FIRST_TS),
         F.max(S.EVENT_TS).alias(LAST_TS),
         F.min_by(PREV_TS, F.struct(S.EVENT_TS, S.CELL_ID)).alias(PREV_TS),
@@ -74,7 +91,7 @@ def agg_stays(presence_df: DataFrame, *, max_gap_s: int, min_visit_s: int) -> Da
     left = F.timestamp_seconds(F.unix_timestamp(LAST_TS) + _half_gap_s(F.col(LAST_TS), F.col(NEXT_TS), cap_s=cap))
     dwell = F.unix_timestamp(LAST_TS) - F.unix_timestamp(FIRST_TS)
     return stays.select(
-        S.PSEUDO_ID,
+        *device_cols,
         S.ZONE_ID,
         entered.alias(S.ENTERED_AT),
         left.alias(S.LEFT_AT),

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
 from footfall import schemas as S
 from footfall.mobility.calendar import with_iso_week
-from footfall.mobility.stays import IS_VISIT
+from footfall.mobility.stays import DEVICE, IS_VISIT
 
 VISIT_DAYS = "visit_days"
 FROM_ZONE_ID, TO_ZONE_ID = "from_zone_id", "to_zone_id"
@@ -25,13 +27,13 @@ def agg_repeat_visits(stays_df: DataFrame, *, tz: str) -> DataFrame:
     )
 
 
-def agg_transitions(stays_df: DataFrame, *, max_transition_s: int) -> DataFrame:
+def agg_transitions(stays_df: DataFrame, *, max_transition_s: int, device_cols: Sequence[str] = DEVICE) -> DataFrame:
     """Return visit-to-visit moves: a visit in A followed by the device's next visit, in B != A, within the limit.
 
     The gap is next entry minus this exit; it can be negative when ping-pong makes two stays overlap.
     """
     visits = stays_df.where(F.col(IS_VISIT))
-    by_device = Window.partitionBy(S.PSEUDO_ID).orderBy(S.ENTERED_AT, S.ZONE_ID)
+    by_device = Window.partitionBy(*device_cols).orderBy(S.ENTERED_AT, S.ZONE_ID)
     nxt = visits.withColumns(
         {"_next_zone": F.lead(S.ZONE_ID).over(by_device), "_next_entered": F.lead(S.ENTERED_AT).over(by_device)}
     )
@@ -39,7 +41,7 @@ def agg_transitions(stays_df: DataFrame, *, max_transition_s: int) -> DataFrame:
     return (
         nxt.where(F.col("_next_zone").isNotNull() & (F.col("_next_zone") != F.col(S.ZONE_ID)))
         .select(
-            S.PSEUDO_ID,
+            *device_cols,
             F.col(S.ZONE_ID).alias(FROM_ZONE_ID),
             F.col("_next_zone").alias(TO_ZONE_ID),
             F.col(S.LEFT_AT).alias("left_from_at"),

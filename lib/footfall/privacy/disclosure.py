@@ -21,7 +21,6 @@ from footfall.privacy.suppression import (
     with_primary_suppression,
     with_suppression,
 )
-from footfall.publish.hourly import DEVICES_VISITS
 
 TRUE = "_true"  # suffix of the column that keeps a count's true value while the count itself carries noise
 K_DEVICES = "_k_devices"  # the device count k is checked on: the true count, or the smaller of true and noisy
@@ -76,9 +75,9 @@ def with_hourly_suppression(cells_df: DataFrame, *, k: int) -> DataFrame:
     """
     visitors = with_k_devices(cells_df, value_col=S.VISITORS).withColumn(VISITORS_SUPPRESSED, F.col(K_DEVICES) < k)
     passers = with_k_devices(visitors, value_col=S.PASSERS_BY).withColumn(PASSERS_SUPPRESSED, F.col(K_DEVICES) < k)
-    visits_measure = F.col(DEVICES_VISITS)
+    visits_measure = F.col(S.DEVICES_VISITS)
     if f"{S.VISITS}{TRUE}" in cells_df.columns:
-        visits_measure = F.least(F.col(DEVICES_VISITS), F.col(S.VISITS))
+        visits_measure = F.least(F.col(S.DEVICES_VISITS), F.col(S.VISITS))
     marked = with_suppression(
         passers.withColumn(K_DEVICES, visits_measure),
         k=k,

@@ -87,12 +87,12 @@ def contributions_arrival_direction(device_days_df: DataFrame) -> DataFrame:
 def contributions_catchment(device_days_df: DataFrame, *, home_df: DataFrame) -> DataFrame:
     """Return one row per device-zone-day: pseudo_id, zone_id, date, home_district_id (`unknown` when missing),
     is_resident."""
-    # device_home has one row per pseudo_id by construction; guard the join against fan-out all the same
-    homes = home_df.groupBy(S.PSEUDO_ID).agg(
+    # device_home has one row per pseudo_id and date by construction; guard the join against fan-out all the same
+    homes = home_df.groupBy(S.PSEUDO_ID, S.DATE).agg(
         F.max(F.struct(S.NIGHTS, S.HOME_DISTRICT_ID))[S.HOME_DISTRICT_ID].alias(S.HOME_DISTRICT_ID)
     )
     return (
-        device_days_df.join(homes, on=S.PSEUDO_ID, how="left")
+        device_days_df.join(homes, on=[S.PSEUDO_ID, S.DATE], how="left")
         .withColumn(S.HOME_DISTRICT_ID, F.coalesce(F.col(S.HOME_DISTRICT_ID), F.lit(S.HOME_UNKNOWN)))
         .select(S.PSEUDO_ID, *CATCHMENT_KEYS)
     )

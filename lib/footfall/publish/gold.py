@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
 from pathlib import Path
 
 from delta.tables import DeltaTable
@@ -12,14 +10,14 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from footfall import schemas as S
-from footfall.ingest.forget import vacuum_now
-from footfall.ingest.tables import STATS_TYPES, partitions_predicate, table_exists
-from footfall.session import conf_set
-
-
-def gold_path(lakehouse: Path, table: str) -> str:
-    """Return the path of a gold table."""
-    return str(lakehouse / S.GOLD / table)
+from footfall.lakehouse import (
+    STATS_TYPES,
+    commit_metadata,
+    gold_path,
+    partitions_predicate,
+    table_exists,
+    vacuum_now,
+)
 
 
 def ensure_gold_table(spark: SparkSession, table: str, path: str) -> None:
@@ -42,14 +40,6 @@ def ensure_gold_table(spark: SparkSession, table: str, path: str) -> None:
     if partition is not None:
         builder = builder.partitionedBy(partition)
     builder.execute()
-
-
-def table_version(spark: SparkSession, path: str) -> int | None:
-    """Return the current Delta version of the table at `path`, or None when there is no table."""
-    if not table_exists(spark, path):
-        return None
-    row = DeltaTable.forPath(spark, path).history(1).select("version").first()
-    return None if row is None else int(row["version"])
 
 
 def write_gold(
@@ -77,14 +67,6 @@ def write_gold(
             writer = writer.option("replaceWhere", partitions_predicate(partition, values))
         writer.save(path)
     return replaced
-
-
-USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
-
-
-def commit_metadata(spark: SparkSession, user_metadata: Mapping[str, object]) -> AbstractContextManager[None]:
-    """Give every Delta commit in the block (CREATE TABLE and VACUUM's START and END too) this userMetadata."""
-    return conf_set(spark, USER_METADATA_CONF, json.dumps(user_metadata, sort_keys=True))
 
 
 def drop_gold_history(spark: SparkSession, path: str) -> None:

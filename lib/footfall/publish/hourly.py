@@ -19,8 +19,8 @@ from pyspark.sql import functions as F
 from footfall import schemas as S
 from footfall.mobility.calendar import with_local_hours
 
-DEVICES_PRESENT = "devices_present"
-DEVICES_VISITS = "devices_behind_visits"
+DEVICES_PRESENT = S.DEVICES_PRESENT
+DEVICES_VISITS = S.DEVICES_VISITS
 HAS_VISIT = "has_visit"
 HOUR_KEYS = (S.ZONE_ID, S.DATE, S.HOUR, S.HOUR_START_UTC)
 
@@ -50,9 +50,10 @@ def agg_zone_hourly_counts(presence_df: DataFrame, visits_df: DataFrame, *, weig
     """Return per zone-hour: visitors, passers_by, visitors_extrapolated (unrounded), visits, dwell quartiles, and
     the distinct devices behind visitors, passers_by and visits.
 
-    `weights_df` (pseudo_id, weight) holds each device's extrapolation weight; a device without one weighs 1.
+    `weights_df` (pseudo_id, date, weight) holds each device's extrapolation weight per date (its home can change
+    from one date to the next); a device without one weighs 1.
     """
-    weighted = presence_df.join(weights_df, on=S.PSEUDO_ID, how="left")
+    weighted = presence_df.join(weights_df, on=[S.PSEUDO_ID, S.DATE], how="left")
     per_hour = weighted.groupBy(*HOUR_KEYS).agg(
         F.count(F.when(F.col(HAS_VISIT), 1)).alias(S.VISITORS),
         F.count(F.when(~F.col(HAS_VISIT), 1)).alias(S.PASSERS_BY),

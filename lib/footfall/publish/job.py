@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,19 +24,22 @@ from pyspark.sql import functions as F
 from footfall import __version__
 from footfall import schemas as S
 from footfall.config import Config
-from footfall.ingest.tables import read_table, silver_path, table_exists, write_append
+from footfall.lakehouse import (
+    commit_metadata,
+    commit_metadatas,
+    gold_path,
+    read_table,
+    silver_path,
+    table_exists,
+    table_version,
+    write_append,
+)
+from footfall.mobility.calendar import iso_week
+from footfall.mobility.windows import stay_dates
 from footfall.privacy.disclosure import agg_suppressed_cells
-from footfall.privacy.extrapolation import read_market_share
 from footfall.privacy.noise import agg_privacy_ledger
 from footfall.privacy.suppression import SUPPRESSION
-from footfall.publish.gold import (
-    commit_metadata,
-    drop_gold_history,
-    gold_path,
-    register_gold,
-    table_version,
-    write_gold,
-)
+from footfall.publish.gold import drop_gold_history, register_gold, write_gold
 from footfall.publish.staging import SilverInputs, select_publishable, stage_gold
 from footfall.quality.runner import agg_validation_runs, validate_staged, write_quality_report
 
@@ -48,6 +52,7 @@ INPUT_TABLES = (
     S.SILVER_ZONE_TRANSITIONS_TABLE,
     S.SILVER_ZONES_TABLE,
     S.SILVER_ZONE_RESOLUTION_TABLE,
+    S.SILVER_MARKET_SHARE_TABLE,
 )
 
 
@@ -69,12 +74,7 @@ class PublishReport:
     registered: tuple[str, ...]
     quality_dir: str
     withheld_zones: tuple[str, ...] = field(default=())
-
-
-def iso_week(day: dt.date) -> str:
-    """Return the ISO week label of a date, e.g. 2026-W10 (the same label mobility writes)."""
-    year, week, _ = day.isocalendar()
-    return f"{year:04d}-W{week:02d}"
+    skipped: bool = False
 
 
 def config_hash(config: Config) -> str:
@@ -89,25 +89,41 @@ def _silver(spark: SparkSession, lakehouse: Path, table: str) -> DataFrame:
 def read_silver_inputs(spark: SparkSession, config: Config, *, dates: Sequence[dt.date]) -> SilverInputs:
     """Return the silver frames a publish run of `dates` needs (stays from the day before too: overnight visits)."""
     lh = config.lakehouse
-    days = sorted({d for day in dates for d in (day, day - dt.timedelta(days=1))})
     return SilverInputs(
-        stays_df=_silver(spark, lh, S.SILVER_STAYS_TABLE).where(
-            F.col(S.DATE).cast("string").isin([d.isoformat() for d in days])
-        ),
+        stays_df=_silver(spark, lh, S.SILVER_STAYS_TABLE).where(F.col(S.DATE).isin(stay_dates(dates))),
         subscribers_df=_silver(spark, lh, S.SILVER_SUBSCRIBERS_TABLE),
-        home_df=_silver(spark, lh, S.SILVER_DEVICE_HOME_TABLE),
+        home_df=_silver(spark, lh, S.SILVER_DEVICE_HOME_TABLE).where(F.col(S.DATE).isin(list(dates))),
         repeat_df=_silver(spark, lh, S.SILVER_REPEAT_VISITS_TABLE),
         transitions_df=_silver(spark, lh, S.SILVER_ZONE_TRANSITIONS_TABLE).where(
             F.col(S.DATE).cast("string").isin([d.isoformat() for d in dates])
         ),
         zones_df=_silver(spark, lh, S.SILVER_ZONES_TABLE),
         resolution_df=_silver(spark, lh, S.SILVER_ZONE_RESOLUTION_TABLE),
-        market_share_df=read_market_share(spark, config.landing),
+        market_share_df=_silver(spark, lh, S.SILVER_MARKET_SHARE_TABLE),
     )
 
 
 def _input_versions(spark: SparkSession, lakehouse: Path) -> dict[str, int | None]:
     return {t: table_version(spark, silver_path(lakehouse, t)) for t in INPUT_TABLES}
+
+
+def publish_fingerprint(spark: SparkSession, config: Config) -> str:
+    """Return a hash of what gold is built from: silver versions, the config and the code."""
+    settings = {
+        "versions": _input_versions(spark, config.lakehouse),
+        "config": config_hash(config),
+        "code": __version__,
+    }
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def published_dates(spark: SparkSession, lakehouse: Path, *, fingerprint: str) -> set[str]:
+    """Return the dates (ISO) already published from inputs with this fingerprint (the zones table commits last)."""
+    done: set[str] = set()
+    for meta in commit_metadatas(spark, gold_path(lakehouse, S.GOLD_ZONES_TABLE)):
+        if meta.get("inputs") == fingerprint:
+            done |= set(meta.get("dates") or [])
+    return done
 
 
 def _suppression_counts(marked_df: DataFrame) -> dict[str, int]:
@@ -118,14 +134,25 @@ def _suppression_counts(marked_df: DataFrame) -> dict[str, int]:
 
 
 def run_publish(
-    spark: SparkSession, config: Config, *, dates: Sequence[dt.date], run_id: str | None = None
+    spark: SparkSession,
+    config: Config,
+    *,
+    dates: Sequence[dt.date],
+    run_id: str | None = None,
+    force: bool = False,
 ) -> PublishReport:
-    """Stage, validate and publish the gold tables for `dates`; raise PublishValidationError if any table fails."""
+    """Stage, validate and publish the gold tables for `dates`; raise PublishValidationError if any table fails.
+
+    Skipped (nothing written, `skipped` set) when gold of the dates was built from the same inputs, unless `force`.
+    """
     run_id = run_id or uuid.uuid4().hex
     run_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     lh, publish = config.lakehouse, config.publish
     date_strs = tuple(sorted({d.isoformat() for d in dates}))
     weeks = tuple(sorted({iso_week(d) for d in dates}))
+    fingerprint = publish_fingerprint(spark, config)
+    if not force and set(date_strs) <= published_dates(spark, lh, fingerprint=fingerprint):
+        return PublishReport(run_id, date_strs, weeks, {}, {}, {}, (), (), str(lh / S.QUALITY), skipped=True)
 
     inputs = read_silver_inputs(spark, config, dates=dates)
     zones = zone_ids_by_resolution(inputs)
@@ -170,17 +197,28 @@ def run_publish(
         "noise": publish.noise.mechanism,
         "code_version": __version__,
         "input_versions": _input_versions(spark, lh),
+        "inputs": fingerprint,
+        "dates": list(date_strs),
     }
     rewritten = []
-    for table, df in published.items():
+    # zones go last: their commit says the whole publication landed, which is what a rerun checks
+    order = [t for t in published if t != S.GOLD_ZONES_TABLE]
+    for table in order:
         path = gold_path(lh, table)
         meta = {**metadata, "partitions": partitions[table]}
-        if write_gold(spark, df, table=table, path=path, values=partitions[table], user_metadata=meta):
+        if write_gold(spark, published[table], table=table, path=path, values=partitions[table], user_metadata=meta):
             rewritten.append(table)
-    for table in rewritten:
-        if table != S.GOLD_ZONES_TABLE:  # zones hold no counts of people
-            with commit_metadata(spark, {**metadata, "partitions": partitions[table]}):
-                drop_gold_history(spark, gold_path(lh, table))
+    for table in rewritten:  # zones hold no counts of people, so only these drop their history
+        with commit_metadata(spark, {**metadata, "partitions": partitions[table]}):
+            drop_gold_history(spark, gold_path(lh, table))
+    write_gold(
+        spark,
+        published[S.GOLD_ZONES_TABLE],
+        table=S.GOLD_ZONES_TABLE,
+        path=gold_path(lh, S.GOLD_ZONES_TABLE),
+        values=[],
+        user_metadata={**metadata, "partitions": []},
+    )
     if publish.noise.mechanism != "none":
         _append_ledger(spark, config, partitions=partitions, run_id=run_id, run_at=run_at)
 
@@ -191,7 +229,7 @@ def run_publish(
         rows={t: v.rows for t, v in validations.items()},
         suppressed={t: _suppression_counts(df) for t, df in marked.items() if t != S.GOLD_ZONES_TABLE},
         versions={t: v for t in published if (v := table_version(spark, gold_path(lh, t))) is not None},
-        history_dropped=tuple(t for t in rewritten if t != S.GOLD_ZONES_TABLE),
+        history_dropped=tuple(rewritten),
         registered=tuple(register_gold(spark, lh)),
         quality_dir=str(quality_dir),
         withheld_zones=tuple(sorted(set(zones["all"]) - set(published_zones))),

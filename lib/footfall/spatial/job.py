@@ -19,7 +19,8 @@ from pyspark.sql import types as T
 from footfall import schemas as S
 from footfall.config import Config, SpatialConfig
 from footfall.ingest.contract import CELLS_FILE, InputContractError, read_cells
-from footfall.ingest.tables import silver_path
+from footfall.ingest.market_share import MARKET_SHARE_FILE, read_market_share
+from footfall.lakehouse import silver_path
 from footfall.spatial.footprints import check_cells_geometry, select_footprints, with_footprint
 from footfall.spatial.geojson import (
     DISTRICTS,
@@ -39,7 +40,7 @@ from footfall.spatial.weights import (
 )
 
 # Bump when the way footprints or weights are computed changes: the next run then rebuilds on unchanged inputs.
-SPATIAL_ALGORITHM_VERSION = "1"
+SPATIAL_ALGORITHM_VERSION = "2"  # 2: market shares join the inventory
 OUTPUT_TABLES = (
     S.SILVER_ZONES_TABLE,
     S.SILVER_DISTRICTS_TABLE,
@@ -47,6 +48,7 @@ OUTPUT_TABLES = (
     S.SILVER_CELL_ZONE_WEIGHTS_TABLE,
     S.SILVER_CELL_DISTRICT_WEIGHTS_TABLE,
     S.SILVER_ZONE_RESOLUTION_TABLE,
+    S.SILVER_MARKET_SHARE_TABLE,
 )
 
 
@@ -63,10 +65,11 @@ class SpatialReport:
 
 
 def inputs_hash(landing: Path, spatial: SpatialConfig) -> str:
-    """Return the sha256 of cells.csv, zones.geojson, districts.geojson, the spatial config and the algorithm."""
+    """Return the sha256 of cells.csv, zones.geojson, districts.geojson, market_share.csv, the spatial config and the
+    algorithm."""
     digest = hashlib.sha256()
     digest.update(f"footfall-spatial/{SPATIAL_ALGORITHM_VERSION}\n{spatial.model_dump_json()}\n".encode())
-    for name in (CELLS_FILE, ZONES.layer, DISTRICTS.layer):
+    for name in (CELLS_FILE, ZONES.layer, DISTRICTS.layer, MARKET_SHARE_FILE):
         path = landing / name
         if not path.is_file():
             raise InputContractError(f"{path}: file is missing")
@@ -142,6 +145,7 @@ def run_spatial(
     districts_df, district_repairs = _areas(spark, inputs.districts, DISTRICTS, crs)
     cells_df = read_cells(spark, config.landing)
     check_cells_geometry(cells_df)
+    market_share_df = read_market_share(spark, config.landing)
 
     footprints_df = with_footprint(cells_df, metric_crs=crs, model=model).persist(StorageLevel.MEMORY_AND_DISK)
     zone_overlaps_df = with_overlaps(footprints_df, areas_df=zones_df, area_id=S.ZONE_ID).persist(
@@ -170,6 +174,7 @@ def run_spatial(
             S.SILVER_CELL_DISTRICT_WEIGHTS,
         ),
         S.SILVER_ZONE_RESOLUTION_TABLE: (resolution_df, S.SILVER_ZONE_RESOLUTION),
+        S.SILVER_MARKET_SHARE_TABLE: (market_share_df, S.SILVER_MARKET_SHARE),
     }
     try:
         for table, (df, schema) in outputs.items():

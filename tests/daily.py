@@ -1,0 +1,61 @@
+"""Shared pieces of the daily-operation tests: one generated three-day city, configs on it, gold as data."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.testing import assertDataFrameEqual
+
+from footfall import schemas as S
+from footfall.config import Config, parse_config
+
+# Three local days: a Friday, a Saturday and a Sunday (2026-W10), small enough for make test.
+DAYS = (dt.date(2026, 3, 6), dt.date(2026, 3, 7), dt.date(2026, 3, 8))
+SUBSCRIBERS = 200
+SEED = 11
+K = 3
+# A fixed 32-byte test key: runs outside the demo path never write a key file, they take it from the environment.
+TEST_KEY = "footfall-test-key-0123456789abcdef-not-a-secret"
+
+
+def daily_config(landing: Path, lakehouse: Path, **overrides: Any) -> Config:
+    """Return a config on `landing` that writes to `lakehouse`, with a small k and every zone published."""
+    raw: dict[str, Any] = {
+        "landing": str(landing),
+        "lakehouse": str(lakehouse),
+        "privacy": {"pseudonym_key_file": str(lakehouse.parent / "no-key-file")},
+        "publish": {"k": K, "include_low_resolution": True},
+    }
+    raw.update(overrides)
+    return parse_config(raw, source="test")
+
+
+def write_config(config: Config, path: Path) -> Path:
+    """Write `config` as YAML (for commands that take --config) and return the path."""
+    import yaml
+
+    path.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    return path
+
+
+def read_gold(spark: SparkSession, lakehouse: Path) -> dict[str, DataFrame]:
+    """Return every gold table of a lakehouse, in the contract's column order."""
+    from footfall.lakehouse import gold_path
+
+    return {
+        table: spark.read.format("delta").load(gold_path(lakehouse, table)).select(*schema.names)
+        for table, (schema, _) in S.GOLD_TABLES.items()
+    }
+
+
+def assert_gold_equal(spark: SparkSession, actual: Path, expected: Path) -> dict[str, int]:
+    """Assert every gold table of `actual` equals that of `expected`; return the rows compared per table."""
+    got, want = read_gold(spark, actual), read_gold(spark, expected)
+    rows = {}
+    for table in S.GOLD_TABLES:
+        assertDataFrameEqual(got[table], want[table], checkRowOrder=False)
+        rows[table] = want[table].count()
+    return rows
