@@ -9,6 +9,7 @@ import datetime as dt
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,22 +20,74 @@ from pyspark.sql import types as T
 from footfall import schemas as S
 from footfall.session import conf_set
 
-# Tables that hold pseudonyms, with their partition column: `forget` deletes from each and vacuums them.
-PSEUDONYMISED = {
+
+@dataclass(frozen=True)
+class Table:
+    """A Delta table of the lakehouse: its layer folder, name, contract (schemas.py) and partition column."""
+
+    layer: str
+    name: str
+    schema: T.StructType
+    partition: str | None = None
+
+    def path(self, lakehouse: Path) -> str:
+        """Return where the table lives under `lakehouse`."""
+        return str(Path(lakehouse) / self.layer / self.name)
+
+
+def _silver(name: str, schema: T.StructType, partition: str | None = None) -> Table:
+    return Table(S.SILVER, name, schema, partition)
+
+
+# The registry: every table footfall writes, silver, gold and quality alike. Stages ask it, never build paths.
+SILVER_TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        # ingest
+        _silver(S.SILVER_EVENTS_TABLE, S.SILVER_EVENTS, S.SILVER_EVENTS_PARTITION),
+        _silver(S.SILVER_QUARANTINE_TABLE, S.SILVER_QUARANTINE_EVENTS, S.SILVER_QUARANTINE_PARTITION),
+        _silver(S.SILVER_SUBSCRIBERS_TABLE, S.SILVER_SUBSCRIBERS, S.SILVER_SUBSCRIBERS_PARTITION),
+        _silver(S.SILVER_INGEST_AUDIT_TABLE, S.SILVER_INGEST_AUDIT),
+        _silver(S.SILVER_FORGET_AUDIT_TABLE, S.SILVER_FORGET_AUDIT),
+        # spatial: the inventory, rebuilt whole per version
+        _silver(S.SILVER_ZONES_TABLE, S.SILVER_ZONES),
+        _silver(S.SILVER_DISTRICTS_TABLE, S.SILVER_DISTRICTS),
+        _silver(S.SILVER_CELL_FOOTPRINTS_TABLE, S.SILVER_CELL_FOOTPRINTS),
+        _silver(S.SILVER_CELL_ZONE_WEIGHTS_TABLE, S.SILVER_CELL_ZONE_WEIGHTS),
+        _silver(S.SILVER_CELL_DISTRICT_WEIGHTS_TABLE, S.SILVER_CELL_DISTRICT_WEIGHTS),
+        _silver(S.SILVER_ZONE_RESOLUTION_TABLE, S.SILVER_ZONE_RESOLUTION),
+        _silver(S.SILVER_MARKET_SHARE_TABLE, S.SILVER_MARKET_SHARE),
+        _silver(S.SILVER_SPATIAL_INPUTS_TABLE, S.SILVER_SPATIAL_INPUTS),
+        # mobility
+        _silver(S.SILVER_STAYS_TABLE, S.SILVER_STAYS, S.SILVER_STAYS_PARTITION),
+        _silver(S.SILVER_DEVICE_HOME_TABLE, S.SILVER_DEVICE_HOME, S.SILVER_DEVICE_HOME_PARTITION),
+        _silver(S.SILVER_REPEAT_VISITS_TABLE, S.SILVER_REPEAT_VISITS, S.SILVER_REPEAT_VISITS_PARTITION),
+        _silver(S.SILVER_ZONE_TRANSITIONS_TABLE, S.SILVER_ZONE_TRANSITIONS, S.SILVER_ZONE_TRANSITIONS_PARTITION),
+    )
+}
+GOLD_TABLES: dict[str, Table] = {
+    name: Table(S.GOLD, name, schema, partition) for name, (schema, partition) in S.GOLD_TABLES.items()
+}
+QUALITY_TABLES: dict[str, Table] = {
+    S.QUALITY_VALIDATION_RUNS_TABLE: Table(S.QUALITY, S.QUALITY_VALIDATION_RUNS_TABLE, S.QUALITY_VALIDATION_RUNS),
+    S.QUALITY_PRIVACY_LEDGER_TABLE: Table(S.QUALITY, S.QUALITY_PRIVACY_LEDGER_TABLE, S.QUALITY_PRIVACY_LEDGER),
+}
+
+# Tables ingest fills with pseudonyms, with their partition column: `forget` deletes from each and vacuums them.
+PSEUDONYMISED: dict[str, tuple[T.StructType, str]] = {
     S.SILVER_EVENTS_TABLE: (S.SILVER_EVENTS, S.SILVER_EVENTS_PARTITION),
     S.SILVER_QUARANTINE_TABLE: (S.SILVER_QUARANTINE_EVENTS, S.SILVER_QUARANTINE_PARTITION),
     S.SILVER_SUBSCRIBERS_TABLE: (S.SILVER_SUBSCRIBERS, S.SILVER_SUBSCRIBERS_PARTITION),
 }
 # Tables mobility derives from events: they hold the same pseudonyms, so `forget` deletes from them and vacuums them.
 DERIVED_PSEUDONYMISED = {
-    S.SILVER_STAYS_TABLE: S.SILVER_STAYS,
-    S.SILVER_ZONE_TRANSITIONS_TABLE: S.SILVER_ZONE_TRANSITIONS,
-    S.SILVER_DEVICE_HOME_TABLE: S.SILVER_DEVICE_HOME,
-    S.SILVER_REPEAT_VISITS_TABLE: S.SILVER_REPEAT_VISITS,
-}
-AUDITS = {
-    S.SILVER_INGEST_AUDIT_TABLE: S.SILVER_INGEST_AUDIT,
-    S.SILVER_FORGET_AUDIT_TABLE: S.SILVER_FORGET_AUDIT,
+    name: SILVER_TABLES[name].schema
+    for name in (
+        S.SILVER_STAYS_TABLE,
+        S.SILVER_ZONE_TRANSITIONS_TABLE,
+        S.SILVER_DEVICE_HOME_TABLE,
+        S.SILVER_REPEAT_VISITS_TABLE,
+    )
 }
 
 
@@ -44,12 +97,12 @@ STATS_TYPES = (T.NumericType, T.StringType, T.DateType, T.TimestampType)
 
 def silver_path(lakehouse: Path, table: str) -> str:
     """Return the path of a silver table."""
-    return str(lakehouse / S.SILVER / table)
+    return SILVER_TABLES[table].path(lakehouse)
 
 
 def gold_path(lakehouse: Path, table: str) -> str:
     """Return the path of a gold table."""
-    return str(lakehouse / S.GOLD / table)
+    return GOLD_TABLES[table].path(lakehouse)
 
 
 def table_exists(spark: SparkSession, path: str) -> bool:
@@ -57,27 +110,30 @@ def table_exists(spark: SparkSession, path: str) -> bool:
     return bool(DeltaTable.isDeltaTable(spark, path))
 
 
-def ensure_table(spark: SparkSession, path: str, schema: T.StructType, *, partition_by: str | None = None) -> None:
-    """Create the Delta table at `path` unless it exists.
+def table_properties(table: Table) -> dict[str, str]:
+    """Return the Delta properties a table is created with.
 
-    Deletion vectors stay off, so a delete rewrites the files and VACUUM can remove the old ones. Pseudonyms get
-    no min/max statistics, so deleted ones do not linger in the transaction log.
+    Deletion vectors stay off, so a delete rewrites the files and VACUUM can remove the old ones. Min/max
+    statistics stay in the transaction log after VACUUM removed a file, so pseudonyms never get them, and gold
+    keeps them on its key columns only: on a small partition the min/max of a count is the count itself.
     """
-    builder = (
-        DeltaTable.createIfNotExists(spark)
-        .location(path)
-        .addColumns(schema)
-        .property("delta.enableDeletionVectors", "false")
-    )
-    if S.PSEUDO_ID in schema.names:
-        stats = [
-            f.name
-            for f in schema.fields
-            if f.name not in (S.PSEUDO_ID, partition_by) and isinstance(f.dataType, STATS_TYPES)
-        ]
-        builder = builder.property("delta.dataSkippingStatsColumns", ",".join(stats))
-    if partition_by is not None:
-        builder = builder.partitionedBy(partition_by)
+    stats = [f for f in table.schema.fields if f.name != table.partition and isinstance(f.dataType, STATS_TYPES)]
+    if table.layer == S.GOLD:
+        stats = [f for f in stats if not f.nullable]
+    elif S.PSEUDO_ID in table.schema.names:
+        stats = [f for f in stats if f.name != S.PSEUDO_ID]
+    else:
+        return {"delta.enableDeletionVectors": "false"}
+    return {"delta.enableDeletionVectors": "false", "delta.dataSkippingStatsColumns": ",".join(f.name for f in stats)}
+
+
+def ensure_table(spark: SparkSession, table: Table, lakehouse: Path) -> None:
+    """Create the table with its registered schema, partitioning and properties unless it exists."""
+    builder = DeltaTable.createIfNotExists(spark).location(table.path(lakehouse)).addColumns(table.schema)
+    for key, value in table_properties(table).items():
+        builder = builder.property(key, value)
+    if table.partition is not None:
+        builder = builder.partitionedBy(table.partition)
     builder.execute()
 
 
@@ -86,31 +142,33 @@ def partitions_predicate(column: str, values: Sequence[str]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in sorted(set(values)))})"
 
 
-def write_replacing(
-    df: DataFrame, path: str, *, schema: T.StructType, partition_by: str, values: Sequence[dt.date | str]
-) -> None:
-    """Replace exactly the partitions `values` of the table at `path` with `df` (Delta replaceWhere)."""
-    ensure_table(df.sparkSession, path, schema, partition_by=partition_by)
-    labels = [v.isoformat() if isinstance(v, dt.date) else v for v in values]
-    (
-        df.select(*[f.name for f in schema.fields])
-        .write.format("delta")
-        .mode("overwrite")
-        .option("replaceWhere", partitions_predicate(partition_by, labels))
-        .save(path)
-    )
+def write(
+    df: DataFrame,
+    table: Table,
+    lakehouse: Path,
+    *,
+    values: Sequence[dt.date | str] | None = None,
+    append: bool = False,
+) -> dict[str, int]:
+    """The one write path: create the table if needed, then append `df`, or replace the partitions `values` of a
+    partitioned table (Delta replaceWhere, so a rerun gives the same table), or the whole of an unpartitioned one.
 
-
-def write_overwrite(df: DataFrame, path: str, *, schema: T.StructType) -> None:
-    """Replace the whole table at `path` with `df`, creating it first (so it gets the pseudonym-safe properties)."""
-    ensure_table(df.sparkSession, path, schema)
-    df.select(*[f.name for f in schema.fields]).write.format("delta").mode("overwrite").save(path)
-
-
-def write_append(df: DataFrame, path: str, *, schema: T.StructType) -> None:
-    """Append `df` to the table at `path`, creating it first if needed."""
-    ensure_table(df.sparkSession, path, schema)
-    df.select(*[f.name for f in schema.fields]).write.format("delta").mode("append").save(path)
+    Returns the commit's operation metrics (numOutputRows, numRemovedFiles, ...), so no stage reads back what it
+    wrote to count it.
+    """
+    spark = df.sparkSession
+    ensure_table(spark, table, lakehouse)
+    writer = df.select(*table.schema.names).write.format("delta").mode("append" if append else "overwrite")
+    if not append and table.partition is not None:
+        if values is None:
+            raise ValueError(f"{table.layer}/{table.name} is partitioned by {table.partition}: name what to replace")
+        labels = [v.isoformat() if isinstance(v, dt.date) else v for v in values]
+        writer = writer.option("replaceWhere", partitions_predicate(table.partition, labels))
+    path = table.path(lakehouse)
+    writer.save(path)
+    row = DeltaTable.forPath(spark, path).history(1).select("operationMetrics").first()
+    metrics = (row["operationMetrics"] if row is not None else None) or {}
+    return {key: int(value) for key, value in metrics.items()}
 
 
 def read_table(spark: SparkSession, path: str) -> DataFrame:

@@ -47,6 +47,7 @@ def ensure_landing(config: Config, *, console: Console) -> None:
         f"landing: generating a city of {options.subscribers:,} subscribers over {options.days} days "
         f"into {landing} ...",
         highlight=False,
+        soft_wrap=True,
     )
     report = generate_city(get_spark("footfall-run"), out=landing, options=options)
     console.print(
@@ -70,6 +71,7 @@ def print_published(report: PublishReport, *, console: Console) -> None:
         "cells: values published; < k: withheld because fewer than k people; secondary: withheld so that no "
         "withheld value can be derived by subtraction",
         highlight=False,
+        soft_wrap=True,
     )
     if report.withheld_zones:
         console.print(
@@ -162,7 +164,9 @@ def run_pipeline(
     check_requested_dates(landing, requested)
     if demo and ENV_KEY not in os.environ and create_dev_key(config.privacy.pseudonym_key_file):
         console.print(
-            f"created a development pseudonym key in {config.privacy.pseudonym_key_file} (git-ignored)", highlight=False
+            f"created a development pseudonym key in {config.privacy.pseudonym_key_file} (git-ignored)",
+            highlight=False,
+            soft_wrap=True,
         )
     key = load_master_key(key_file=config.privacy.pseudonym_key_file)
 

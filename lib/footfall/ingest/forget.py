@@ -19,11 +19,12 @@ from footfall.ingest.pseudonym import MasterKey, period_index, period_keys_df, p
 from footfall.lakehouse import (
     DERIVED_PSEUDONYMISED,
     PSEUDONYMISED,
+    SILVER_TABLES,
     read_table,
     silver_path,
     table_exists,
     vacuum_now,
-    write_append,
+    write,
 )
 
 
@@ -133,7 +134,7 @@ def run_forget(spark: SparkSession, config: Config, *, key: MasterKey, run_id: s
         audit_df = spark.createDataFrame(
             [(run_id, run_at, applied, through, rows_deleted, sorted(affected), vacuumed)], S.SILVER_FORGET_AUDIT
         )
-        write_append(audit_df, audit_path, schema=S.SILVER_FORGET_AUDIT)
+        write(audit_df, SILVER_TABLES[S.SILVER_FORGET_AUDIT_TABLE], lake, append=True)
     return ForgetReport(
         run_id=run_id,
         objections_applied=applied,

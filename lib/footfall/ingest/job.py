@@ -34,7 +34,7 @@ from footfall.ingest.contract import (
 from footfall.ingest.plan import STAGE, ingest_fingerprints
 from footfall.ingest.pseudonym import MasterKey, period_index, period_keys_df, period_start, with_pseudo_id
 from footfall.ingest.subscribers import with_subscriber_dimension
-from footfall.lakehouse import commit_metadata, silver_path, write_append, write_replacing
+from footfall.lakehouse import SILVER_TABLES, commit_metadata, write
 
 
 @dataclass(frozen=True)
@@ -142,25 +142,22 @@ def _write_silver(
 ) -> None:
     """Write the run's silver partitions, then its audit rows last: their presence says the writes committed."""
     lake, privacy = config.lakehouse, config.privacy
-    write_replacing(
+    write(
         dimension_df,
-        silver_path(lake, S.SILVER_SUBSCRIBERS_TABLE),
-        schema=S.SILVER_SUBSCRIBERS,
-        partition_by=S.SILVER_SUBSCRIBERS_PARTITION,
+        SILVER_TABLES[S.SILVER_SUBSCRIBERS_TABLE],
+        lake,
         values=[period_start(p, period_days=privacy.pseudonym_period_days) for p in periods],
     )
-    write_replacing(
+    write(
         filter_quarantine(checked_df, run_id=run_id),
-        silver_path(lake, S.SILVER_QUARANTINE_TABLE),
-        schema=S.SILVER_QUARANTINE_EVENTS,
-        partition_by=S.SILVER_QUARANTINE_PARTITION,
+        SILVER_TABLES[S.SILVER_QUARANTINE_TABLE],
+        lake,
         values=dates,
     )
-    write_replacing(
+    write(
         filter_silver_events(checked_df),
-        silver_path(lake, S.SILVER_EVENTS_TABLE),
-        schema=S.SILVER_EVENTS,
-        partition_by=S.SILVER_EVENTS_PARTITION,
+        SILVER_TABLES[S.SILVER_EVENTS_TABLE],
+        lake,
         values=dates,
     )
-    write_append(audit_df, silver_path(lake, S.SILVER_INGEST_AUDIT_TABLE), schema=S.SILVER_INGEST_AUDIT)
+    write(audit_df, SILVER_TABLES[S.SILVER_INGEST_AUDIT_TABLE], lake, append=True)

@@ -20,12 +20,13 @@ from sedona.spark.sql import st_predicates as STP
 from footfall import schemas as S
 from footfall.config import Config
 from footfall.lakehouse import (
+    SILVER_TABLES,
     commit_metadata,
     commit_metadatas,
     read_table,
     silver_path,
     table_version,
-    write_replacing,
+    write,
 )
 from footfall.mobility.calendar import iso_week, iso_week_dates
 from footfall.mobility.direction import X_M, Y_M, with_arrival_direction
@@ -281,32 +282,27 @@ def _write_mobility(spark: SparkSession, config: Config, frames: dict[str, DataF
     """Replace the built dates of homes, stays and flows, then rebuild the weeks they touch; repeat visits go last,
     so their commit says the whole build landed."""
     lh, tz = config.lakehouse, config.timezone
-    write_replacing(
+    write(
         frames["home"],
-        silver_path(lh, S.SILVER_DEVICE_HOME_TABLE),
-        schema=S.SILVER_DEVICE_HOME,
-        partition_by=S.SILVER_DEVICE_HOME_PARTITION,
+        SILVER_TABLES[S.SILVER_DEVICE_HOME_TABLE],
+        lh,
         values=build,
     )
     stays_path = silver_path(lh, S.SILVER_STAYS_TABLE)
-    write_replacing(
-        frames["stays"], stays_path, schema=S.SILVER_STAYS, partition_by=S.SILVER_STAYS_PARTITION, values=build
-    )
-    write_replacing(
+    write(frames["stays"], SILVER_TABLES[S.SILVER_STAYS_TABLE], lh, values=build)
+    write(
         frames["moves"],
-        silver_path(lh, S.SILVER_ZONE_TRANSITIONS_TABLE),
-        schema=S.SILVER_ZONE_TRANSITIONS,
-        partition_by=S.SILVER_ZONE_TRANSITIONS_PARTITION,
+        SILVER_TABLES[S.SILVER_ZONE_TRANSITIONS_TABLE],
+        lh,
         values=build,
     )
     # weekly: rebuilt from every stay silver holds in the weeks this run touched, whatever ran before
     weeks = sorted({iso_week(d) for d in build})
     week_days = [d for w in weeks for d in iso_week_dates(w)]
     repeat = agg_repeat_visits(read_table(spark, stays_path).where(_in_dates(S.DATE, week_days)), tz=tz)
-    write_replacing(
+    write(
         repeat.where(F.col(S.WEEK).isin(weeks)),
-        silver_path(lh, S.SILVER_REPEAT_VISITS_TABLE),
-        schema=S.SILVER_REPEAT_VISITS,
-        partition_by=S.SILVER_REPEAT_VISITS_PARTITION,
+        SILVER_TABLES[S.SILVER_REPEAT_VISITS_TABLE],
+        lh,
         values=weeks,
     )

@@ -25,6 +25,7 @@ from footfall import __version__
 from footfall import schemas as S
 from footfall.config import Config
 from footfall.lakehouse import (
+    QUALITY_TABLES,
     commit_metadata,
     commit_metadatas,
     gold_path,
@@ -32,7 +33,7 @@ from footfall.lakehouse import (
     silver_path,
     table_exists,
     table_version,
-    write_append,
+    write,
 )
 from footfall.mobility.calendar import iso_week
 from footfall.mobility.windows import stay_dates
@@ -177,11 +178,7 @@ def run_publish(
     runs_df = agg_validation_runs(
         spark, validations, run_id=run_id, run_at=run_at, partitions=partitions, result_paths=result_paths
     )
-    write_append(
-        runs_df,
-        str(quality_dir / S.QUALITY_VALIDATION_RUNS_TABLE),
-        schema=S.QUALITY_VALIDATION_RUNS,
-    )
+    write(runs_df, QUALITY_TABLES[S.QUALITY_VALIDATION_RUNS_TABLE], lh, append=True)
     failed = {t: v.failed for t, v in validations.items() if not v.success}
     if failed:
         detail = "; ".join(f"{t}: {', '.join(f)}" for t, f in sorted(failed.items()))
@@ -204,18 +201,16 @@ def run_publish(
     # zones go last: their commit says the whole publication landed, which is what a rerun checks
     order = [t for t in published if t != S.GOLD_ZONES_TABLE]
     for table in order:
-        path = gold_path(lh, table)
         meta = {**metadata, "partitions": partitions[table]}
-        if write_gold(spark, published[table], table=table, path=path, values=partitions[table], user_metadata=meta):
+        if write_gold(published[table], table=table, lakehouse=lh, values=partitions[table], user_metadata=meta):
             rewritten.append(table)
     for table in rewritten:  # zones hold no counts of people, so only these drop their history
         with commit_metadata(spark, {**metadata, "partitions": partitions[table]}):
             drop_gold_history(spark, gold_path(lh, table))
     write_gold(
-        spark,
         published[S.GOLD_ZONES_TABLE],
         table=S.GOLD_ZONES_TABLE,
-        path=gold_path(lh, S.GOLD_ZONES_TABLE),
+        lakehouse=lh,
         values=[],
         user_metadata={**metadata, "partitions": []},
     )
@@ -268,8 +263,8 @@ def _append_ledger(
         for table, values in partitions.items()
         if table != S.GOLD_ZONES_TABLE and values
     ]
-    path = str(config.lakehouse / S.QUALITY / S.QUALITY_PRIVACY_LEDGER_TABLE)
-    write_append(reduce(DataFrame.unionByName, ledgers), path, schema=S.QUALITY_PRIVACY_LEDGER)  # one commit
+    ledger_df = reduce(DataFrame.unionByName, ledgers)
+    write(ledger_df, QUALITY_TABLES[S.QUALITY_PRIVACY_LEDGER_TABLE], config.lakehouse, append=True)  # one commit
 
 
 def gold_exists(spark: SparkSession, lakehouse: Path) -> bool:

@@ -14,13 +14,12 @@ from delta.tables import DeltaTable
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from footfall import schemas as S
 from footfall.config import Config, SpatialConfig
 from footfall.ingest.contract import CELLS_FILE, InputContractError, read_cells
 from footfall.ingest.market_share import MARKET_SHARE_FILE, read_market_share
-from footfall.lakehouse import silver_path
+from footfall.lakehouse import SILVER_TABLES, silver_path, write
 from footfall.spatial.footprints import check_cells_geometry, select_footprints, with_footprint
 from footfall.spatial.geojson import (
     DISTRICTS,
@@ -86,10 +85,6 @@ def last_built_hash(spark: SparkSession, lakehouse: Path) -> str | None:
     inputs_df = spark.read.format("delta").load(paths[-1])
     latest = inputs_df.orderBy(F.col(S.RUN_AT).desc(), F.col(S.RUN_ID).desc()).select(S.INPUTS_HASH).first()
     return None if latest is None else str(latest[0])
-
-
-def _write(df: DataFrame, lakehouse: Path, table: str, schema: T.StructType, *, mode: str = "overwrite") -> None:
-    df.select(*[f.name for f in schema.fields]).write.format("delta").mode(mode).save(silver_path(lakehouse, table))
 
 
 @dataclass(frozen=True)
@@ -177,9 +172,7 @@ def run_spatial(
         S.SILVER_MARKET_SHARE_TABLE: (market_share_df, S.SILVER_MARKET_SHARE),
     }
     try:
-        for table, (df, schema) in outputs.items():
-            _write(df, lake, table, schema)
-        rows = {table: spark.read.format("delta").load(silver_path(lake, table)).count() for table in outputs}
+        rows = {table: write(df, SILVER_TABLES[table], lake)["numOutputRows"] for table, (df, _) in outputs.items()}
         low = [r[S.ZONE_ID] for r in resolution_df.filter(S.IS_LOW_RESOLUTION).orderBy(S.ZONE_ID).collect()]
         repaired = zone_repairs + district_repairs
         record_df = spark.createDataFrame(
@@ -188,7 +181,7 @@ def run_spatial(
             S.SILVER_SPATIAL_INPUTS,
         )  # fmt: skip
         # Written last: its row says every table above belongs to this build (a crash in between rebuilds).
-        _write(record_df, lake, S.SILVER_SPATIAL_INPUTS_TABLE, S.SILVER_SPATIAL_INPUTS, mode="append")
+        write(record_df, SILVER_TABLES[S.SILVER_SPATIAL_INPUTS_TABLE], lake, append=True)
     finally:
         for df in (footprints_df, zone_overlaps_df, resolution_df):
             df.unpersist()
