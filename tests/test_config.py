@@ -59,3 +59,15 @@ def test_cli_reports_config_error_without_stack_trace(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "bogus" in proc.stderr and str(path) in proc.stderr.replace("\n", "")
     assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_every_expected_error_has_its_exit_code_and_the_rest_are_internal() -> None:
+    from footfall.cli import EXIT_INPUT_CONTRACT, EXIT_INTERNAL, EXIT_LOCKED, EXIT_SETUP, exit_code_of
+    from footfall.ingest import PseudonymKeyError
+    from footfall.pipeline import MissingDatesError
+    from footfall.runlock import RunLockedError
+
+    assert exit_code_of(MissingDatesError("x")) == EXIT_INPUT_CONTRACT
+    assert exit_code_of(RunLockedError("x")) == EXIT_LOCKED
+    assert exit_code_of(PseudonymKeyError("x")) == EXIT_SETUP
+    assert exit_code_of(ZeroDivisionError()) is None and EXIT_INTERNAL == 70

@@ -50,25 +50,27 @@ def _delta_versions(lakehouse: Path) -> dict[str, list[str]]:
 
 
 def test_days_run_in_reverse_give_the_gold_of_one_batch(
-    spark: SparkSession, daily_landing: Path, batch: Path, tmp_path: Path
+    spark: SparkSession, daily_landing: Path, batch: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The hard order: each date runs before the dates it builds on, and before the weeks' other days."""
     config = daily_config(daily_landing, tmp_path / "lakehouse")
     for day in reversed(DAYS):
         _run(config, [day])
     rows = assert_gold_equal(spark, config.lakehouse, batch)
-    print(f"reverse order vs batch: {len(rows)} gold tables, {sum(rows.values())} rows equal {rows}")
+    with capsys.disabled():
+        print(f"\n[daily] reverse order vs one batch: {len(rows)} gold tables, {sum(rows.values())} rows equal: {rows}")
     assert rows[S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE] > 0 and rows[S.GOLD_ZONE_CATCHMENT_DAILY_TABLE] > 0
 
 
 def test_days_run_in_order_give_the_gold_of_one_batch_and_a_rerun_touches_nothing(
-    spark: SparkSession, daily_landing: Path, batch: Path, tmp_path: Path
+    spark: SparkSession, daily_landing: Path, batch: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = daily_config(daily_landing, tmp_path / "lakehouse")
     for day in DAYS:
         _run(config, [day])
     rows = assert_gold_equal(spark, config.lakehouse, batch)
-    print(f"in order vs batch: {len(rows)} gold tables, {sum(rows.values())} rows equal {rows}")
+    with capsys.disabled():
+        print(f"\n[daily] in order vs one batch: {len(rows)} gold tables, {sum(rows.values())} rows equal: {rows}")
 
     before = _delta_versions(config.lakehouse)
     printed = _run(config, [DAYS[-1]])
