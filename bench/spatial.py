@@ -44,7 +44,7 @@ def _landing(config: Config, spark: SparkSession, scratch: Path) -> Path:
     from footfall.synth import generate_city
 
     print(f"no generated city in {config.landing}: generating the demo city into {scratch}", flush=True)
-    generate_city(spark, out=scratch / "landing", options=demo_options(config.demo, config.timezone))  # type: ignore[arg-type]
+    generate_city(spark, out=scratch / "landing", options=demo_options(config))
     return scratch / "landing"
 
 

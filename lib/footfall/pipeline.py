@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pyspark.sql import SparkSession
 from rich.console import Console
@@ -24,17 +25,16 @@ from footfall.publish.job import PublishReport
 from footfall.runlock import run_lock
 from footfall.session import get_spark, stack_versions
 
+if TYPE_CHECKING:
+    from footfall.synth import GenerateOptions
 
-def ensure_landing(config: Config, *, console: Console) -> None:
-    """Generate the demo city into the landing folder unless an export (generated or real) is already there."""
-    from footfall.synth import GenerateOptions, generate_city
 
-    landing = Path(config.landing)
-    if (landing / "events").is_dir():
-        console.print(f"landing: using the export in {landing}", highlight=False, soft_wrap=True)
-        return
+def demo_options(config: Config) -> GenerateOptions:
+    """Return the generator options of the config's demo city."""
+    from footfall.synth import GenerateOptions
+
     demo = config.demo
-    options = GenerateOptions(
+    return GenerateOptions(
         subscribers=demo.subscribers,
         days=demo.days,
         start=demo.start,
@@ -43,6 +43,17 @@ def ensure_landing(config: Config, *, console: Console) -> None:
         bad_row_rate=demo.bad_row_rate,
         timezone=config.timezone,
     )
+
+
+def ensure_landing(config: Config, *, console: Console) -> None:
+    """Generate the demo city into the landing folder unless an export (generated or real) is already there."""
+    from footfall.synth import generate_city
+
+    landing = Path(config.landing)
+    if (landing / "events").is_dir():
+        console.print(f"landing: using the export in {landing}", highlight=False, soft_wrap=True)
+        return
+    options = demo_options(config)
     console.print(
         f"landing: generating a city of {options.subscribers:,} subscribers over {options.days} days "
         f"into {landing} ...",
