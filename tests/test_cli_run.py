@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from tests.daily import TEST_KEY, daily_config, write_config
 
 from footfall.runlock import run_lock
@@ -39,3 +40,44 @@ def test_a_second_run_exits_7_naming_the_run_that_holds_the_lakehouse(tmp_path: 
     assert done.returncode == 7, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "run the-first-run" in lines[0], done.stderr
+
+
+def test_jobs_run_pipeline_never_writes_a_key_file(tmp_path: Path) -> None:
+    """The spark-submit entry point without a key stops with exit 5; it does not invent one."""
+    config = _config(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "FOOTFALL_PSEUDONYM_KEY"}
+    job = Path(__file__).resolve().parents[1] / "jobs" / "run_pipeline.py"
+    done = subprocess.run(
+        [sys.executable, str(job), "--config", str(config), "--start", "2026-03-06"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 5 and "no pseudonym key" in done.stderr, done.stderr
+    assert not (tmp_path / "no-key-file").exists()
+
+
+def test_only_a_demo_run_without_the_key_variable_creates_the_development_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--demo creates the key file only when FOOTFALL_PSEUDONYM_KEY is unset (a held lock stops each run right
+    after the key step, before Spark)."""
+    import io
+
+    from rich.console import Console
+
+    from footfall.pipeline import run_pipeline
+    from footfall.runlock import RunLockedError
+
+    config = daily_config(_config(tmp_path).parent / "landing", tmp_path / "lakehouse")
+    key_file = config.privacy.pseudonym_key_file
+    with run_lock(tmp_path / "lakehouse", run_id="holder"):
+        monkeypatch.setenv("FOOTFALL_PSEUDONYM_KEY", TEST_KEY)
+        with pytest.raises(RunLockedError):
+            run_pipeline(config, console=Console(file=io.StringIO()), dates=None, demo=True)
+        assert not key_file.exists()
+        monkeypatch.delenv("FOOTFALL_PSEUDONYM_KEY")
+        with pytest.raises(RunLockedError):
+            run_pipeline(config, console=Console(file=io.StringIO()), dates=None, demo=True)
+        assert key_file.stat().st_mode & 0o077 == 0
