@@ -109,17 +109,9 @@ def _ingest_todo(
     """Return the landing dates this run ingests: those the run dates need that silver lacks, and the requested
     ones whose inputs changed since their last ingest."""
     from footfall.ingest.plan import ingest_fingerprints, last_fingerprints, plan_ingest
-    from footfall.mobility.windows import input_event_dates, stay_dates
+    from footfall.mobility.job import needed_event_dates
 
-    m = config.mobility
-    needed = input_event_dates(
-        stay_dates(run_dates),
-        tz=config.timezone,
-        lookback_s=max(m.max_gap_s, m.arrival_lookback_s),
-        nights=m.home_nights,
-        night_start_hour=m.night_start_hour,
-        night_end_hour=m.night_end_hour,
-    )
+    needed = needed_event_dates(config, dates=run_dates)
     available = landing_dates(Path(config.landing))
     return plan_ingest(
         requested=requested,

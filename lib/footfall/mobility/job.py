@@ -169,6 +169,20 @@ def agg_window_stays(
     return agg_stays(present, max_gap_s=max_gap_s, min_visit_s=min_visit_s, device_cols=device)
 
 
+def needed_event_dates(config: Config, *, dates: Sequence[dt.date]) -> list[dt.date]:
+    """Return the UTC event dates a mobility run of `dates` reads: the windows of the dates and of the day before
+    each, and the nights behind their homes."""
+    m = config.mobility
+    return input_event_dates(
+        stay_dates(dates),
+        tz=config.timezone,
+        lookback_s=max(m.max_gap_s, m.arrival_lookback_s),
+        nights=m.home_nights,
+        night_start_hour=m.night_start_hour,
+        night_end_hour=m.night_end_hour,
+    )
+
+
 def run_mobility(
     spark: SparkSession, config: Config, *, dates: Sequence[dt.date], force: bool = False
 ) -> MobilityReport:
@@ -185,14 +199,7 @@ def run_mobility(
     if not force and {d.isoformat() for d in build} <= built_dates(spark, lh, fingerprint=fingerprint):
         return MobilityReport(tuple(dates), 0, 0, 0, 0, skipped=True)
     lookback = max(m.max_gap_s, m.arrival_lookback_s)
-    needed = input_event_dates(
-        build,
-        tz=tz,
-        lookback_s=lookback,
-        nights=m.home_nights,
-        night_start_hour=m.night_start_hour,
-        night_end_hour=m.night_end_hour,
-    )
+    needed = needed_event_dates(config, dates=dates)
 
     # read
     events = (
