@@ -11,6 +11,8 @@ import pytest
 from pyspark.sql import SparkSession
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+# The session must load the checkout's log4j2 file, whatever the caller's shell says (test_session checks it).
+os.environ.pop("FOOTFALL_LOG4J2", None)
 # Spark hands timestamps to Python in the process's local time zone: pin it, so tests read UTC everywhere.
 os.environ["TZ"] = "UTC"
 time.tzset()

@@ -7,10 +7,11 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from footfall import __version__
 from footfall.config import load_config
@@ -48,7 +49,18 @@ EXIT_CODES: dict[str, int] = {
     "ValueError": EXIT_USAGE,
 }
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="footfall: privacy-by-design footfall analytics.")
+
+class _Commands(TyperGroup):
+    """Every command runs inside `exit_codes`: the one place errors become a line and an exit code."""
+
+    def invoke(self, ctx: Any) -> Any:
+        with exit_codes():
+            return super().invoke(ctx)
+
+
+app = typer.Typer(
+    cls=_Commands, add_completion=False, no_args_is_help=True, help="footfall: privacy-by-design footfall analytics."
+)
 err = Console(stderr=True)
 console = Console()
 
@@ -143,26 +155,25 @@ def generate(
     from footfall.session import get_spark
     from footfall.synth import GenerateOptions, generate_city
 
-    with exit_codes():
-        options = GenerateOptions(
-            subscribers=subscribers,
-            days=days,
-            start=dt.date.fromisoformat(start),
-            seed=seed,
-            mode=mode,  # type: ignore[arg-type]
-            bad_row_rate=bad_row_rate,
-            timezone=timezone,
-            min_visit_s=min_visit_s,
-            cells_file=cells,
-            zones_file=zones,
-            districts_file=districts,
-        )
-        if picture is not None:
-            from footfall.synth.layout import build_city
-            from footfall.synth.picture import render_city
+    options = GenerateOptions(
+        subscribers=subscribers,
+        days=days,
+        start=dt.date.fromisoformat(start),
+        seed=seed,
+        mode=mode,  # type: ignore[arg-type]
+        bad_row_rate=bad_row_rate,
+        timezone=timezone,
+        min_visit_s=min_visit_s,
+        cells_file=cells,
+        zones_file=zones,
+        districts_file=districts,
+    )
+    if picture is not None:
+        from footfall.synth.layout import build_city
+        from footfall.synth.picture import render_city
 
-            render_city(build_city(options), picture, title=f"generated city, seed {seed}")
-        report = generate_city(get_spark("footfall-generate"), out=out, options=options)
+        render_city(build_city(options), picture, title=f"generated city, seed {seed}")
+    report = generate_city(get_spark("footfall-generate"), out=out, options=options)
     console.print(
         f"wrote {report.landing_rows:,} event rows ({report.valid_events:,} valid) to {report.out} "
         f"in {report.seconds:.0f} s ({report.events_per_s:,.0f} rows/s)",
@@ -184,12 +195,11 @@ def run(
     """Run the pipeline for the dates (forget, ingest, spatial, mobility, publish) and print what it published."""
     from footfall.pipeline import run_pipeline
 
-    with exit_codes():
-        cfg = load_config(config)
-        if end is not None and start is None:
-            raise ValueError("--end needs --start")
-        dates = _dates(start, end) if start is not None else None
-        run_pipeline(cfg, console=console, dates=dates, demo=demo)
+    cfg = load_config(config)
+    if end is not None and start is None:
+        raise ValueError("--end needs --start")
+    dates = _dates(start, end) if start is not None else None
+    run_pipeline(cfg, console=console, dates=dates, demo=demo)
 
 
 @app.command()
@@ -209,14 +219,12 @@ def ingest(
     )
     from footfall.session import get_spark
 
-    with exit_codes():
-        cfg = load_config(config)
-        dates = date_range(dt.date.fromisoformat(start), dt.date.fromisoformat(end or start))
-    with exit_codes():
-        # Key and landing footers first: both fail in a second, before Spark starts or anything is written.
-        key = load_master_key(key_file=cfg.privacy.pseudonym_key_file)
-        files = check_events_contract(cfg.landing, dates)
-        report = run_ingest(get_spark("footfall-ingest"), cfg, dates=dates, key=key, files=files)
+    cfg = load_config(config)
+    dates = date_range(dt.date.fromisoformat(start), dt.date.fromisoformat(end or start))
+    # Key and landing footers first: both fail in a second, before Spark starts or anything is written.
+    key = load_master_key(key_file=cfg.privacy.pseudonym_key_file)
+    files = check_events_contract(cfg.landing, dates)
+    report = run_ingest(get_spark("footfall-ingest"), cfg, dates=dates, key=key, files=files)
     from rich.table import Table
 
     counts = ("rows_read", "rows_silver", "rows_quarantined", "rows_opted_out", "rows_minor")
@@ -246,12 +254,10 @@ def forget(
     from footfall.publish.job import gold_exists, run_publish
     from footfall.session import get_spark
 
-    with exit_codes():
-        cfg = load_config(config)
-    with exit_codes():
-        key = load_master_key(key_file=cfg.privacy.pseudonym_key_file)
-        spark = get_spark("footfall-forget")
-        report = run_forget(spark, cfg, key=key)
+    cfg = load_config(config)
+    key = load_master_key(key_file=cfg.privacy.pseudonym_key_file)
+    spark = get_spark("footfall-forget")
+    report = run_forget(spark, cfg, key=key)
     deleted = ", ".join(f"{t} {n:,}" for t, n in report.rows_deleted.items()) or "nothing"
     dates = ", ".join(d.isoformat() for d in report.affected_dates) or "none"
     console.print(
@@ -261,9 +267,8 @@ def forget(
     )
     if not (republish and report.affected_dates and gold_exists(spark, cfg.lakehouse)):
         return
-    with exit_codes():
-        run_mobility(spark, cfg, dates=report.affected_dates)
-        print_published(run_publish(spark, cfg, dates=report.affected_dates), console=console)
+    run_mobility(spark, cfg, dates=report.affected_dates)
+    print_published(run_publish(spark, cfg, dates=report.affected_dates), console=console)
 
 
 @app.command()
@@ -275,12 +280,10 @@ def spatial(
     from footfall.session import get_spark
     from footfall.spatial import check_spatial_inputs, run_spatial
 
-    with exit_codes():
-        cfg = load_config(config)
-    with exit_codes():
-        # File and GeoJSON structure first: both fail in a second, before Spark starts or anything is written.
-        inputs = check_spatial_inputs(cfg.landing, cfg.spatial)
-        report = run_spatial(get_spark("footfall-spatial"), cfg, inputs=inputs, force=force)
+    cfg = load_config(config)
+    # File and GeoJSON structure first: both fail in a second, before Spark starts or anything is written.
+    inputs = check_spatial_inputs(cfg.landing, cfg.spatial)
+    report = run_spatial(get_spark("footfall-spatial"), cfg, inputs=inputs, force=force)
     if report.skipped:
         console.print(
             f"spatial: inputs unchanged (hash {report.inputs_hash[:12]}), skipped the rebuild; --force rebuilds",
@@ -316,11 +319,9 @@ def mobility(
     from footfall.mobility.job import run_mobility
     from footfall.session import get_spark
 
-    with exit_codes():
-        cfg = load_config(config)
-        dates = _dates(start, end)
-    with exit_codes():
-        report = run_mobility(get_spark("footfall-mobility"), cfg, dates=dates, force=force)
+    cfg = load_config(config)
+    dates = _dates(start, end)
+    report = run_mobility(get_spark("footfall-mobility"), cfg, dates=dates, force=force)
     if report.skipped:
         console.print("mobility: inputs unchanged since these dates were built, skipped; --force rebuilds")
         return
@@ -343,11 +344,9 @@ def publish(
     from footfall.publish.job import run_publish
     from footfall.session import get_spark
 
-    with exit_codes():
-        cfg = load_config(config)
-        dates = _dates(start, end)
-    with exit_codes():
-        report = run_publish(get_spark("footfall-publish"), cfg, dates=dates, force=force)
+    cfg = load_config(config)
+    dates = _dates(start, end)
+    report = run_publish(get_spark("footfall-publish"), cfg, dates=dates, force=force)
     if report.skipped:
         console.print("publish: gold of these dates is already built from the same inputs, skipped; --force rebuilds")
         return
@@ -369,24 +368,20 @@ def evaluate(
     from footfall.mobility.evaluate import run_evaluate
     from footfall.session import get_spark
 
-    with exit_codes():
-        cfg = load_config(config)
-        dates = _dates(start, end)
-        key = load_master_key(key_file=cfg.privacy.pseudonym_key_file)
+    cfg = load_config(config)
+    dates = _dates(start, end)
+    key = load_master_key(key_file=cfg.privacy.pseudonym_key_file)
     figures = run_evaluate(get_spark("footfall-evaluate"), cfg, truth=truth, dates=dates, key=key, out=out)
     console.print_json(json.dumps(figures))
 
 
 def main(args: list[str] | None = None) -> None:
-    """Console-script and spark-submit entry point: every error ends as one line and its exit code."""
+    """Console-script and spark-submit entry point (errors become one line and an exit code in `_Commands`)."""
     from footfall.progress import configure_logging
 
     configure_logging()
     try:
-        with exit_codes():
-            app(args)
-    except typer.Exit as done:
-        sys.exit(done.exit_code)
+        app(args)
     except KeyboardInterrupt:
         sys.exit(130)
 

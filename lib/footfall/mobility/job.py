@@ -38,8 +38,10 @@ from footfall.mobility.windows import (
     WINDOW_DATE,
     input_event_dates,
     night_map_df,
+    nights_event_dates,
     stay_dates,
     window_map_df,
+    windows_event_dates,
 )
 from footfall.spatial.weights import with_zone_candidates
 
@@ -199,13 +201,15 @@ def run_mobility(
     if not force and {d.isoformat() for d in build} <= built_dates(spark, lh, fingerprint=fingerprint):
         return MobilityReport(tuple(dates), 0, 0, 0, 0, skipped=True)
     lookback = max(m.max_gap_s, m.arrival_lookback_s)
-    needed = needed_event_dates(config, dates=dates)
+    hours = {"night_start_hour": m.night_start_hour, "night_end_hour": m.night_end_hour}
 
-    # read
-    events = (
-        read_table(spark, silver_path(lh, S.SILVER_EVENTS_TABLE))
-        .where(_in_dates(S.EVENT_DATE, needed))
-        .select(S.PSEUDO_ID, S.EVENT_TS, S.CELL_ID, S.EVENT_DATE)
+    # read: each use prunes to its own partitions (the windows' dates; the home nights' dates)
+    events = read_table(spark, silver_path(lh, S.SILVER_EVENTS_TABLE)).select(
+        S.PSEUDO_ID, S.EVENT_TS, S.CELL_ID, S.EVENT_DATE
+    )
+    window_events = events.where(_in_dates(S.EVENT_DATE, windows_event_dates(build, tz=tz, lookback_s=lookback)))
+    night_events = events.where(
+        _in_dates(S.EVENT_DATE, nights_event_dates(build, tz=tz, nights=m.home_nights, **hours))
     )
     weights = read_table(spark, silver_path(lh, S.SILVER_CELL_ZONE_WEIGHTS_TABLE))
     district_weights = read_table(spark, silver_path(lh, S.SILVER_CELL_DISTRICT_WEIGHTS_TABLE))
@@ -215,7 +219,7 @@ def run_mobility(
 
     # build: stays per (device, window date)
     device = (S.PSEUDO_ID, WINDOW_DATE)
-    windowed = with_window_dates(events, window_map_df=window_map_df(spark, build, tz=tz, lookback_s=lookback))
+    windowed = with_window_dates(window_events, window_map_df=window_map_df(spark, build, tz=tz, lookback_s=lookback))
     window_stays = agg_window_stays(
         windowed,
         weights_df=weights,
@@ -231,13 +235,7 @@ def run_mobility(
         .agg(F.first(X_M).alias(X_M), F.first(Y_M).alias(Y_M))
     )
     zones = with_metric_centroid(zones_df, wkb_col=S.GEOMETRY_WKB, metric_crs=metric).select(S.ZONE_ID, X_M, Y_M)
-    votes = agg_night_votes(
-        events,
-        district_weights_df=district_weights,
-        tz=tz,
-        night_start_hour=m.night_start_hour,
-        night_end_hour=m.night_end_hour,
-    )
+    votes = agg_night_votes(night_events, district_weights_df=district_weights, tz=tz, **hours)
     home = agg_device_home(
         votes,
         night_map_df=night_map_df(spark, build, nights=m.home_nights),

@@ -59,6 +59,25 @@ def night_event_dates(night: dt.date, *, tz: str, night_start_hour: int, night_e
     return _utc_dates(start, end)
 
 
+def windows_event_dates(days: Iterable[dt.date], *, tz: str, lookback_s: int) -> list[dt.date]:
+    """Return the UTC event dates the windows of `days` span together."""
+    return sorted({u for day in days for u in window_event_dates(day, tz=tz, lookback_s=lookback_s)})
+
+
+def nights_event_dates(
+    days: Iterable[dt.date], *, tz: str, nights: int, night_start_hour: int, night_end_hour: int
+) -> list[dt.date]:
+    """Return the UTC event dates the home nights of `days` span together."""
+    return sorted(
+        {
+            u
+            for day in days
+            for night in home_nights(day, nights=nights)
+            for u in night_event_dates(night, tz=tz, night_start_hour=night_start_hour, night_end_hour=night_end_hour)
+        }
+    )
+
+
 def input_event_dates(
     days: Iterable[dt.date],
     *,
@@ -69,14 +88,10 @@ def input_event_dates(
     night_end_hour: int,
 ) -> list[dt.date]:
     """Return every UTC event date that mobility needs in silver to build `days`: windows and home nights."""
-    needed: set[dt.date] = set()
-    for day in days:
-        needed |= set(window_event_dates(day, tz=tz, lookback_s=lookback_s))
-        for night in home_nights(day, nights=nights):
-            needed |= set(
-                night_event_dates(night, tz=tz, night_start_hour=night_start_hour, night_end_hour=night_end_hour)
-            )
-    return sorted(needed)
+    days = list(days)
+    hours = {"night_start_hour": night_start_hour, "night_end_hour": night_end_hour}
+    windows = windows_event_dates(days, tz=tz, lookback_s=lookback_s)
+    return sorted({*windows, *nights_event_dates(days, tz=tz, nights=nights, **hours)})
 
 
 def stay_dates(days: Iterable[dt.date]) -> list[dt.date]:
