@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from footfall.config import ConfigError, load_config
+from footfall.config import ConfigError, PrivacyConfig, load_config, parse_config
 from footfall.jars import repo_root
 
 ROOT = repo_root()
@@ -27,6 +27,25 @@ def test_local_config_resolves_paths_against_repo_root() -> None:
     assert config.lakehouse == ROOT / "data" / "lakehouse"
     with pytest.raises(ValidationError):
         config.landing = Path("/elsewhere")  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("days", [30, 1, 10, 0, -7])
+def test_a_pseudonym_period_of_other_than_whole_weeks_is_refused(days: int) -> None:
+    raw = {"landing": "a", "lakehouse": "b", "privacy": {"pseudonym_period_days": days}}
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw, source="c.yaml")
+    assert str(info.value) == (
+        "c.yaml: key 'privacy.pseudonym_period_days': Value error, must be a positive multiple of 7 (whole ISO weeks),"
+        f" so no week spans two periods (got {days})"
+    )
+
+
+@pytest.mark.parametrize("days", [7, 28, 364])
+def test_whole_weeks_are_accepted_and_28_is_the_default(days: int) -> None:
+    raw = {"landing": "a", "lakehouse": "b", "privacy": {"pseudonym_period_days": days}}
+    assert parse_config(raw, source="c.yaml").privacy.pseudonym_period_days == days
+    assert PrivacyConfig().pseudonym_period_days == 28
+    assert load_config(ROOT / "conf" / "local.yaml").privacy.pseudonym_period_days == 28
 
 
 @pytest.mark.parametrize(

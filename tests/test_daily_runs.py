@@ -15,6 +15,7 @@ from tests.daily import DAYS, TEST_KEY, assert_gold_equal, daily_config
 
 from footfall import schemas as S
 from footfall.config import Config
+from footfall.lakehouse import gold_path
 from footfall.pipeline import MissingDatesError, run_pipeline
 
 pytestmark = pytest.mark.integration
@@ -66,8 +67,13 @@ def test_days_run_in_order_give_the_gold_of_one_batch_and_a_rerun_touches_nothin
     spark: SparkSession, daily_landing: Path, batch: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = daily_config(daily_landing, tmp_path / "lakehouse")
+    weekly = gold_path(config.lakehouse, S.GOLD_ZONE_REPEAT_VISITS_WEEKLY_TABLE)
     for day in DAYS:
         _run(config, [day])
+        # the week (2026-W10) publishes once, when its Sunday has run: a Friday copy against a Saturday copy
+        # would give away Saturday's new visitors
+        published = spark.read.format("delta").load(weekly).count()
+        assert (published > 0) == (day == DAYS[-1]), (day, published)
     rows = assert_gold_equal(spark, config.lakehouse, batch)
     with capsys.disabled():
         print(f"\n[daily] in order vs one batch: {len(rows)} gold tables, {sum(rows.values())} rows equal: {rows}")
@@ -78,6 +84,17 @@ def test_days_run_in_order_give_the_gold_of_one_batch_and_a_rerun_touches_nothin
     for stage in ("ingest", "spatial", "mobility", "publish"):
         assert f"{stage}: skipped" in printed, printed
     assert "forget: no new objections" in printed
+
+
+def test_a_week_is_published_once_its_sunday_has_run() -> None:
+    from footfall.publish.job import complete_weeks
+
+    friday, sunday, monday = dt.date(2026, 3, 6), dt.date(2026, 3, 8), dt.date(2026, 3, 9)
+    assert complete_weeks([friday], published=set()) == ()
+    assert complete_weeks([friday, sunday, monday], published=set()) == ("2026-W10",)
+    # a date of a published week run again (an objection, late data) rewrites the whole, complete week
+    assert complete_weeks([friday], published={sunday.isoformat()}) == ("2026-W10",)
+    assert complete_weeks([monday], published={sunday.isoformat()}) == ()
 
 
 def test_a_date_without_landing_stops_before_writing(daily_landing: Path, tmp_path: Path) -> None:

@@ -18,8 +18,9 @@ from footfall.ingest.contract import check_events_contract
 from footfall.ingest.pseudonym import ENV_KEY, MasterKey, load_master_key
 
 KEY = "test-master-key-0f1e2d3c4b5a69788796a5b4c3d2e1f0"  # 48 bytes, only ever used by tests
-DAY = dt.date(2026, 3, 2)
-PERIOD_DAYS = 30
+DAY = dt.date(2026, 3, 2)  # a Monday, mid-period: period 732 runs from 2026-02-16 to 2026-03-15
+PERIOD_DAYS = 28
+PERIOD_EPOCH = dt.date(1970, 1, 5)  # the Monday pseudonym periods count from
 
 ADULT_F = "4915550000001"
 ADULT_M = "4915550000002"
@@ -85,9 +86,15 @@ EVENTS: list[tuple[tuple[str | None, ...], str | None]] = [
 ]
 
 
-def pseudo(msisdn: str, day: dt.date, *, key: str = KEY, period_days: int = PERIOD_DAYS) -> str:
-    """The reference pseudonym, computed with the standard library's hmac (independent of the Spark code)."""
-    period = (day - dt.date(1970, 1, 1)).days // period_days
+def period_of(local_date: dt.date, *, period_days: int = PERIOD_DAYS) -> int:
+    """The reference pseudonym period of a LOCAL date: whole weeks counted from Monday 1970-01-05."""
+    return (local_date - PERIOD_EPOCH).days // period_days
+
+
+def pseudo(msisdn: str, local_date: dt.date, *, key: str = KEY, period_days: int = PERIOD_DAYS) -> str:
+    """The reference pseudonym of an event on `local_date`, computed with the standard library's hmac (independent
+    of the Spark code)."""
+    period = period_of(local_date, period_days=period_days)
     period_key = hmac.new(key.encode(), f"footfall/pseudonym-period/{period}".encode(), hashlib.sha256).digest()
     return hmac.new(period_key, msisdn.encode(), hashlib.sha256).hexdigest()
 

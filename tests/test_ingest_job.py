@@ -28,10 +28,11 @@ from test_ingest_fixtures import (
     PERIOD_DAYS,
     make_landing,
     master_key,
+    period_of,
     pseudo,
 )
 
-PERIOD_START = dt.date(2026, 2, 6)  # day 20490 = 683 * 30 since 1970-01-01: the period DAY falls in
+PERIOD_START = dt.date(2026, 2, 16)  # a Monday, 732 * 28 days after 1970-01-05: the period DAY falls in
 
 
 def _ts(value: str) -> dt.datetime:
@@ -163,8 +164,7 @@ def test_no_msisdn_or_key_in_any_lakehouse_file(spark: SparkSession, tmp_path: P
         subscribers.replace(f"{LATE_OBJECTOR},2000,f,D2,false,", f"{LATE_OBJECTOR},2000,f,D2,true,2026-03-03T09:00:00Z")
     )
     run_forget(spark, config, key=key)
-    period = (DAY - dt.date(1970, 1, 1)).days // PERIOD_DAYS
-    period_key = key.period_key(period)
+    period_key = key.period_key(period_of(DAY))
     needles = [m.encode() for m in MSISDNS] + [KEY.encode(), period_key, period_key.hex().encode()]
     files = [p for p in config.lakehouse.rglob("*") if p.is_file()]
     assert any("_delta_log" in p.parts for p in files) and any(p.suffix == ".parquet" for p in files)

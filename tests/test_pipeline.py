@@ -28,7 +28,7 @@ def ran(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> tuple[
             "landing": str(root / "landing"),
             "lakehouse": str(root / "lakehouse"),
             "privacy": {"pseudonym_key_file": str(root / "key")},
-            "demo": {"subscribers": 250, "days": 1, "start": "2026-03-07", "seed": 5},
+            "demo": {"subscribers": 250, "days": 1, "start": "2026-03-08", "seed": 5},
             # a tiny city: a small k and every zone, so that gold has rows to compare
             "publish": {"k": K, "include_low_resolution": True},
         },
@@ -162,7 +162,7 @@ def test_gold_commits_carry_user_metadata(spark: SparkSession, ran: tuple[Config
         assert all(m["k"] == K and m["code_version"] for m in metas), table
     path = gold_path(config.lakehouse, S.GOLD_ZONE_DEMOGRAPHICS_DAILY_TABLE)
     last = json.loads(DeltaTable.forPath(spark, path).history(1).collect()[0]["userMetadata"])
-    assert last["partitions"] == ["2026-03-07"] and last["input_versions"][S.SILVER_STAYS_TABLE] is not None
+    assert last["partitions"] == ["2026-03-08"] and last["input_versions"][S.SILVER_STAYS_TABLE] is not None
 
 
 def test_gold_reads_the_same_without_spark(spark: SparkSession, ran: tuple[Config, str]) -> None:
@@ -211,7 +211,7 @@ def test_a_failing_expectation_leaves_gold_as_it_was(
 
     monkeypatch.setattr(job, "select_publishable", leaky)
     with pytest.raises(job.PublishValidationError, match="zone_footfall_hourly") as failure:
-        job.run_publish(spark, config, dates=[dt.date(2026, 3, 7)], run_id="failing-run", force=True)
+        job.run_publish(spark, config, dates=[dt.date(2026, 3, 8)], run_id="failing-run", force=True)
     assert {t: table_version(spark, gold_path(config.lakehouse, t)) for t in S.GOLD_TABLES} == before
 
     runs = read_table(spark, str(config.lakehouse / S.QUALITY / S.QUALITY_VALIDATION_RUNS_TABLE)).where(
@@ -248,7 +248,7 @@ def _pseudo_ids(spark: SparkSession, config: Config, msisdns: list[str]) -> dict
     from footfall.ingest.pseudonym import period_index, period_keys_df, with_pseudo_id
 
     key = load_master_key(key_file=config.privacy.pseudonym_key_file)
-    day, period = dt.date(2026, 3, 7), config.privacy.pseudonym_period_days
+    day, period = dt.date(2026, 3, 8), config.privacy.pseudonym_period_days
     keys = period_keys_df(spark, key=key, periods={period_index(day, period_days=period)})
     candidates = spark.createDataFrame([(m, day) for m in msisdns], "msisdn STRING, event_date DATE")
     pseudo = with_pseudo_id(candidates.withColumn("m", F.col("msisdn")), keys_df=keys, period_days=period)
@@ -364,11 +364,11 @@ def test_noisy_publication_spends_budget_in_the_ledger(spark: SparkSession, own:
     config = own
     noise = NoiseConfig(mechanism="laplace", epsilon=2.0, contribution_bound=4)
     noisy = config.model_copy(update={"publish": config.publish.model_copy(update={"noise": noise})})
-    report = run_publish(spark, noisy, dates=[dt.date(2026, 3, 7)], run_id="noisy-run")
+    report = run_publish(spark, noisy, dates=[dt.date(2026, 3, 8)], run_id="noisy-run")
 
     ledger = read_table(spark, str(config.lakehouse / S.QUALITY / S.QUALITY_PRIVACY_LEDGER_TABLE))
     spent = {(r[S.TABLE], r[S.PERIOD], r[S.EPSILON], r[S.CONTRIBUTION_BOUND]) for r in ledger.collect()}
-    expected = {(t, "2026-03-07", 2.0, 4) for t, (_, p) in S.GOLD_TABLES.items() if p == S.DATE}
+    expected = {(t, "2026-03-08", 2.0, 4) for t, (_, p) in S.GOLD_TABLES.items() if p == S.DATE}
     assert spent == expected | {(S.GOLD_ZONE_REPEAT_VISITS_WEEKLY_TABLE, "2026-W10", 2.0, 4)}
     hourly = _gold(spark, config, S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE)
     assert hourly.where(F.col(S.DWELL_MEDIAN_S).isNotNull()).count() == 0

@@ -161,3 +161,31 @@ def test_ledger_of_laplace_spends_no_delta_and_takes_weeks(spark: SparkSession) 
             cells, table="t", period_col="week", mechanism="none", epsilon=1.0, delta=0.0, bound=1, run_id="r",
             run_at=RUN_AT,
         )  # fmt: skip
+
+
+def test_noise_sits_on_top_of_k_which_is_why_it_is_not_differential_privacy(spark: SparkSession) -> None:
+    """The guarantee footfall claims with noise on: every published count has a true device count of at least k
+    and a noisy count of at least k. What it does not claim is DP: 100 flows of k - 1 travellers never publish,
+    while flows of exactly k publish or not as the noise falls, so the true count decides publication."""
+    from footfall.config import PublishConfig
+    from footfall.privacy.suppression import IS_SUPPRESSED
+    from footfall.publish.staging import stage_flows
+
+    k, day = 5, dt.date(2026, 3, 7)
+    moved_at = dt.datetime(2026, 3, 7, 10)
+    rows = [
+        (f"{size}-{pair}-{i}", f"A{size}-{pair}", "B", moved_at, moved_at, 0, day)
+        for size in (k - 1, k, k + 3)
+        for pair in range(100)
+        for i in range(size)
+    ]
+    publish = PublishConfig.model_validate({"k": k, "noise": {"mechanism": "laplace", "epsilon": 1.0}})
+    marked = stage_flows(spark.createDataFrame(rows, S.SILVER_ZONE_TRANSITIONS), publish=publish, salt="t", seed=3)
+    published = marked.where(~F.col(IS_SUPPRESSED)).select(S.TRAVELLERS, f"{S.TRAVELLERS}_true").collect()
+    by_size: dict[int, int] = {}
+    for row in published:
+        assert row[S.TRAVELLERS] >= k and row[f"{S.TRAVELLERS}_true"] >= k, row
+        by_size[row[f"{S.TRAVELLERS}_true"]] = by_size.get(row[f"{S.TRAVELLERS}_true"], 0) + 1
+    assert k - 1 not in by_size  # never, whatever the noise
+    assert 0 < by_size.get(k, 0) < 100  # the noise decides at exactly k
+    assert by_size.get(k + 3, 0) > by_size.get(k, 0)

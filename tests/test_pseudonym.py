@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from footfall import schemas as S
@@ -17,11 +18,14 @@ from footfall.ingest.pseudonym import (
     create_dev_key,
     load_master_key,
     period_index,
+    period_index_col,
     period_keys_df,
     period_start,
+    period_start_col,
+    periods_of_utc_dates,
     with_pseudo_id,
 )
-from test_ingest_fixtures import ADULT_F, DAY, KEY, PERIOD_DAYS, master_key, pseudo
+from test_ingest_fixtures import ADULT_F, DAY, KEY, PERIOD_DAYS, master_key, period_of, pseudo
 
 SAMPLES = ["4915550000001", "1", "", "4915550000001 ", "ünïcødé", "9" * 200]
 NEXT_PERIOD = DAY + dt.timedelta(days=PERIOD_DAYS)
@@ -110,7 +114,48 @@ def test_dev_key_is_created_once_private_and_long_enough(tmp_path: Path) -> None
     assert load_master_key(key_file=key_file, environ={}).source == str(key_file)
 
 
-def test_period_numbers_count_from_the_epoch() -> None:
-    assert period_index(dt.date(1970, 1, 30), period_days=30) == 0
-    assert period_index(dt.date(1970, 1, 31), period_days=30) == 1
-    assert period_start(1, period_days=30) == dt.date(1970, 1, 31)
+def test_period_numbers_count_from_monday_1970_01_05() -> None:
+    assert period_index(dt.date(1970, 1, 4), period_days=28) == -1
+    assert period_index(dt.date(1970, 1, 5), period_days=28) == 0
+    assert period_index(dt.date(1970, 2, 1), period_days=28) == 0
+    assert period_index(dt.date(1970, 2, 2), period_days=28) == 1
+    assert period_start(1, period_days=28) == dt.date(1970, 2, 2)
+    assert period_start(period_index(DAY, period_days=PERIOD_DAYS), period_days=PERIOD_DAYS) == dt.date(2026, 2, 16)
+
+
+@pytest.mark.parametrize("period_days", [7, 28, 364])
+def test_every_iso_week_lies_in_one_period_that_starts_on_a_monday(period_days: int) -> None:
+    monday = dt.date(1969, 12, 29)  # ISO week 1 of 1970: a week before the epoch as well as 60 years after it
+    while monday < dt.date(2030, 1, 1):
+        week = [monday + dt.timedelta(days=i) for i in range(7)]
+        periods = {period_index(d, period_days=period_days) for d in week}
+        assert len(periods) == 1, (monday, periods)
+        start = period_start(periods.pop(), period_days=period_days)
+        assert start.isoweekday() == 1 and start <= monday < start + dt.timedelta(days=period_days), monday
+        monday += dt.timedelta(days=7)
+
+
+def test_a_utc_date_covers_the_periods_of_its_neighbouring_local_dates() -> None:
+    # 2026-04-12 is the last Sunday of period 733: its 22:00-24:00 UTC is local Monday 2026-04-13, period 734
+    assert periods_of_utc_dates([dt.date(2026, 4, 12)], period_days=28) == [733, 734]
+    assert periods_of_utc_dates([dt.date(2026, 4, 13)], period_days=28) == [733, 734]
+    assert periods_of_utc_dates([DAY], period_days=28) == [732]
+
+
+def test_period_columns_agree_with_the_python_rule(spark: SparkSession) -> None:
+    first = dt.date(2025, 12, 1)
+    days = [first + dt.timedelta(days=i) for i in range(120)]
+    df = spark.createDataFrame([(d,) for d in days], "day DATE")
+    got = df.select(
+        "day",
+        period_index_col("day", period_days=PERIOD_DAYS).alias("period"),
+        period_start_col(F.col("day"), period_days=PERIOD_DAYS).alias("start"),
+    )
+    expected = spark.createDataFrame(
+        [
+            (d, period_index(d, period_days=PERIOD_DAYS), period_start(period_of(d), period_days=PERIOD_DAYS))
+            for d in days
+        ],
+        "day DATE, period INT, start DATE",
+    )
+    assertDataFrameEqual(got, expected)

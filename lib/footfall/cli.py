@@ -240,35 +240,60 @@ def ingest(
 def forget(
     config: ConfigOption = Path("conf/local.yaml"),
     republish: Annotated[
-        bool, typer.Option(help="rebuild mobility and republish gold for the dates the objectors' rows touched")
+        bool, typer.Option(help="republish gold for the local dates the objectors' rows fed (else they stay pending)")
     ] = True,
 ) -> None:
-    """Delete the rows of customers who objected since the last forget from every table, and VACUUM them.
+    """Delete the rows of customers whose objection is not applied yet from every silver table, and VACUUM them.
 
-    Silver rows go at once; the gold partitions they fed are recomputed and replaced, and gold's history of
-    those tables is dropped (docs/privacy.md), unless --no-republish.
+    Silver rows go at once; gold of the local dates they fed is recomputed and replaced, and gold's history of
+    those tables is dropped (docs/privacy.md). With --no-republish those dates stay pending until a `footfall run`
+    or `footfall forget` republishes them.
     """
-    from footfall.ingest import load_master_key, run_forget
-    from footfall.mobility.job import run_mobility
+    import uuid
+
+    from footfall.ingest import clear_pending, dates_to_republish, load_master_key, run_forget
     from footfall.pipeline import print_published
-    from footfall.publish.job import gold_exists, run_publish
+    from footfall.publish.job import run_publish
+    from footfall.runlock import run_lock
     from footfall.session import get_spark
+
+    def _iso(dates: list[dt.date]) -> str:
+        return ", ".join(d.isoformat() for d in dates) or "none"
 
     cfg = load_config(config)
     key = load_master_key(key_file=cfg.privacy.pseudonym_key_file)
-    spark = get_spark("footfall-forget")
-    report = run_forget(spark, cfg, key=key)
-    deleted = ", ".join(f"{t} {n:,}" for t, n in report.rows_deleted.items()) or "nothing"
-    dates = ", ".join(d.isoformat() for d in report.affected_dates) or "none"
-    console.print(
-        f"forget run {report.run_id}: {report.objections_applied} new objections; rows deleted: {deleted}; "
-        f"event dates affected: {dates}; vacuumed: {', '.join(report.tables_vacuumed) or 'nothing'}",
-        highlight=False,
-    )
-    if not (republish and report.affected_dates and gold_exists(spark, cfg.lakehouse)):
-        return
-    run_mobility(spark, cfg, dates=report.affected_dates)
-    print_published(run_publish(spark, cfg, dates=report.affected_dates), console=console)
+    run_id = uuid.uuid4().hex
+    with run_lock(Path(cfg.lakehouse), run_id=run_id):
+        spark = get_spark("footfall-forget")
+        report = run_forget(spark, cfg, key=key, run_id=run_id)
+        deleted = ", ".join(f"{t} {n:,}" for t, n in report.rows_deleted.items()) or "nothing"
+        vacuumed = ", ".join(report.tables_vacuumed) or "nothing"
+        console.print(
+            f"forget run {run_id}: {report.objections_applied} new objections; rows deleted: {deleted}; "
+            f"dates affected: {_iso(report.affected_dates)}; vacuumed: {vacuumed}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        if not (report.pending_dates and republish):
+            if report.pending_dates:
+                console.print(
+                    f"--no-republish: gold of {_iso(report.pending_dates)} stays pending; the next `footfall run` "
+                    "or `footfall forget` republishes it",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+            return
+        # mobility is not rebuilt: forget deleted the objectors' rows from its tables too (every row is one device's)
+        dates = dates_to_republish(spark, cfg.lakehouse, pending=report.pending_dates)
+        published = run_publish(spark, cfg, dates=dates) if dates else None
+        clear_pending(spark, cfg.lakehouse, dates=report.pending_dates)
+        if published is not None and not published.skipped:
+            print_published(published, console=console)
+        console.print(
+            f"gold republished: {_iso(dates)}; no longer pending: {_iso(report.pending_dates)}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @app.command()

@@ -29,12 +29,24 @@ class PrivacyConfig(_Frozen):
         strict=False,
         description="file holding the master pseudonym key when FOOTFALL_PSEUDONYM_KEY is not set",
     )
-    pseudonym_period_days: int = Field(default=30, ge=1, description="days per pseudonym key: no link across them")
+    pseudonym_period_days: int = Field(
+        default=28,
+        description="days per pseudonym key, a multiple of 7: periods are whole local ISO weeks; no link across them",
+    )
     age_bands: tuple[int, ...] = Field(
         default=(18, 25, 35, 45, 55, 65),
         strict=False,
         description="lower bounds of the age bands; anyone younger than the first is excluded from all outputs",
     )
+
+    @field_validator("pseudonym_period_days")
+    @classmethod
+    def _whole_weeks(cls, days: int) -> int:
+        # Periods start on Mondays; whole weeks keep every local date and ISO week inside one period, so no
+        # published count ever sees one device under two pseudonyms.
+        if days <= 0 or days % 7:
+            raise ValueError("must be a positive multiple of 7 (whole ISO weeks), so no week spans two periods")
+        return days
 
     @field_validator("age_bands")
     @classmethod
@@ -97,11 +109,15 @@ class MobilityConfig(_Frozen):
 
 
 class NoiseConfig(_Frozen):
-    """Optional differential-privacy noise on published counts (docs/privacy.md); off by default."""
+    """Optional noise on published counts, on top of k (docs/privacy.md); off by default.
+
+    Not differential privacy: whether a value is published depends on its true count (k), so one person at
+    exactly k decides publication with certainty. epsilon and delta only set the noise's scale.
+    """
 
     mechanism: str = Field(default="none", pattern="^(none|laplace|gaussian)$", description="none, laplace or gaussian")
-    epsilon: float = Field(default=1.0, gt=0, description="privacy budget per gold table and partition (day or week)")
-    delta: float = Field(default=1e-6, ge=0, lt=1, description="gaussian only: the delta of (epsilon, delta)-DP")
+    epsilon: float = Field(default=1.0, gt=0, description="noise scale per table and partition; not a DP guarantee")
+    delta: float = Field(default=1e-6, ge=0, lt=1, description="gaussian only: sets sigma as for (epsilon, delta)")
     contribution_bound: int = Field(
         default=8, ge=1, description="most cells one device may add to per table and partition; the rest are dropped"
     )

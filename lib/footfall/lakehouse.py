@@ -49,6 +49,8 @@ SILVER_TABLES: dict[str, Table] = {
         _silver(S.SILVER_SUBSCRIBERS_TABLE, S.SILVER_SUBSCRIBERS, S.SILVER_SUBSCRIBERS_PARTITION),
         _silver(S.SILVER_INGEST_AUDIT_TABLE, S.SILVER_INGEST_AUDIT),
         _silver(S.SILVER_FORGET_AUDIT_TABLE, S.SILVER_FORGET_AUDIT),
+        _silver(S.SILVER_FORGET_APPLIED_TABLE, S.SILVER_FORGET_APPLIED),
+        _silver(S.SILVER_FORGET_PENDING_TABLE, S.SILVER_FORGET_PENDING),
         # spatial: the inventory, rebuilt whole per version
         _silver(S.SILVER_ZONES_TABLE, S.SILVER_ZONES),
         _silver(S.SILVER_DISTRICTS_TABLE, S.SILVER_DISTRICTS),
@@ -113,18 +115,24 @@ def table_exists(spark: SparkSession, path: str) -> bool:
 def table_properties(table: Table) -> dict[str, str]:
     """Return the Delta properties a table is created with.
 
-    Deletion vectors stay off, so a delete rewrites the files and VACUUM can remove the old ones. Min/max
-    statistics stay in the transaction log after VACUUM removed a file, so pseudonyms never get them, and gold
-    keeps them on its key columns only: on a small partition the min/max of a count is the count itself.
+    Deletion vectors stay off, so a delete rewrites the files and VACUUM can remove the old ones. Per-file
+    statistics stay in the transaction log after VACUUM removed the file they describe, also in the remove
+    actions. So pseudonyms never get min/max statistics, and gold gets no column statistics at all, only each
+    file's row count: the min and max of the keys of a one-row file (or min = max on every key) name a cell,
+    and after a rewrite drops that cell the log still tells which cell fell below k. A count's min/max on a
+    small partition is the count itself. Gold is small and partitioned, so pruning by partition is enough.
+    (`dataSkippingStatsColumns` would override the 0 indexed columns: gold must not have it.)
     """
-    stats = [f for f in table.schema.fields if f.name != table.partition and isinstance(f.dataType, STATS_TYPES)]
     if table.layer == S.GOLD:
-        stats = [f for f in stats if not f.nullable]
-    elif S.PSEUDO_ID in table.schema.names:
-        stats = [f for f in stats if f.name != S.PSEUDO_ID]
-    else:
+        return {"delta.enableDeletionVectors": "false", "delta.dataSkippingNumIndexedCols": "0"}
+    if S.PSEUDO_ID not in table.schema.names:
         return {"delta.enableDeletionVectors": "false"}
-    return {"delta.enableDeletionVectors": "false", "delta.dataSkippingStatsColumns": ",".join(f.name for f in stats)}
+    stats = [
+        f.name
+        for f in table.schema.fields
+        if f.name not in (table.partition, S.PSEUDO_ID) and isinstance(f.dataType, STATS_TYPES)
+    ]
+    return {"delta.enableDeletionVectors": "false", "delta.dataSkippingStatsColumns": ",".join(stats)}
 
 
 def ensure_table(spark: SparkSession, table: Table, lakehouse: Path) -> None:
@@ -174,6 +182,20 @@ def write(
 def read_table(spark: SparkSession, path: str) -> DataFrame:
     """Return the current version of the table at `path`."""
     return spark.read.format("delta").load(path)
+
+
+def gold_dates(spark: SparkSession, lakehouse: Path) -> set[dt.date]:
+    """Return every date gold holds: the partitions of the daily gold tables (partition values only, no rows).
+
+    Not the publications' commit metadata: Delta drops old commits from the log, and an objection may well reach
+    dates published long ago.
+    """
+    found: set[dt.date] = set()
+    for table in GOLD_TABLES.values():
+        path = table.path(lakehouse)
+        if table.partition == S.DATE and table_exists(spark, path):
+            found |= {r[S.DATE] for r in read_table(spark, path).select(S.DATE).distinct().collect()}
+    return found
 
 
 def table_version(spark: SparkSession, path: str) -> int | None:

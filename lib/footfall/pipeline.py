@@ -69,18 +69,21 @@ def ensure_landing(config: Config, *, console: Console) -> None:
 def print_published(report: PublishReport, *, console: Console) -> None:
     """Print what a publish run wrote: rows per gold table and the cells disclosure control withheld."""
     table = Table(title=f"gold tables (footfall.*) for {report.dates[0]} to {report.dates[-1]}")
-    for column in ("table", "rows", "cells", "< k", "secondary"):
+    for column in ("table", "rows", "cells", "< k", "secondary", "nested"):
         table.add_column(column, justify="left" if column == "table" else "right")
     for name, rows in report.rows.items():
         cells = report.suppressed.get(name)
         counts = (
-            ("", "", "") if cells is None else tuple(f"{cells[c]:,}" for c in ("published", "primary", "secondary"))
+            ("", "", "", "")
+            if cells is None
+            else tuple(f"{cells[c]:,}" for c in ("published", "primary", "secondary", "nested"))
         )
         table.add_row(name, f"{rows:,}", *counts)
     console.print(table)
     console.print(
         "cells: values published; < k: withheld because fewer than k people; secondary: withheld so that no "
-        "withheld value can be derived by subtraction",
+        "withheld value can be derived by subtraction; nested: withheld because a count it is part of (its day, "
+        "its week's day) exceeds it by fewer than k people",
         highlight=False,
         soft_wrap=True,
     )
@@ -88,6 +91,18 @@ def print_published(report: PublishReport, *, console: Console) -> None:
         console.print(
             f"zones withheld as not resolvable by their cells: {len(report.withheld_zones)} "
             f"(listed in footfall.zones with is_resolvable = false)",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if report.nested_zones:
+        console.print(
+            f"zones withheld as nested in another zone (all their cells serve it): {len(report.nested_zones)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if report.incomplete_weeks:
+        console.print(
+            f"weeks not yet published (published once their Sunday has run): {', '.join(report.incomplete_weeks)}",
             highlight=False,
             soft_wrap=True,
         )
@@ -152,6 +167,7 @@ def run_pipeline(
     unchanged since it last ran. `demo` (only `make run`) may generate the demo city and a development key.
     """
     from footfall.ingest import check_events_contract, create_dev_key, load_master_key, run_forget, run_ingest
+    from footfall.ingest.forget import clear_pending, dates_to_republish
     from footfall.mobility.job import run_mobility
     from footfall.publish.job import run_publish
     from footfall.spatial import check_spatial_inputs, run_spatial
@@ -181,17 +197,24 @@ def run_pipeline(
         )
         progress = StageProgress(console, stages=STAGES, spark=spark)
 
-        # Objections first: they reach every date silver holds, also dates no longer in landing.
+        # Objections first: they reach every date silver holds, also dates no longer in landing. Gold of the local
+        # dates they touched, by this forget or an earlier one whose republication failed, is republished with the
+        # run's dates. Mobility need not rebuild those: forget deleted the objectors' rows from its tables too, which
+        # leaves exactly what a rebuild without them gives (every mobility row is one device's).
         with progress.stage("forget") as st:
             forgot = run_forget(spark, config, key=key)
+            republish = dates_to_republish(spark, config.lakehouse, pending=forgot.pending_dates)
+            again = f"gold of {len(republish)} dates to republish" if republish else "no gold to republish"
             st.summary = (
-                f"{forgot.objections_applied} new objections, their rows gone from {len(forgot.affected_dates)} dates"
+                f"{forgot.objections_applied} new objections, their rows gone from silver; {again}"
                 if forgot.objections_applied
+                else f"no new objections; {again}, pending since an earlier forget"
+                if republish
                 else "no new objections"
             )
-        run_dates = sorted(set(requested) | set(forgot.affected_dates))
+        run_dates = sorted(set(requested) | set(republish))
         with progress.stage("ingest") as st:
-            todo = _ingest_todo(spark, config, requested=requested, run_dates=run_dates, key=key)
+            todo = _ingest_todo(spark, config, requested=requested, run_dates=requested, key=key)
             if todo:
                 ingest = run_ingest(spark, config, dates=todo, key=key, files=check_events_contract(landing, todo))
                 read = sum(int(r[S.ROWS_READ]) for r in ingest.audit)
@@ -212,7 +235,7 @@ def run_pipeline(
                 f"{config.spatial.min_resolution_score}"
             )
         with progress.stage("mobility") as st:
-            mobility = run_mobility(spark, config, dates=run_dates)
+            mobility = run_mobility(spark, config, dates=requested)
             st.summary = (
                 "skipped: inputs unchanged since these dates were built"
                 if mobility.skipped
@@ -226,6 +249,8 @@ def run_pipeline(
                 if published.skipped
                 else f"{sum(published.rows.values()):,} rows in {len(published.rows)} gold tables, validated"
             )
+        # gold of the pending dates is current now (republished, or skipped as built from the purged silver)
+        clear_pending(spark, config.lakehouse, dates=forgot.pending_dates)
         if not published.skipped:
             print_published(published, console=console)
         console.print(

@@ -157,7 +157,7 @@ BAD_ROW_KINDS = (
 
 # ---- silver (<lakehouse>/silver/<table>): written by ingest; no raw identifier ever reaches them ----
 PSEUDO_ID = "pseudo_id"  # HMAC-SHA256 of the msisdn under the key of the event's pseudonym period, 64 hex chars
-PERIOD_START = "period_start"  # first UTC date of a pseudonym period
+PERIOD_START = "period_start"  # first local date (a Monday) of a pseudonym period
 AGE_BAND = "age_band"  # e.g. 18-24, 65+, unknown; ages below the first band are excluded
 AGE_UNKNOWN = "unknown"
 REASON = "reason"
@@ -255,6 +255,29 @@ SILVER_FORGET_AUDIT = T.StructType(
         T.StructField(ROWS_DELETED, T.MapType(T.StringType(), T.LongType(), False), False),  # per table
         T.StructField(AFFECTED_DATES, T.ArrayType(T.DateType(), False), False),  # gold partitions to recompute
         T.StructField(TABLES_VACUUMED, T.ArrayType(T.StringType(), False), False),
+    ]
+)
+
+SILVER_FORGET_APPLIED_TABLE = "forget_applied"
+SILVER_FORGET_PENDING_TABLE = "forget_pending"
+OBJECTION_TOKEN = "objection_token"  # HMAC-SHA256 of msisdn and opted_out_at under a key kept for this only
+
+# One row per objection `forget` has applied, appended once its deletes succeeded: a token, never an identifier.
+# It cannot be linked to a pseudo_id, and a new objection (a new opted_out_at) gets a new token.
+SILVER_FORGET_APPLIED = T.StructType(
+    [
+        T.StructField(OBJECTION_TOKEN, T.StringType(), False),
+        T.StructField(RUN_ID, T.StringType(), False),
+        T.StructField(RUN_AT, T.TimestampType(), False),
+    ]
+)
+# Local dates whose gold must be republished because a forget deleted rows it was built from; a date leaves
+# once gold of it is republished (or when gold never held it).
+SILVER_FORGET_PENDING = T.StructType(
+    [
+        T.StructField(DATE, T.DateType(), False),
+        T.StructField(RUN_ID, T.StringType(), False),  # the forget run that made the date pending
+        T.StructField(RUN_AT, T.TimestampType(), False),
     ]
 )
 

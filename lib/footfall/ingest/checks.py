@@ -13,6 +13,9 @@ from footfall import schemas as S
 from footfall.ingest.pseudonym import period_start_col
 
 PARSED_TS = "event_ts_parsed"  # event_ts as a timestamp, null when it does not parse
+# The event's date in the config's time zone: it picks the pseudonym period. event_date when event_ts does not
+# parse or lies outside its UTC partition (quarantined rows), so it is always event_date - 1, itself or + 1.
+LOCAL_DATE = "event_local_date"
 _PERIODS = "_validity"
 _KNOWN = "_is_known_subscriber"
 _COPY = "_copy_number"
@@ -44,8 +47,10 @@ def with_reason(
     cell_validity_df: DataFrame,
     period_days: int,
     min_age: int,
+    timezone: str = "UTC",
 ) -> DataFrame:
-    """Add `event_ts_parsed` and `reason`: the first check the row fails, in S.REASONS order, or null if none.
+    """Add `event_ts_parsed`, `event_local_date` (in `timezone`) and `reason`: the first check the row fails, in
+    S.REASONS order, or null if none. Ages are reached in the year the period of the local date starts in.
 
     Expects landing events (S.LANDING_EVENTS plus event_date), typed subscribers and `agg_cell_validity` output.
     """
@@ -60,12 +65,15 @@ def with_reason(
     )
     parsed = F.col(PARSED_TS)
     utc_day = F.floor(F.unix_seconds(parsed) / F.lit(86_400))
-    age = F.year(period_start_col(S.EVENT_DATE, period_days=period_days)) - F.col(S.BIRTH_YEAR)
+    in_day = utc_day == F.unix_date(S.EVENT_DATE)
+    local_date = F.coalesce(F.when(in_day, F.to_date(F.from_utc_timestamp(parsed, timezone))), F.col(S.EVENT_DATE))
+    # the same period, and so the same age, as the subscriber dimension row the event's pseudonym joins
+    age = F.year(period_start_col(local_date, period_days=period_days)) - F.col(S.BIRTH_YEAR)
     reason = (
         F.when(F.col(S.MSISDN).isNull(), S.BAD_NULL_MSISDN)
         .when(F.coalesce(F.col(S.OPTED_OUT), F.lit(False)), S.BAD_OPTED_OUT)
         .when(parsed.isNull(), S.BAD_TIMESTAMP)
-        .when(utc_day != F.unix_date(S.EVENT_DATE), S.BAD_OUT_OF_DAY)
+        .when(~in_day, S.BAD_OUT_OF_DAY)
         .when(F.col(_PERIODS).isNull(), S.BAD_UNKNOWN_CELL)
         .when(~_is_active(parsed), S.BAD_CELL_INACTIVE)
         .when(F.col(_COPY) > 1, S.BAD_DUPLICATE)
@@ -74,7 +82,11 @@ def with_reason(
         .when(age < min_age, S.REASON_MINOR)
     )
     return checked.select(
-        *[F.col(f.name) for f in S.LANDING_EVENTS.fields], S.EVENT_DATE, PARSED_TS, reason.alias(S.REASON)
+        *[F.col(f.name) for f in S.LANDING_EVENTS.fields],
+        S.EVENT_DATE,
+        PARSED_TS,
+        local_date.alias(LOCAL_DATE),
+        reason.alias(S.REASON),
     )
 
 

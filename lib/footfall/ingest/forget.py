@@ -1,10 +1,19 @@
-"""`footfall forget`: apply objections received since the last forget to everything silver already holds."""
+"""`footfall forget`: apply every objection not applied yet to everything silver holds, and say which local dates
+of gold must be republished for it.
+
+Applied objections are remembered as tokens (`silver/forget_applied`), not by date: an objection dated before
+one already applied (back-dated paperwork, a corrected master file) is still applied. The dates whose gold read
+the deleted rows stay in `silver/forget_pending` until gold of them is republished, so a republication that
+failed or was skipped is retried by the next run.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from delta.tables import DeltaTable
@@ -15,17 +24,25 @@ from pyspark.sql import types as T
 from footfall import schemas as S
 from footfall.config import Config
 from footfall.ingest.contract import read_subscribers
-from footfall.ingest.pseudonym import MasterKey, period_index, period_keys_df, period_start, with_pseudo_id
+from footfall.ingest.pseudonym import MasterKey, hmac_sha256_hex, period_index, period_keys_df, with_pseudo_id
 from footfall.lakehouse import (
     DERIVED_PSEUDONYMISED,
     PSEUDONYMISED,
     SILVER_TABLES,
+    gold_dates,
     read_table,
     silver_path,
     table_exists,
     vacuum_now,
     write,
 )
+
+_SHA256_BLOCK = 64
+_IPAD = "_objection_ipad"
+_OPAD = "_objection_opad"
+# Derived tables partitioned by local date, and the weekly one; a gold date reads all of them (docs/outputs.md).
+_DATED = (S.SILVER_STAYS_TABLE, S.SILVER_DEVICE_HOME_TABLE, S.SILVER_ZONE_TRANSITIONS_TABLE)
+_WEEKLY = S.SILVER_REPEAT_VISITS_TABLE
 
 
 @dataclass(frozen=True)
@@ -35,110 +52,245 @@ class ForgetReport:
     run_id: str
     objections_applied: int
     rows_deleted: dict[str, int]
-    affected_dates: list[dt.date]
+    affected_dates: list[dt.date]  # local dates whose gold read rows this run deleted
     tables_vacuumed: list[str]
+    pending_dates: list[dt.date]  # local dates still to republish, from this run and earlier ones
 
 
-def filter_new_objections(subscribers_df: DataFrame, *, since: dt.datetime | None) -> DataFrame:
-    """Return the objectors whose objection arrived after `since` (all of them when None; undated ones always)."""
-    objectors = subscribers_df.where(F.col(S.OPTED_OUT))
-    if since is None:
-        return objectors
-    at = F.col(S.OPTED_OUT_AT)
-    return objectors.where(at.isNull() | (at > F.lit(since).cast(T.TimestampType())))
+def objection_key(key: MasterKey) -> bytes:
+    """Return the 32-byte key of the applied-objection tokens, derived from the master key for this use only."""
+    # like the period keys, with its own label: a token and a pseudonym share no key
+    return key.derived_key("footfall/forget-applied")
 
 
-def _last_watermark(spark: SparkSession, path: str) -> dt.datetime | None:
+def objection_key_df(spark: SparkSession, *, key: MasterKey) -> DataFrame:
+    """Return one row with the padded HMAC keys of the tokens: they travel as data, never in a query plan."""
+    padded = objection_key(key).ljust(_SHA256_BLOCK, b"\0")
+    row = (bytearray(b ^ 0x36 for b in padded), bytearray(b ^ 0x5C for b in padded))
+    schema = T.StructType([T.StructField(_IPAD, T.BinaryType(), False), T.StructField(_OPAD, T.BinaryType(), False)])
+    return spark.createDataFrame([row], schema)
+
+
+def with_objection_token(objectors_df: DataFrame, *, key_df: DataFrame) -> DataFrame:
+    """Add objection_token: HMAC of msisdn and opted_out_at (UTC microseconds, empty when undated)."""
+    at = F.coalesce(F.unix_micros(F.col(S.OPTED_OUT_AT)).cast("string"), F.lit(""))
+    message = F.concat_ws("|", F.col(S.MSISDN), at)
+    return (
+        objectors_df.crossJoin(F.broadcast(key_df))
+        .withColumn(S.OBJECTION_TOKEN, hmac_sha256_hex(message, ipad=F.col(_IPAD), opad=F.col(_OPAD)))
+        .drop(_IPAD, _OPAD)
+    )
+
+
+def filter_unapplied_objections(subscribers_df: DataFrame, *, key_df: DataFrame, applied_df: DataFrame) -> DataFrame:
+    """Return the objectors whose objection has no token in `applied_df`, whatever its date, with their token."""
+    return (
+        subscribers_df.where(F.col(S.OPTED_OUT))
+        .select(S.MSISDN, S.OPTED_OUT_AT)
+        .transform(with_objection_token, key_df=key_df)
+        .join(applied_df.select(S.OBJECTION_TOKEN), on=S.OBJECTION_TOKEN, how="left_anti")
+    )
+
+
+def _iso_week(day: dt.date) -> str:
+    # the label mobility writes (mobility.calendar.iso_week); ingest does not import mobility
+    year, week, _ = day.isocalendar()
+    return f"{year:04d}-W{week:02d}"
+
+
+def affected_gold_dates(
+    *, stays: Iterable[dt.date], dates: Iterable[dt.date], weeks: Iterable[str], held: Iterable[dt.date]
+) -> list[dt.date]:
+    """Return the local dates whose gold read deleted rows: `stays` (and `dates`, of homes and flows) are the
+    dates whose rows went, `weeks` the weeks whose repeat visits went, `held` the dates silver holds.
+
+    A gold date reads its own stays, homes and flows, the stays of the day before (overnight visits) and its
+    week's repeat visits. So: every date that lost rows; the day after each date that lost stays, if silver holds
+    it; and for a week none of those dates falls in, every date of the week silver holds.
+    """
+    held, stays = set(held), set(stays)
+    found = stays | set(dates) | ({d + dt.timedelta(days=1) for d in stays} & held)
+    for week in sorted(set(weeks) - {_iso_week(d) for d in found}):
+        found |= {d for d in held if _iso_week(d) == week}
+    return sorted(found)
+
+
+def republish_dates(pending: Iterable[dt.date], *, published: Iterable[dt.date]) -> list[dt.date]:
+    """Return the dates to republish for `pending`: those gold holds, plus one published date of each pending date's
+    week that has none yet (publishing any date of a week rewrites the week).
+
+    A pending date gold never held needs nothing: when it is published, it is built from silver without the rows.
+    """
+    published = set(published)
+    pending = set(pending)
+    dates = pending & published
+    for week in sorted({_iso_week(d) for d in pending}):
+        if not any(_iso_week(d) == week for d in dates):
+            dates |= set(sorted(d for d in published if _iso_week(d) == week)[:1])
+    return sorted(dates)
+
+
+def dates_to_republish(spark: SparkSession, lakehouse: Path, *, pending: Sequence[dt.date]) -> list[dt.date]:
+    """Return the dates to publish so that gold of every `pending` date is rebuilt (`republish_dates` on the dates
+    gold holds); no read at all when nothing is pending."""
+    return republish_dates(pending, published=gold_dates(spark, lakehouse)) if pending else []
+
+
+def read_pending_dates(spark: SparkSession, lakehouse: Path) -> list[dt.date]:
+    """Return the local dates whose gold still waits for republication after a forget."""
+    path = silver_path(lakehouse, S.SILVER_FORGET_PENDING_TABLE)
     if not table_exists(spark, path):
-        return None
-    row = read_table(spark, path).agg(F.max(S.OBJECTIONS_THROUGH).alias("w")).first()
-    return None if row is None else row["w"]
+        return []
+    return sorted({r[S.DATE] for r in read_table(spark, path).select(S.DATE).distinct().collect()})
 
 
-def _stored_periods(spark: SparkSession, lakehouse: Any, *, period_days: int) -> list[int]:
-    """Return the pseudonym periods of every date any pseudonymised silver table holds."""
-    periods: set[int] = set()
-    for table, (_, partition) in PSEUDONYMISED.items():
+def clear_pending(spark: SparkSession, lakehouse: Path, *, dates: Sequence[dt.date]) -> list[dt.date]:
+    """Delete `dates` from the pending dates after gold of them was republished; return those cleared.
+
+    Call it only after a publication of `dates_to_republish(..., pending=dates)` succeeded (or was skipped as
+    current). No commit when none of them is pending, so a rerun that republishes nothing touches no table.
+    """
+    cleared = sorted(set(read_pending_dates(spark, lakehouse)) & set(dates)) if dates else []
+    if cleared:
+        path = silver_path(lakehouse, S.SILVER_FORGET_PENDING_TABLE)
+        DeltaTable.forPath(spark, path).delete(F.col(S.DATE).isin(cleared))
+    return cleared
+
+
+def _stored_period_starts(spark: SparkSession, lakehouse: Path) -> list[dt.date]:
+    """Return the first dates of the pseudonym periods silver holds: every period with events has a subscribers
+    partition (named by its start, a local date)."""
+    path = silver_path(lakehouse, S.SILVER_SUBSCRIBERS_TABLE)
+    if not table_exists(spark, path):
+        return []
+    return sorted({r[S.PERIOD_START] for r in read_table(spark, path).select(S.PERIOD_START).distinct().collect()})
+
+
+def _partitions_hit(spark: SparkSession, lakehouse: Path, table: str, *, pseudo_df: DataFrame) -> set[Any]:
+    """Return the partition values of `table` that hold a row of `pseudo_df` (empty when there is no table)."""
+    path, partition = silver_path(lakehouse, table), SILVER_TABLES[table].partition
+    if partition is None or not table_exists(spark, path):
+        return set()
+    hit = read_table(spark, path).join(F.broadcast(pseudo_df), on=S.PSEUDO_ID, how="left_semi")
+    return {r[partition] for r in hit.select(partition).distinct().collect()}
+
+
+def _held_dates(spark: SparkSession, lakehouse: Path) -> set[dt.date]:
+    """Return the local dates any date-partitioned derived table holds."""
+    held: set[dt.date] = set()
+    for table in _DATED:
         path = silver_path(lakehouse, table)
         if table_exists(spark, path):
-            days = read_table(spark, path).select(partition).distinct().collect()
-            periods |= {period_index(r[partition], period_days=period_days) for r in days}
-    return sorted(periods)
+            held |= {r[S.DATE] for r in read_table(spark, path).select(S.DATE).distinct().collect()}
+    return held
+
+
+def _affected(spark: SparkSession, lakehouse: Path, *, pseudo_df: DataFrame) -> list[dt.date]:
+    """Return the local dates whose gold read a row of `pseudo_df` in a derived table (read before the deletes)."""
+    hit = {t: _partitions_hit(spark, lakehouse, t, pseudo_df=pseudo_df) for t in (*_DATED, _WEEKLY)}
+    if not any(hit.values()):
+        return []
+    return affected_gold_dates(
+        stays=hit[S.SILVER_STAYS_TABLE],
+        dates=hit[S.SILVER_DEVICE_HOME_TABLE] | hit[S.SILVER_ZONE_TRANSITIONS_TABLE],
+        weeks=hit[_WEEKLY],
+        held=_held_dates(spark, lakehouse),
+    )
+
+
+def _delete(spark: SparkSession, path: str, *, pseudo_df: DataFrame) -> int:
+    """Delete the rows of `pseudo_df` from the table at `path`; return how many went."""
+    # MERGE, not DELETE ... IN (...): the commit info then names the join, not the pseudonyms.
+    metrics = (
+        DeltaTable.forPath(spark, path)
+        .alias("t")
+        .merge(pseudo_df.alias("o"), f"t.{S.PSEUDO_ID} = o.{S.PSEUDO_ID}")
+        .whenMatchedDelete()
+        .execute()
+        .first()
+    )
+    return int(metrics["num_deleted_rows"]) if metrics is not None else 0
+
+
+def _objections_through(spark: SparkSession, lakehouse: Path, latest: dt.datetime | None) -> dt.datetime | None:
+    """Return the latest opted_out_at applied so far: the audit's last value or `latest`, whichever is later."""
+    path = silver_path(lakehouse, S.SILVER_FORGET_AUDIT_TABLE)
+    row = read_table(spark, path).agg(F.max(S.OBJECTIONS_THROUGH)).first() if table_exists(spark, path) else None
+    return max((t for t in (row[0] if row else None, latest) if t is not None), default=None)
+
+
+def read_objections(spark: SparkSession, config: Config, *, key: MasterKey) -> DataFrame:
+    """Return (objection_token, opted_out_at, pseudo_id) of every objection not applied yet, one row per pseudonym
+    period silver holds (pseudo_id null when it holds none); checkpointed, so no msisdn outlives the read."""
+    lake, period_days = config.lakehouse, config.privacy.pseudonym_period_days
+    applied_path = silver_path(lake, S.SILVER_FORGET_APPLIED_TABLE)
+    applied_df = (
+        read_table(spark, applied_path)
+        if table_exists(spark, applied_path)
+        else spark.createDataFrame([], S.SILVER_FORGET_APPLIED)
+    )
+    starts = _stored_period_starts(spark, lake)
+    starts_df = spark.createDataFrame(
+        [(d,) for d in starts], T.StructType([T.StructField(S.PERIOD_START, T.DateType(), False)])
+    )
+    # one read of the landing file gives both the tokens and the pseudonyms
+    return (
+        filter_unapplied_objections(
+            read_subscribers(spark, config.landing), key_df=objection_key_df(spark, key=key), applied_df=applied_df
+        )
+        .join(F.broadcast(starts_df), on=F.lit(True), how="left")
+        .transform(
+            with_pseudo_id,
+            keys_df=period_keys_df(spark, key=key, periods=[period_index(d, period_days=period_days) for d in starts]),
+            period_days=period_days,
+            date_col=S.PERIOD_START,
+        )
+        .select(S.OBJECTION_TOKEN, S.OPTED_OUT_AT, S.PSEUDO_ID)
+        .localCheckpoint()
+    )
 
 
 def run_forget(spark: SparkSession, config: Config, *, key: MasterKey, run_id: str | None = None) -> ForgetReport:
-    """Delete the rows of new objectors from every silver table, VACUUM those tables, and append an audit row."""
+    """Delete the rows of every objector not applied yet from every pseudonymised silver table, VACUUM them, and
+    record the local dates whose gold must be republished, the applied objections and an audit row.
+
+    Nothing new: no commit at all, so a rerun of a day touches no table.
+    """
     run_id = run_id or uuid.uuid4().hex
     run_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     lake = config.lakehouse
-    period_days = config.privacy.pseudonym_period_days
-    audit_path = silver_path(lake, S.SILVER_FORGET_AUDIT_TABLE)
 
-    subscribers_df = read_subscribers(spark, config.landing)
-    since = _last_watermark(spark, audit_path)
-    objectors_df = filter_new_objections(subscribers_df, since=since).select(S.MSISDN, S.OPTED_OUT_AT).cache()
-    summary = objectors_df.agg(F.count(F.lit(1)).alias("n"), F.max(S.OPTED_OUT_AT).alias("through")).first()
+    # read
+    objections_df = read_objections(spark, config, key=key)
+    summary = objections_df.agg(
+        F.count_distinct(S.OBJECTION_TOKEN).alias("n"), F.max(S.OPTED_OUT_AT).alias("latest")
+    ).first()
     assert summary is not None
     applied = int(summary["n"])
-    through = max((t for t in (since, summary["through"]) if t is not None), default=None)
+    if not applied:
+        return ForgetReport(run_id, 0, {}, [], [], read_pending_dates(spark, lake))
+    pseudo_df = objections_df.where(F.col(S.PSEUDO_ID).isNotNull()).select(S.PSEUDO_ID).distinct().localCheckpoint()
 
-    rows_deleted: dict[str, int] = {}
-    affected: set[dt.date] = set()
-    vacuumed: list[str] = []
-    periods = _stored_periods(spark, lake, period_days=period_days) if applied else []
-    if periods:
-        starts_df = spark.createDataFrame(
-            [(period_start(p, period_days=period_days),) for p in periods],
-            T.StructType([T.StructField(S.PERIOD_START, T.DateType(), False)]),
-        )
-        pseudo_df = (
-            objectors_df.select(S.MSISDN)
-            .crossJoin(F.broadcast(starts_df))
-            .transform(
-                with_pseudo_id,
-                keys_df=period_keys_df(spark, key=key, periods=periods),
-                period_days=period_days,
-                date_col=S.PERIOD_START,
-            )
-            .select(S.PSEUDO_ID)
-            .localCheckpoint()
-        )
-        for table in (*PSEUDONYMISED, *DERIVED_PSEUDONYMISED):
-            path = silver_path(lake, table)
-            if not table_exists(spark, path):
-                continue
-            if table == S.SILVER_EVENTS_TABLE:
-                partition = PSEUDONYMISED[table][1]
-                hit = read_table(spark, path).join(pseudo_df, on=S.PSEUDO_ID, how="left_semi")
-                affected |= {r[partition] for r in hit.select(partition).distinct().collect()}
-            # MERGE, not DELETE ... IN (...): the commit info then names the join, not the pseudonyms.
-            metrics = (
-                DeltaTable.forPath(spark, path)
-                .alias("t")
-                .merge(pseudo_df.alias("o"), f"t.{S.PSEUDO_ID} = o.{S.PSEUDO_ID}")
-                .whenMatchedDelete()
-                .execute()
-                .first()
-            )
-            rows_deleted[table] = int(metrics["num_deleted_rows"]) if metrics is not None else 0
-        # Every pseudonymised table, touched now or not: an earlier ingest re-run may have left a new objector's
-        # rows in an old version of a table this run found nothing to delete in.
-        for table in (*PSEUDONYMISED, *DERIVED_PSEUDONYMISED):
-            path = silver_path(lake, table)
-            if table_exists(spark, path):
-                vacuum_now(spark, path)
-                vacuumed.append(table)
-    objectors_df.unpersist()
+    # build: the gold dates that read rows about to go
+    affected = _affected(spark, lake, pseudo_df=pseudo_df)
 
-    if applied:  # nothing new: no commit at all, so a rerun of a day touches no table
-        audit_df = spark.createDataFrame(
-            [(run_id, run_at, applied, through, rows_deleted, sorted(affected), vacuumed)], S.SILVER_FORGET_AUDIT
-        )
-        write(audit_df, SILVER_TABLES[S.SILVER_FORGET_AUDIT_TABLE], lake, append=True)
-    return ForgetReport(
-        run_id=run_id,
-        objections_applied=applied,
-        rows_deleted=rows_deleted,
-        affected_dates=sorted(affected),
-        tables_vacuumed=vacuumed,
+    # write: the pending dates before the deletes (a crash after them must not lose the dates); the applied tokens
+    # and the audit row after them (a crash before those applies the objection again, which deletes nothing)
+    if affected:
+        pending_df = spark.createDataFrame([(d, run_id, run_at) for d in affected], S.SILVER_FORGET_PENDING)
+        write(pending_df, SILVER_TABLES[S.SILVER_FORGET_PENDING_TABLE], lake, append=True)
+    tables = [t for t in (*PSEUDONYMISED, *DERIVED_PSEUDONYMISED) if table_exists(spark, silver_path(lake, t))]
+    rows_deleted = {t: _delete(spark, silver_path(lake, t), pseudo_df=pseudo_df) for t in tables}
+    # Every pseudonymised table, touched now or not: an earlier ingest re-run may have left a new objector's rows
+    # in an old version of a table this run found nothing to delete in.
+    for table in tables:
+        vacuum_now(spark, silver_path(lake, table))
+    stamp = {S.RUN_ID: F.lit(run_id), S.RUN_AT: F.lit(run_at).cast(T.TimestampType())}
+    tokens_df = objections_df.select(S.OBJECTION_TOKEN).distinct().withColumns(stamp)
+    write(tokens_df, SILVER_TABLES[S.SILVER_FORGET_APPLIED_TABLE], lake, append=True)
+    through = _objections_through(spark, lake, summary["latest"])
+    audit_df = spark.createDataFrame(
+        [(run_id, run_at, applied, through, rows_deleted, affected, tables)], S.SILVER_FORGET_AUDIT
     )
+    write(audit_df, SILVER_TABLES[S.SILVER_FORGET_AUDIT_TABLE], lake, append=True)
+    return ForgetReport(run_id, applied, rows_deleted, affected, tables, read_pending_dates(spark, lake))

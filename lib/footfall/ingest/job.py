@@ -16,6 +16,7 @@ from pyspark.sql import types as T
 from footfall import schemas as S
 from footfall.config import Config
 from footfall.ingest.checks import (
+    LOCAL_DATE,
     ReconciliationError,
     agg_cell_validity,
     agg_ingest_audit,
@@ -32,7 +33,7 @@ from footfall.ingest.contract import (
     read_subscribers,
 )
 from footfall.ingest.plan import STAGE, ingest_fingerprints
-from footfall.ingest.pseudonym import MasterKey, period_index, period_keys_df, period_start, with_pseudo_id
+from footfall.ingest.pseudonym import MasterKey, period_keys_df, period_start, periods_of_utc_dates, with_pseudo_id
 from footfall.ingest.subscribers import with_subscriber_dimension
 from footfall.lakehouse import SILVER_TABLES, commit_metadata, write
 
@@ -83,7 +84,11 @@ def run_ingest(
     cells_df = read_cells(spark, config.landing)
     raw_df = read_landing_events(spark, files)
 
-    periods = sorted({period_index(d, period_days=privacy.pseudonym_period_days) for d in dates})
+    # An event's period is that of its local date, which may be the day before or after its UTC partition: the
+    # keys and the subscriber dimension cover every period those dates fall in.
+    period_days = privacy.pseudonym_period_days
+    periods = periods_of_utc_dates(dates, period_days=period_days)
+    starts = [period_start(p, period_days=period_days) for p in periods]
     keys_df = period_keys_df(spark, key=key, periods=periods)
     # Persisted only after pseudonymisation: no msisdn ever reaches Spark's block store or spill files.
     checked_df = (
@@ -91,10 +96,11 @@ def run_ingest(
             with_reason,
             subscribers_df=subscribers_df,
             cell_validity_df=agg_cell_validity(cells_df),
-            period_days=privacy.pseudonym_period_days,
+            period_days=period_days,
             min_age=privacy.age_bands[0],
+            timezone=config.timezone,
         )
-        .transform(with_pseudo_id, keys_df=keys_df, period_days=privacy.pseudonym_period_days)
+        .transform(with_pseudo_id, keys_df=keys_df, period_days=period_days, date_col=LOCAL_DATE)
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
     try:
@@ -110,20 +116,19 @@ def run_ingest(
                 f"{first[S.ROWS_OPTED_OUT]} (objection) + {first[S.ROWS_MINOR]} (minor); nothing was written"
             )
         period_starts_df = spark.createDataFrame(
-            [(period_start(p, period_days=privacy.pseudonym_period_days),) for p in periods],
-            T.StructType([T.StructField(S.PERIOD_START, T.DateType(), False)]),
+            [(start,) for start in starts], T.StructType([T.StructField(S.PERIOD_START, T.DateType(), False)])
         )
         dimension_df = subscribers_df.transform(
             with_subscriber_dimension,
             period_starts_df=period_starts_df,
             keys_df=keys_df,
-            period_days=privacy.pseudonym_period_days,
+            period_days=period_days,
             age_bands=privacy.age_bands,
         )
         # every commit says which run wrote it; the audit's also carries the fingerprints a rerun compares
         metadata = {"stage": STAGE, "run_id": run_id, "fingerprints": ingest_fingerprints(config, dates, key=key)}
         with commit_metadata(spark, metadata):
-            _write_silver(config, checked_df, dimension_df, audit_df, dates=dates, periods=periods, run_id=run_id)
+            _write_silver(config, checked_df, dimension_df, audit_df, dates=dates, period_starts=starts, run_id=run_id)
         audit = [r.asDict(recursive=True) for r in audit_df.orderBy(S.EVENT_DATE).collect()]
     finally:
         checked_df.unpersist()
@@ -137,17 +142,15 @@ def _write_silver(
     audit_df: DataFrame,
     *,
     dates: Sequence[dt.date],
-    periods: Sequence[int],
+    period_starts: Sequence[dt.date],
     run_id: str,
 ) -> None:
-    """Write the run's silver partitions, then its audit rows last: their presence says the writes committed."""
-    lake, privacy = config.lakehouse, config.privacy
-    write(
-        dimension_df,
-        SILVER_TABLES[S.SILVER_SUBSCRIBERS_TABLE],
-        lake,
-        values=[period_start(p, period_days=privacy.pseudonym_period_days) for p in periods],
-    )
+    """Write the run's silver partitions, then its audit rows last: their presence says the writes committed.
+
+    The dimension replaces exactly the periods it was built for (`period_starts`); other periods keep their rows.
+    """
+    lake = config.lakehouse
+    write(dimension_df, SILVER_TABLES[S.SILVER_SUBSCRIBERS_TABLE], lake, values=period_starts)
     write(
         filter_quarantine(checked_df, run_id=run_id),
         SILVER_TABLES[S.SILVER_QUARANTINE_TABLE],

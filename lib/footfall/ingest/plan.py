@@ -18,7 +18,7 @@ from footfall.ingest.pseudonym import MasterKey, key_fingerprint
 from footfall.lakehouse import commit_metadatas, silver_path
 
 # Bump when ingest's rules change: every partition is then re-ingested on its next run.
-INGEST_ALGORITHM_VERSION = "1"
+INGEST_ALGORITHM_VERSION = "2"  # 2: pseudonym periods by local date, aligned to ISO weeks
 STAGE = "ingest"
 
 

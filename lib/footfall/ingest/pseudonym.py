@@ -3,6 +3,14 @@
 The master key comes from $FOOTFALL_PSEUDONYM_KEY or a file the config names; it never reaches a table, a log
 or a Spark plan. Each pseudonym period (`pseudonym_period_days`) gets its own key, derived on the driver, so
 the same person has unrelated pseudonyms in different periods.
+
+Periods are whole local ISO weeks: they count from Monday 1970-01-05, last a multiple of 7 days (the config
+refuses anything else), and an event's period is that of its LOCAL date (the config's time zone), not of its UTC
+partition date. Every published number is per local date or per local ISO week and counts distinct pseudonyms;
+a date or week that straddled a rotation would hold two pseudonyms for one device, so 11 people could pass
+k = 20 as 22, and a per-device contribution bound would allow twice the contribution. With aligned periods
+every local date and every ISO week lies inside one period. The price: a rotation still cuts the night from
+Sunday to Monday, so home detection on a period's first dates sees only the nights since the rotation.
 """
 
 from __future__ import annotations
@@ -24,7 +32,8 @@ from footfall import schemas as S
 ENV_KEY = "FOOTFALL_PSEUDONYM_KEY"
 MIN_KEY_BYTES = 32
 _SHA256_BLOCK = 64
-_EPOCH = dt.date(1970, 1, 1)
+_EPOCH = dt.date(1970, 1, 5)  # a Monday: periods of whole weeks counted from it start on Mondays
+_EPOCH_UNIX_DAY = (_EPOCH - dt.date(1970, 1, 1)).days
 # Columns of the period-key frame; they carry key material, so the transform drops them again.
 _PERIOD = "_pseudonym_period"
 _IPAD = "_pseudonym_ipad"
@@ -51,9 +60,13 @@ class MasterKey:
     def __repr__(self) -> str:
         return f"MasterKey(from {self.source})"
 
+    def derived_key(self, label: str) -> bytes:
+        """Return the 32-byte key derived for one use (`label`): keys of different uses share nothing."""
+        return hmac.new(self._secret, label.encode(), hashlib.sha256).digest()
+
     def period_key(self, period_index: int) -> bytes:
         """Return the 32-byte key of one pseudonym period."""
-        return hmac.new(self._secret, f"footfall/pseudonym-period/{period_index}".encode(), hashlib.sha256).digest()
+        return self.derived_key(f"footfall/pseudonym-period/{period_index}")
 
 
 def load_master_key(*, key_file: Path, environ: Mapping[str, str] | None = None) -> MasterKey:
@@ -84,23 +97,32 @@ def create_dev_key(key_file: Path) -> bool:
 
 
 def period_index(day: dt.date, *, period_days: int) -> int:
-    """Return the number of the pseudonym period `day` falls in (periods count from 1970-01-01)."""
+    """Return the number of the pseudonym period local date `day` falls in (periods count from Monday 1970-01-05)."""
     return (day - _EPOCH).days // period_days
 
 
 def period_start(index: int, *, period_days: int) -> dt.date:
-    """Return the first day of pseudonym period `index`."""
+    """Return the first local date of pseudonym period `index` (a Monday when `period_days` is a multiple of 7)."""
     return _EPOCH + dt.timedelta(days=index * period_days)
 
 
+def periods_of_utc_dates(dates: Iterable[dt.date], *, period_days: int) -> list[int]:
+    """Return the periods the events of UTC `dates` can fall in: an event of UTC date d has local date d-1, d or d+1."""
+    return sorted(
+        {period_index(d + dt.timedelta(days=shift), period_days=period_days) for d in dates for shift in (-1, 0, 1)}
+    )
+
+
 def period_index_col(day: Column | str, *, period_days: int) -> Column:
-    """Return the pseudonym period of a date column, as in `period_index`."""
-    return F.floor(F.unix_date(F.col(day) if isinstance(day, str) else day) / F.lit(period_days)).cast("int")
+    """Return the pseudonym period of a local date column, as in `period_index`."""
+    unix_day = F.unix_date(F.col(day) if isinstance(day, str) else day)
+    return F.floor((unix_day - F.lit(_EPOCH_UNIX_DAY)) / F.lit(period_days)).cast("int")
 
 
 def period_start_col(day: Column | str, *, period_days: int) -> Column:
-    """Return the first day of the pseudonym period of a date column."""
-    return F.date_from_unix_date(period_index_col(day, period_days=period_days) * F.lit(period_days))
+    """Return the first local date of the pseudonym period of a local date column."""
+    index = period_index_col(day, period_days=period_days)
+    return F.date_from_unix_date(index * F.lit(period_days) + F.lit(_EPOCH_UNIX_DAY))
 
 
 def period_keys_df(spark: SparkSession, *, key: MasterKey, periods: Iterable[int]) -> DataFrame:
@@ -138,7 +160,11 @@ def with_pseudo_id(
     date_col: str = S.EVENT_DATE,
     msisdn_col: str = S.MSISDN,
 ) -> DataFrame:
-    """Replace `msisdn_col` by `pseudo_id` under the key of each row's period (null msisdn gives null)."""
+    """Replace `msisdn_col` by `pseudo_id` under the key of the period of each row's `date_col` (null msisdn: null).
+
+    `date_col` must hold the row's LOCAL date: ingest passes the event's local date, the subscriber dimension and
+    `forget` pass period starts (a period start is its own local date). `keys_df` must hold every period met.
+    """
     with_period = df.withColumn(_PERIOD, period_index_col(date_col, period_days=period_days))
     joined = with_period.join(F.broadcast(keys_df), on=_PERIOD, how="left")
     pseudo = hmac_sha256_hex(F.col(msisdn_col), ipad=F.col(_IPAD), opad=F.col(_OPAD))

@@ -37,7 +37,8 @@ def with_subscriber_dimension(
     """Return S.SILVER_SUBSCRIBERS for every period in `period_starts_df` (one column, period_start).
 
     Objectors and subscribers younger than the first band in that period are left out. Age is the age reached
-    in the calendar year the period starts in (the contract gives only the birth year).
+    in the calendar year the period starts in (the contract gives only the birth year). A period start is its own
+    local date, so each row gets the pseudonym its subscriber's events of that period get.
     """
     age = F.year(F.col(S.PERIOD_START)) - F.col(S.BIRTH_YEAR)
     return (

@@ -29,6 +29,7 @@ VISITORS_SUPPRESSED = "is_visitors_suppressed"
 PASSERS_SUPPRESSED = "is_passers_by_suppressed"
 VISITS_SUPPRESSED = "is_visits_suppressed"
 VISITS_SUPPRESSION = "visits_suppression"
+VISITORS_SUPPRESSION = "visitors_suppression"  # primary, or nested (privacy/nesting.py); the audit's reason
 HOURLY_FLAGS = (VISITORS_SUPPRESSED, PASSERS_SUPPRESSED, VISITS_SUPPRESSED)
 
 Mode = Literal["delete", "null"]
@@ -73,7 +74,12 @@ def with_hourly_suppression(cells_df: DataFrame, *, k: int) -> DataFrame:
       hours of the zone-day, because visits that start in the hours of a day add up to the day's visits.
     Visitors and passers-by count devices present in an hour, so they add up to no daily figure.
     """
-    visitors = with_k_devices(cells_df, value_col=S.VISITORS).withColumn(VISITORS_SUPPRESSED, F.col(K_DEVICES) < k)
+    visitors = with_k_devices(cells_df, value_col=S.VISITORS).withColumns(
+        {
+            VISITORS_SUPPRESSED: F.col(K_DEVICES) < k,
+            VISITORS_SUPPRESSION: F.when(F.col(K_DEVICES) < k, F.lit("primary")).otherwise(F.lit(None)),
+        }
+    )
     passers = with_k_devices(visitors, value_col=S.PASSERS_BY).withColumn(PASSERS_SUPPRESSED, F.col(K_DEVICES) < k)
     visits_measure = F.col(S.DEVICES_VISITS)
     if f"{S.VISITS}{TRUE}" in cells_df.columns:
@@ -113,13 +119,13 @@ def select_published_hourly(marked_df: DataFrame, *, mode: Mode) -> DataFrame:
 
 
 def agg_suppressed_cells(marked_df: DataFrame) -> DataFrame:
-    """Return suppression (null = published, primary, secondary) and cells: how many values each outcome had.
+    """Return suppression (null = published, primary, secondary, nested) and cells: how many values each outcome had.
 
     A zone-hour holds three values (visitors, passers-by, visits); every other gold row holds one.
     """
     if VISITORS_SUPPRESSED in marked_df.columns:
         outcomes = F.array(
-            F.when(F.col(VISITORS_SUPPRESSED), F.lit("primary")),
+            F.col(VISITORS_SUPPRESSION),
             F.when(F.col(PASSERS_SUPPRESSED), F.lit("primary")),
             F.col(VISITS_SUPPRESSION),
         )

@@ -1,12 +1,19 @@
-"""Optional differential-privacy noise on counts of distinct devices (docs/privacy.md); off by default.
+"""Optional noise on counts of distinct devices, on top of k (docs/privacy.md); off by default.
+
+This is NOT differential privacy, and footfall does not call it so. A value is published only when its true
+device count is at least k (footfall's first rule: every published number covers k people), so publication
+itself depends on the true count: at k - 1 a cell never appears, at k it may. A DP release would have to
+threshold on the noisy count alone and give up the k guarantee with probability delta. The noise here blurs
+published values against differencing; epsilon and delta only calibrate its scale the way the textbook
+mechanisms would, and the ledger records those parameters, not a spent DP budget.
 
 The steps, in order: bound each device's contributions per table and partition (`filter_bounded_contributions`),
 count distinct devices per cell (elsewhere), add noise scaled to that bound (`noise_scale`, `with_noise`), apply
-k to the noisy counts (elsewhere), then round and clamp (`with_rounded_clamped`) and record the budget spent
-(`agg_privacy_ledger`).
+k to the true and the noisy counts (elsewhere), then round and clamp (`with_rounded_clamped`) and record the
+noise parameters (`agg_privacy_ledger`).
 
-The textbook mechanisms here are for demonstration. Production should draw noise with a vetted library such
-as OpenDP, whose samplers are exact and whose accounting is proven.
+The samplers are floating-point textbook ones (Spark rand/randn). A DP mode would draw with a vetted library such
+as OpenDP (its wheel installs here), whose samplers are exact and whose accounting is proven.
 """
 
 from __future__ import annotations
@@ -122,7 +129,7 @@ def with_noise(
 
 def with_rounded_clamped(df: DataFrame, *, value_cols: Sequence[str]) -> DataFrame:
     """Return the frame with each value column rounded half to even, clamped at 0 and cast to long; null stays."""
-    # Half to even has no upward drift on exact halves, and post-processing a DP output costs no budget; counts
+    # Half to even has no upward drift on exact halves, and rounding uses nothing but the noisy value; counts
     # below zero are impossible, so they go to 0. `when` rather than greatest, which would turn null into 0.
     rounded: dict[str, Column] = {}
     for col in value_cols:
@@ -146,7 +153,7 @@ def agg_privacy_ledger(
     """Return QUALITY_PRIVACY_LEDGER: one row per distinct period (ISO date or week) of `cells_df` for `table`."""
     if mechanism not in (LAPLACE, GAUSSIAN):
         raise ValueError(f"mechanism {mechanism!r} spends no budget, so it has no ledger rows")
-    # Laplace is pure epsilon-DP: the delta in the config is unused, so the ledger says 0.
+    # Laplace is calibrated without delta: the delta in the config is unused, so the ledger says 0.
     spent_delta = delta if mechanism == GAUSSIAN else 0.0
     # A date casts to its ISO form (YYYY-MM-DD); a week is already a string (YYYY-Www).
     periods_df = cells_df.select(F.col(period_col).cast(T.StringType()).alias(S.PERIOD)).distinct()

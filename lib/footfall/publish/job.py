@@ -25,9 +25,12 @@ from footfall import __version__
 from footfall import schemas as S
 from footfall.config import Config
 from footfall.lakehouse import (
+    GOLD_TABLES,
     QUALITY_TABLES,
     commit_metadata,
     commit_metadatas,
+    ensure_table,
+    gold_dates,
     gold_path,
     read_table,
     silver_path,
@@ -35,9 +38,10 @@ from footfall.lakehouse import (
     table_version,
     write,
 )
-from footfall.mobility.calendar import iso_week
+from footfall.mobility.calendar import iso_week, iso_week_dates
 from footfall.mobility.windows import stay_dates
 from footfall.privacy.disclosure import agg_suppressed_cells
+from footfall.privacy.nesting import OUTER_ZONE_ID, agg_nested_zones, zone_cells
 from footfall.privacy.noise import agg_privacy_ledger
 from footfall.privacy.suppression import SUPPRESSION
 from footfall.publish.gold import drop_gold_history, register_gold, write_gold
@@ -54,6 +58,7 @@ INPUT_TABLES = (
     S.SILVER_ZONES_TABLE,
     S.SILVER_ZONE_RESOLUTION_TABLE,
     S.SILVER_MARKET_SHARE_TABLE,
+    S.SILVER_CELL_ZONE_WEIGHTS_TABLE,
 )
 
 
@@ -69,12 +74,14 @@ class PublishReport:
     dates: tuple[str, ...]
     weeks: tuple[str, ...]
     rows: dict[str, int]
-    suppressed: dict[str, dict[str, int]]  # table -> {"published", "primary", "secondary"} cells
+    suppressed: dict[str, dict[str, int]]  # table -> {"published", "primary", "secondary", "nested"} cells
     versions: dict[str, int]
     history_dropped: tuple[str, ...]
     registered: tuple[str, ...]
     quality_dir: str
     withheld_zones: tuple[str, ...] = field(default=())
+    nested_zones: dict[str, str] = field(default_factory=dict)  # inner zone -> a zone it is nested in
+    incomplete_weeks: tuple[str, ...] = field(default=())  # weeks of the dates not published: no Sunday yet
     skipped: bool = False
 
 
@@ -87,11 +94,15 @@ def _silver(spark: SparkSession, lakehouse: Path, table: str) -> DataFrame:
     return read_table(spark, silver_path(lakehouse, table))
 
 
-def read_silver_inputs(spark: SparkSession, config: Config, *, dates: Sequence[dt.date]) -> SilverInputs:
-    """Return the silver frames a publish run of `dates` needs (stays from the day before too: overnight visits)."""
+def read_silver_inputs(
+    spark: SparkSession, config: Config, *, dates: Sequence[dt.date], weeks: Sequence[str] = ()
+) -> SilverInputs:
+    """Return the silver frames a publish run of `dates` and `weeks` needs: stays of the dates and of every day of
+    the weeks (the nesting check compares a week with its days), each with the day before (overnight visits)."""
     lh = config.lakehouse
+    stay_days = stay_dates(sorted({*dates, *(d for w in weeks for d in iso_week_dates(w))}))
     return SilverInputs(
-        stays_df=_silver(spark, lh, S.SILVER_STAYS_TABLE).where(F.col(S.DATE).isin(stay_dates(dates))),
+        stays_df=_silver(spark, lh, S.SILVER_STAYS_TABLE).where(F.col(S.DATE).isin(stay_days)),
         subscribers_df=_silver(spark, lh, S.SILVER_SUBSCRIBERS_TABLE),
         home_df=_silver(spark, lh, S.SILVER_DEVICE_HOME_TABLE).where(F.col(S.DATE).isin(list(dates))),
         repeat_df=_silver(spark, lh, S.SILVER_REPEAT_VISITS_TABLE),
@@ -127,8 +138,42 @@ def published_dates(spark: SparkSession, lakehouse: Path, *, fingerprint: str) -
     return done
 
 
+def complete_weeks(dates: Sequence[dt.date], *, published: set[str]) -> tuple[str, ...]:
+    """Return the ISO weeks of `dates` whose Sunday is one of `dates` or was published before (gold holds it).
+
+    A week is published once it is complete: a daily run of Tuesday does not rewrite a week that gained only
+    Tuesday's visitors, which yesterday's copy against today's would give away. A week is rewritten afterwards
+    only when one of its dates is run again (an objection, late data).
+    """
+    days = {d.isoformat() for d in dates}
+    weeks = {iso_week(d) for d in dates}
+    return tuple(
+        sorted(w for w in weeks if (sunday := iso_week_dates(w)[-1].isoformat()) in days or sunday in published)
+    )
+
+
+def publishable_zones(
+    spark: SparkSession, config: Config, inputs: SilverInputs
+) -> tuple[list[str], list[str], dict[str, str]]:
+    """Return all zone ids, the ids that publish counts, and the zones withheld as nested: {inner: outer}.
+
+    A zone publishes when its cells resolve it (or `include_low_resolution`) and it is not nested in another
+    such zone (privacy/nesting.py).
+    """
+    zones = zone_ids_by_resolution(inputs)
+    candidates = zones["all"] if config.publish.include_low_resolution else zones["resolvable"]
+    m = config.mobility
+    weights_df = _silver(spark, config.lakehouse, S.SILVER_CELL_ZONE_WEIGHTS_TABLE)
+    cells_df = zone_cells(weights_df, model=m.presence_model, min_weight=m.min_weight)
+    nested = {
+        r[S.ZONE_ID]: r[OUTER_ZONE_ID]
+        for r in agg_nested_zones(cells_df, zone_ids=candidates).orderBy(S.ZONE_ID, OUTER_ZONE_ID).collect()
+    }
+    return zones["all"], [z for z in candidates if z not in nested], nested
+
+
 def _suppression_counts(marked_df: DataFrame) -> dict[str, int]:
-    counts = {"published": 0, "primary": 0, "secondary": 0}
+    counts = {"published": 0, "primary": 0, "secondary": 0, "nested": 0}
     for row in agg_suppressed_cells(marked_df).collect():
         counts[row[SUPPRESSION] or "published"] += int(row["cells"])
     return counts
@@ -150,14 +195,13 @@ def run_publish(
     run_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     lh, publish = config.lakehouse, config.publish
     date_strs = tuple(sorted({d.isoformat() for d in dates}))
-    weeks = tuple(sorted({iso_week(d) for d in dates}))
     fingerprint = publish_fingerprint(spark, config)
+    weeks = complete_weeks(dates, published={d.isoformat() for d in gold_dates(spark, lh)})
     if not force and set(date_strs) <= published_dates(spark, lh, fingerprint=fingerprint):
         return PublishReport(run_id, date_strs, weeks, {}, {}, {}, (), (), str(lh / S.QUALITY), skipped=True)
 
-    inputs = read_silver_inputs(spark, config, dates=dates)
-    zones = zone_ids_by_resolution(inputs)
-    published_zones = zones["all"] if publish.include_low_resolution else zones["resolvable"]
+    inputs = read_silver_inputs(spark, config, dates=dates, weeks=weeks)
+    all_zones, published_zones, nested_zones = publishable_zones(spark, config, inputs)
     staged = stage_gold(
         inputs,
         publish=publish,
@@ -172,7 +216,7 @@ def run_publish(
     published = {t: select_publishable(t, df, mode=publish.suppression_mode) for t, df in marked.items()}
     partitions = {t: list(s.partition_values) for t, s in staged.items()}
 
-    validations = validate_staged(published, k=publish.k, zone_ids=zones["all"], partitions=partitions)
+    validations = validate_staged(published, k=publish.k, zone_ids=all_zones, partitions=partitions)
     quality_dir = lh / S.QUALITY
     result_paths = write_quality_report(validations, quality_dir=quality_dir, run_id=run_id, run_at=run_at)
     runs_df = agg_validation_runs(
@@ -201,6 +245,9 @@ def run_publish(
     # zones go last: their commit says the whole publication landed, which is what a rerun checks
     order = [t for t in published if t != S.GOLD_ZONES_TABLE]
     for table in order:
+        if not partitions[table]:  # no complete week among the dates: the weekly table is only created
+            ensure_table(spark, GOLD_TABLES[table], lh)
+            continue
         meta = {**metadata, "partitions": partitions[table]}
         if write_gold(published[table], table=table, lakehouse=lh, values=partitions[table], user_metadata=meta):
             rewritten.append(table)
@@ -227,7 +274,9 @@ def run_publish(
         history_dropped=tuple(rewritten),
         registered=tuple(register_gold(spark, lh)),
         quality_dir=str(quality_dir),
-        withheld_zones=tuple(sorted(set(zones["all"]) - set(published_zones))),
+        withheld_zones=tuple(sorted(set(all_zones) - set(published_zones))),
+        nested_zones=nested_zones,
+        incomplete_weeks=tuple(sorted({iso_week(d) for d in dates} - set(weeks))),
     )
 
 

@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 from footfall import schemas as S
 from footfall.config import NoiseConfig, PublishConfig
 from footfall.privacy import disclosure as D
+from footfall.privacy import nesting as N
 from footfall.privacy.extrapolation import agg_device_weights
 from footfall.privacy.noise import filter_bounded_contributions, noise_scale, with_noise, with_rounded_clamped
 from footfall.publish import contributions as C
@@ -167,14 +168,28 @@ def stage_gold(
     salt: str,
     seed: int | None = None,
 ) -> dict[str, StagedTable]:
-    """Return every gold table's marked cells for the run's dates and weeks, limited to the zones that publish."""
-    zones = list(published_zone_ids)
+    """Return every gold table's marked cells for the run's dates and weeks, limited to the zones that publish.
+
+    `inputs.stays_df` must hold every date of `weeks` (and the day before each date): the nesting check compares
+    each week with all of its days.
+    """
+    zones, k = list(published_zone_ids), publish.k
     stays = inputs.stays_df.where(F.col(S.ZONE_ID).isin(zones))
+    # the zone-days' true visitor counts, the outer total of hours, flows and (all days of a week) weeks
+    all_days = C.device_zone_days(stays, tz=tz)
+    day_devices = N.agg_zone_day_devices(all_days)
     weights = agg_device_weights(inputs.home_df, market_share_df=inputs.market_share_df)
     hourly = stage_hourly(stays, weights_df=weights, publish=publish, tz=tz, salt=salt, seed=seed)
-    staged = {S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE: StagedTable(hourly.where(_in(S.DATE, dates)), tuple(dates))}
+    hourly = N.with_hour_in_day_nesting(
+        hourly.where(_in(S.DATE, dates)),
+        day_devices_df=day_devices,
+        k=k,
+        flag=D.VISITORS_SUPPRESSED,
+        reason=D.VISITORS_SUPPRESSION,
+    )
+    staged = {S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE: StagedTable(hourly, tuple(dates))}
 
-    days = C.device_zone_days(stays, tz=tz).where(_in(S.DATE, dates))
+    days = all_days.where(_in(S.DATE, dates))
     daily = {
         S.GOLD_ZONE_DEMOGRAPHICS_DAILY_TABLE: C.contributions_demographics(days, subscribers_df=inputs.subscribers_df),
         S.GOLD_ZONE_ARRIVAL_DIRECTION_DAILY_TABLE: C.contributions_arrival_direction(days),
@@ -188,12 +203,15 @@ def stage_gold(
             contributions_df, table=table, publish=publish, salt=salt, seed=None if seed is None else seed + 100 * i
         )
         partition = S.GOLD_TABLES[table][1]
+        if partition == S.WEEK:
+            marked = N.with_day_in_week_nesting(marked, day_devices_df=day_devices, k=k)
         staged[table] = StagedTable(marked, tuple(weeks if partition == S.WEEK else dates))
 
     moves = inputs.transitions_df.where(
         F.col(S.FROM_ZONE_ID).isin(zones) & F.col(S.TO_ZONE_ID).isin(zones) & _in(S.DATE, dates)
     )
     flows = stage_flows(moves, publish=publish, salt=salt, seed=None if seed is None else seed + 1000)
+    flows = N.with_flow_in_day_nesting(flows, day_devices_df=day_devices, k=k)
     staged[S.GOLD_ZONE_FLOWS_DAILY_TABLE] = StagedTable(flows, tuple(dates))
     staged[S.GOLD_ZONES_TABLE] = StagedTable(agg_gold_zones(inputs.zones_df, resolution_df=inputs.resolution_df), ())
     return staged

@@ -4,6 +4,17 @@ The publish job calls, in order: `validate_staged` (Spark jobs, no I/O), `write_
 <lakehouse>/quality/), `agg_validation_runs` (the rows it appends to quality/validation_runs), and writes gold
 only if every table passed. The result JSON under quality/results/ is the record; the Data Docs site under
 quality/data_docs/ is rendered from it by GX and can be rebuilt from it at any time (`write_data_docs`).
+
+Counts only, never values. The staged rows that fail a rule are cells that must not be published (a count
+below k, a zone that is withheld), so no artefact under quality/ may hold them, and an analyst can read all of
+it. GX runs with no unexpected values (`partial_unexpected_count` 0, `exclude_unexpected_values`), and each
+expectation result is then cut down to its counts (`SUMMARY_KEYS`: element, unexpected and missing counts and
+their percentages) before anything is kept, in memory or on disk: no partial_unexpected_list or _counts, no
+unexpected index lists or rows, no `observed_value` (the min or max of a count column is a count), no
+`details`. The one exception is the exact-columns rule (`SCHEMA_EXPECTATIONS`), whose observed value is the
+table's column names: schema, not data. Data Docs are rendered from results cut down the same way, also the
+result JSON of runs written before this rule, so rebuilding the site brings no value back (those old files
+themselves are left as they are).
 """
 
 from __future__ import annotations
@@ -33,13 +44,25 @@ from footfall.quality.suites import gold_suite
 if TYPE_CHECKING:
     from great_expectations.data_context.store.store import DataDocsSiteConfigTypedDict
 
-ResultFormat = Literal["BOOLEAN_ONLY", "BASIC", "SUMMARY", "COMPLETE"]
+ResultFormat = Literal["BOOLEAN_ONLY", "BASIC", "SUMMARY"]  # COMPLETE only adds values, which are not kept
 
 RESULTS_DIR = "results"  # <quality>/results/<run_id>/<table>.json
 DATA_DOCS_DIR = "data_docs"  # <quality>/data_docs/index.html
 DATA_DOCS_SITE = "footfall"
-RESULT_FORMAT: ResultFormat = "SUMMARY"  # counts and up to 20 unexpected values per expectation, never whole rows
+RESULT_FORMAT: ResultFormat = "SUMMARY"  # counts per expectation; values are neither asked for nor kept
 BATCH = "staged"
+# What a kept expectation result holds: how many rows were checked, failed or missing, never a value of one.
+SUMMARY_KEYS = (
+    "element_count",
+    "unexpected_count",
+    "unexpected_percent",
+    "unexpected_percent_total",
+    "unexpected_percent_nonmissing",
+    "missing_count",
+    "missing_percent",
+)
+# Their observed value and details are the table's column names (which one is extra or missing), not data.
+SCHEMA_EXPECTATIONS = frozenset({"expect_table_columns_to_match_set"})
 
 
 @dataclass(frozen=True)
@@ -66,7 +89,7 @@ def validate_staged(
 
     Every expectation is a Spark job or more on the staged DataFrame: materialise it first (cache or
     checkpoint). A table missing from `partitions` has no allowed partition value, so any row of it fails.
-    `result_format` "BOOLEAN_ONLY" runs about half the jobs but keeps no counts or unexpected values.
+    `result_format` "BOOLEAN_ONLY" runs about half the jobs but keeps no counts; no format keeps values.
     """
     context = _context()
     source = context.data_sources.add_spark("staged")
@@ -78,14 +101,14 @@ def validate_staged(
             .add_batch_definition_whole_dataframe(BATCH)
             .get_batch(batch_parameters={"dataframe": staged_df})
         )
-        result = batch.validate(suite, result_format=result_format)
+        result = batch.validate(suite, result_format=_gx_result_format(result_format))
         validations[table] = TableValidation(
             table=table,
             success=bool(result.success),
             expectations=len(result.results),
             failed=_failed(result),
             rows=staged_df.count(),
-            result_json=result.to_json_dict(),
+            result_json=summary_only(result.to_json_dict()),
         )
     return validations
 
@@ -131,7 +154,7 @@ def write_data_docs(quality_dir: Path, *, run_id: str | None = None) -> Path:
     schema = ExpectationSuiteValidationResultSchema()
     rendered = []
     for path in sorted((Path(quality_dir) / RESULTS_DIR).glob("*/*.json")):
-        result_json = json.loads(path.read_text())
+        result_json = summary_only(json.loads(path.read_text()))  # files of earlier runs may still hold values
         result: ExpectationSuiteValidationResult = schema.load(result_json)
         key = ValidationResultIdentifier(
             expectation_suite_identifier=ExpectationSuiteIdentifier(name=result.suite_name),
@@ -170,6 +193,30 @@ def agg_validation_runs(
         for table, validation in sorted(validations.items())
     ]
     return spark.createDataFrame(rows, S.QUALITY_VALIDATION_RUNS)
+
+
+def summary_only(result_json: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a GX suite validation result (JSON dict) whose expectation results keep counts only, no values."""
+    results = []
+    for expectation in result_json.get("results") or ():
+        config = expectation.get("expectation_config") or {}
+        keep: tuple[str, ...] = SUMMARY_KEYS
+        if config.get("type") in SCHEMA_EXPECTATIONS:
+            keep += ("observed_value", "details")
+        summary = {k: v for k, v in (expectation.get("result") or {}).items() if k in keep}
+        results.append({**expectation, "result": summary})
+    return {**result_json, "results": results}
+
+
+def _gx_result_format(result_format: ResultFormat) -> dict[str, Any]:
+    # GX computes no unexpected values at all with these (1.24); summary_only is what guarantees none is kept
+    return {
+        "result_format": result_format,
+        "partial_unexpected_count": 0,
+        "exclude_unexpected_values": True,
+        "include_unexpected_rows": False,
+        "return_unexpected_index_query": False,
+    }
 
 
 def _context() -> AbstractDataContext:

@@ -1,0 +1,142 @@
+"""Nested counts: a published count whose people all belong to another count must differ from it by 0 or by k.
+
+Secondary suppression (suppression.py) protects the cells of one breakdown against its total. Counts of
+different tables, periods or zones can nest as well, and outer minus inner is then the exact number of a group
+of people, which may be below k:
+- an hour's visitors are a subset of the zone-day's visitors (a visit overlapping the hour overlaps the date);
+- a flow's travellers visited both of its zones that day;
+- a zone-day's visitors are a subset of the zone-week's;
+- a zone whose cells all also serve another zone has a subset of that zone's devices.
+
+The rule: when outer minus inner lies between 1 and k - 1, the inner hour or flow, or the outer week, is
+withheld (suppression "nested"); a zone nested in another publishable zone gets no counts at all. The totals
+compared are the true device counts, whether or not a total is itself published or derivable: a conservative
+check that needs no model of what an attacker can add up. A difference of 0 names no group and is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.window import Window
+
+from footfall import schemas as S
+from footfall.mobility.calendar import with_iso_week
+from footfall.privacy.suppression import IS_SUPPRESSED, SUPPRESSION
+
+NESTED = "nested"
+DAY_DEVICES = "_day_devices"
+OUTER_ZONE_ID = "outer_zone_id"
+_OUTER = OUTER_ZONE_ID
+
+
+def is_small_difference(outer: Column, inner: Column, *, k: int) -> Column:
+    """Return true where outer - inner names a group of 1 to k - 1 people (false where either is null)."""
+    difference = outer - inner
+    return F.coalesce((difference > 0) & (difference < k), F.lit(False))
+
+
+def agg_zone_day_devices(device_days_df: DataFrame) -> DataFrame:
+    """Return zone_id, date and _day_devices: the zone-day's distinct visitors (the total of the daily tables)."""
+    return device_days_df.groupBy(S.ZONE_ID, S.DATE).agg(F.countDistinct(S.PSEUDO_ID).alias(DAY_DEVICES))
+
+
+def _true(df: DataFrame, col: str) -> Column:
+    # under noise the count carries noise and its true value sits in <col>_true (privacy/disclosure.py)
+    return F.col(f"{col}_true") if f"{col}_true" in df.columns else F.col(col)
+
+
+def with_hour_in_day_nesting(
+    hourly_df: DataFrame, *, day_devices_df: DataFrame, k: int, flag: str, reason: str
+) -> DataFrame:
+    """Withhold an hour's visitors (set `flag`, `reason` = nested) when the zone-day's visitors exceed them by
+    1 to k - 1."""
+    joined = hourly_df.join(day_devices_df, on=[S.ZONE_ID, S.DATE], how="left")
+    nested = ~F.col(flag) & is_small_difference(F.col(DAY_DEVICES), _true(hourly_df, S.VISITORS), k=k)
+    return joined.withColumns(
+        {reason: F.when(nested, F.lit(NESTED)).otherwise(F.col(reason)), flag: F.col(flag) | nested}
+    ).drop(DAY_DEVICES)
+
+
+def with_flow_in_day_nesting(flows_df: DataFrame, *, day_devices_df: DataFrame, k: int) -> DataFrame:
+    """Withhold a flow when the visitors of its origin or its destination that day exceed its travellers by 1 to
+    k - 1."""
+    travellers = _true(flows_df, S.TRAVELLERS)
+    days = day_devices_df.select(S.ZONE_ID, S.DATE, DAY_DEVICES)
+    origin = days.withColumnsRenamed({S.ZONE_ID: S.FROM_ZONE_ID, DAY_DEVICES: "_from_devices"})
+    destination = days.withColumnsRenamed({S.ZONE_ID: S.TO_ZONE_ID, DAY_DEVICES: "_to_devices"})
+    joined = flows_df.join(origin, on=[S.FROM_ZONE_ID, S.DATE], how="left").join(
+        destination, on=[S.TO_ZONE_ID, S.DATE], how="left"
+    )
+    nested = ~F.col(IS_SUPPRESSED) & (
+        is_small_difference(F.col("_from_devices"), travellers, k=k)
+        | is_small_difference(F.col("_to_devices"), travellers, k=k)
+    )
+    return joined.withColumns(
+        {
+            SUPPRESSION: F.when(nested, F.lit(NESTED)).otherwise(F.col(SUPPRESSION)),
+            IS_SUPPRESSED: F.col(IS_SUPPRESSED) | nested,
+        }
+    ).drop("_from_devices", "_to_devices")
+
+
+def with_day_in_week_nesting(weekly_df: DataFrame, *, day_devices_df: DataFrame, k: int) -> DataFrame:
+    """Withhold a whole zone-week breakdown when its visitors exceed those of one of its days by 1 to k - 1.
+
+    The week's total is the sum of its cells (every device is in one visit-days bucket). The breakdown goes as a
+    whole: withholding one cell would leave the total to be bounded from the others.
+    """
+    week_keys = [S.ZONE_ID, S.WEEK]
+    week_total = F.sum(_true(weekly_df, S.VISITORS)).over(Window.partitionBy(*week_keys))
+    totals = weekly_df.withColumn("_week_devices", week_total)
+    days = day_devices_df.transform(with_iso_week).select(S.ZONE_ID, S.WEEK, DAY_DEVICES)
+    small = (
+        totals.select(*week_keys, "_week_devices")
+        .distinct()
+        .join(days, on=week_keys, how="inner")
+        .where(is_small_difference(F.col("_week_devices"), F.col(DAY_DEVICES), k=k))
+        .select(*week_keys)
+        .distinct()
+        .withColumn("_small", F.lit(True))
+    )
+    joined = totals.join(small, on=week_keys, how="left")
+    nested = ~F.col(IS_SUPPRESSED) & F.coalesce(F.col("_small"), F.lit(False))
+    return joined.withColumns(
+        {
+            SUPPRESSION: F.when(nested, F.lit(NESTED)).otherwise(F.col(SUPPRESSION)),
+            IS_SUPPRESSED: F.col(IS_SUPPRESSED) | nested,
+        }
+    ).drop("_week_devices", "_small")
+
+
+def zone_cells(weights_df: DataFrame, *, model: str, min_weight: float) -> DataFrame:
+    """Return zone_id, cell_id, valid_from: the cell versions that make a device present in the zone."""
+    counts = F.col(S.WEIGHT) >= min_weight if model == "threshold" else F.col(S.WEIGHT) > 0
+    return weights_df.where(counts).select(S.ZONE_ID, S.CELL_ID, S.VALID_FROM).distinct()
+
+
+def agg_nested_zones(zone_cells_df: DataFrame, *, zone_ids: Sequence[str]) -> DataFrame:
+    """Return zone_id and outer_zone_id for zones (of `zone_ids`) whose every cell version also serves the outer
+    zone, which has more: the inner zone's devices are then a subset of the outer zone's.
+
+    Zones with exactly the same cells are not nested: their device sets are equal and their counts too.
+    A polygon inside another is always nested in this sense: a cell's share inside the inner zone is also inside
+    the outer one.
+    """
+    cells = zone_cells_df.where(F.col(S.ZONE_ID).isin(list(zone_ids)))
+    sizes = cells.groupBy(S.ZONE_ID).agg(F.count(F.lit(1)).alias("_cells"))
+    inner = cells.join(sizes, on=S.ZONE_ID)
+    outer = cells.select(F.col(S.ZONE_ID).alias(_OUTER), S.CELL_ID, S.VALID_FROM).join(
+        sizes.select(F.col(S.ZONE_ID).alias(_OUTER), F.col("_cells").alias("_outer_cells")), on=_OUTER
+    )
+    shared = (
+        inner.join(outer, on=[S.CELL_ID, S.VALID_FROM])
+        .where(F.col(S.ZONE_ID) != F.col(_OUTER))
+        .groupBy(S.ZONE_ID, _OUTER, "_cells", "_outer_cells")
+        .agg(F.count(F.lit(1)).alias("_shared"))
+    )
+    return shared.where((F.col("_shared") == F.col("_cells")) & (F.col("_outer_cells") > F.col("_cells"))).select(
+        S.ZONE_ID, _OUTER
+    )
