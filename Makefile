@@ -57,8 +57,8 @@ $(AF_STAMP): $(AF_CONSTRAINTS)
 run: setup ## run the pipeline end to end on the embedded default (conf/local.yaml) and print what it wrote
 	$(BIN)/footfall run --config conf/local.yaml --demo
 
-test: setup airflow ## run the test suite (tests/test_airflow_dag.py needs .venv-airflow)
-	$(BIN)/python -m pytest
+test: setup airflow ## run the test suite in two processes, a file per process at a time (tests/test_airflow_dag.py needs .venv-airflow)
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
 
 bench: setup ## measure: generator throughput; spatial job, footprint accuracy, Sedona vs naive join (bench/results/)
 	$(BIN)/python bench/generate.py --sizes 2000x2 20000x7

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 from pyspark.sql.window import Window
 from pyspark.testing import assertDataFrameEqual
 
@@ -19,6 +20,10 @@ from footfall.synth import GenerateOptions, GenerationReport, generate_city
 OPTIONS = GenerateOptions(
     subscribers=150, days=2, start=dt.date(2026, 3, 6), seed=11, bad_row_rate=0.03, opt_out_rate=0.05
 )
+
+
+# a copy: StructType.add would change the contract's own schema for every later test in the process
+_EVENTS_WITH_DATE = T.StructType([*S.LANDING_EVENTS.fields, T.StructField(S.EVENT_DATE, T.StringType())])
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +54,7 @@ def test_same_seed_same_bytes_other_seed_other_data(
 
 
 def _landing(spark: SparkSession, out: Path) -> tuple[DataFrame, DataFrame, DataFrame]:
-    events = spark.read.schema(S.LANDING_EVENTS.add(S.EVENT_DATE, "string")).parquet(str(out / "events"))
+    events = spark.read.schema(_EVENTS_WITH_DATE).parquet(str(out / "events"))
     cells = spark.read.schema(S.LANDING_CELLS).option("header", True).csv(str(out / "cells.csv"))
     subs = spark.read.schema(S.LANDING_SUBSCRIBERS).option("header", True).csv(str(out / "subscribers.csv"))
     return events, cells, subs

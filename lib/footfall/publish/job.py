@@ -79,7 +79,7 @@ class PublishReport:
     history_dropped: tuple[str, ...]
     registered: tuple[str, ...]
     quality_dir: str
-    withheld_zones: tuple[str, ...] = field(default=())
+    withheld_zones: tuple[str, ...] = field(default=())  # not resolvable by their cells (nested ones aside)
     nested_zones: dict[str, str] = field(default_factory=dict)  # inner zone -> a zone it is nested in
     incomplete_weeks: tuple[str, ...] = field(default=())  # weeks of the dates not published: no Sunday yet
     skipped: bool = False
@@ -274,7 +274,7 @@ def run_publish(
         history_dropped=tuple(rewritten),
         registered=tuple(register_gold(spark, lh)),
         quality_dir=str(quality_dir),
-        withheld_zones=tuple(sorted(set(all_zones) - set(published_zones))),
+        withheld_zones=tuple(sorted(set(all_zones) - set(published_zones) - set(nested_zones))),
         nested_zones=nested_zones,
         incomplete_weeks=tuple(sorted({iso_week(d) for d in dates} - set(weeks))),
     )
