@@ -59,3 +59,28 @@ def assert_gold_equal(spark: SparkSession, actual: Path, expected: Path) -> dict
         assertDataFrameEqual(got[table], want[table], checkRowOrder=False)
         rows[table] = want[table].count()
     return rows
+
+
+def run_days(config: Config, dates: list[dt.date] | None = None) -> str:
+    """Run the whole pipeline for `dates` (every landing date when None); return what it printed."""
+    import io
+
+    from rich.console import Console
+
+    from footfall.pipeline import run_pipeline
+
+    out = io.StringIO()
+    run_pipeline(config, console=Console(file=out, width=200), dates=dates)
+    return out.getvalue()
+
+
+def lakehouse_of_run(landing: Path, folder: Path, dates: list[dt.date]) -> Path:
+    """Return the lakehouse under `folder` of one run of `dates` on `landing`, with the test key (for fixtures
+    wider than a test, where monkeypatch is not available)."""
+    import pytest
+
+    lakehouse = folder / "lakehouse"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FOOTFALL_PSEUDONYM_KEY", TEST_KEY)
+        run_days(daily_config(landing, lakehouse), dates)
+    return lakehouse

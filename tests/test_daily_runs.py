@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 from rich.console import Console
-from tests.daily import DAYS, TEST_KEY, assert_gold_equal, daily_config
+from tests.daily import DAYS, TEST_KEY, assert_gold_equal, daily_config, lakehouse_of_run, run_days
 
 from footfall import schemas as S
-from footfall.config import Config
 from footfall.lakehouse import gold_path
 from footfall.pipeline import MissingDatesError, run_pipeline
 
@@ -26,20 +25,10 @@ def _key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FOOTFALL_PSEUDONYM_KEY", TEST_KEY)
 
 
-def _run(config: Config, dates: list[dt.date] | None = None) -> str:
-    out = io.StringIO()
-    run_pipeline(config, console=Console(file=out, width=200), dates=dates)
-    return out.getvalue()
-
-
 @pytest.fixture(scope="module")
-def batch(spark: SparkSession, daily_landing: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def batch(daily_landing: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Return the lakehouse of one run over all three days."""
-    lakehouse = tmp_path_factory.mktemp("batch") / "lakehouse"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FOOTFALL_PSEUDONYM_KEY", TEST_KEY)
-        _run(daily_config(daily_landing, lakehouse), list(DAYS))
-    return lakehouse
+    return lakehouse_of_run(daily_landing, tmp_path_factory.mktemp("batch"), list(DAYS))
 
 
 def _delta_versions(lakehouse: Path) -> dict[str, list[str]]:
@@ -56,7 +45,7 @@ def test_days_run_in_reverse_give_the_gold_of_one_batch(
     """The hard order: each date runs before the dates it builds on, and before the weeks' other days."""
     config = daily_config(daily_landing, tmp_path / "lakehouse")
     for day in reversed(DAYS):
-        _run(config, [day])
+        run_days(config, [day])
     rows = assert_gold_equal(spark, config.lakehouse, batch)
     with capsys.disabled():
         print(f"\n[daily] reverse order vs one batch: {len(rows)} gold tables, {sum(rows.values())} rows equal: {rows}")
@@ -69,7 +58,7 @@ def test_days_run_in_order_give_the_gold_of_one_batch_and_a_rerun_touches_nothin
     config = daily_config(daily_landing, tmp_path / "lakehouse")
     weekly = gold_path(config.lakehouse, S.GOLD_ZONE_REPEAT_VISITS_WEEKLY_TABLE)
     for day in DAYS:
-        _run(config, [day])
+        run_days(config, [day])
         # the week (2026-W10) publishes once, when its Sunday has run: a Friday copy against a Saturday copy
         # would give away Saturday's new visitors
         published = spark.read.format("delta").load(weekly).count()
@@ -79,14 +68,14 @@ def test_days_run_in_order_give_the_gold_of_one_batch_and_a_rerun_touches_nothin
         print(f"\n[daily] in order vs one batch: {len(rows)} gold tables, {sum(rows.values())} rows equal: {rows}")
 
     before = _delta_versions(config.lakehouse)
-    printed = _run(config, [DAYS[-1]])
+    printed = run_days(config, [DAYS[-1]])
     assert _delta_versions(config.lakehouse) == before
     for stage in ("ingest", "spatial", "mobility", "publish"):
         assert f"{stage}: skipped" in printed, printed
     assert "forget: no new objections" in printed
 
 
-def test_a_week_is_published_once_its_sunday_has_run() -> None:
+def test_a_week_is_published_once_its_sunday_hasrun_days() -> None:
     from footfall.publish.job import complete_weeks
 
     friday, sunday, monday = dt.date(2026, 3, 6), dt.date(2026, 3, 8), dt.date(2026, 3, 9)

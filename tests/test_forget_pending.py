@@ -4,22 +4,19 @@ pending; the next run for another date republishes them, and gold equals that of
 from __future__ import annotations
 
 import csv
-import io
 import shutil
 from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
-from rich.console import Console
-from tests.daily import DAYS, TEST_KEY, assert_gold_equal, daily_config, read_gold
+from tests.daily import DAYS, TEST_KEY, assert_gold_equal, daily_config, lakehouse_of_run, read_gold, run_days
 
 from footfall import schemas as S
 from footfall.config import Config
 from footfall.ingest import load_master_key, run_forget
 from footfall.ingest.pseudonym import ENV_KEY, period_index, period_keys_df, with_pseudo_id
 from footfall.lakehouse import read_table, silver_path
-from footfall.pipeline import run_pipeline
 from test_pipeline import _without_customer
 
 pytestmark = pytest.mark.integration
@@ -30,20 +27,10 @@ def _key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ENV_KEY, TEST_KEY)
 
 
-def _run(config: Config, dates: list) -> str:
-    out = io.StringIO()
-    run_pipeline(config, console=Console(file=out, width=200), dates=dates)
-    return out.getvalue()
-
-
 @pytest.fixture(scope="module")
-def saturday(spark: SparkSession, daily_landing: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def saturday(daily_landing: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Return the lakehouse of a run of the city's Saturday alone (DAYS[1])."""
-    lakehouse = tmp_path_factory.mktemp("saturday") / "lakehouse"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(ENV_KEY, TEST_KEY)
-        _run(daily_config(daily_landing, lakehouse), [DAYS[1]])
-    return lakehouse
+    return lakehouse_of_run(daily_landing, tmp_path_factory.mktemp("saturday"), [DAYS[1]])
 
 
 def _busiest_visitor(spark: SparkSession, config: Config) -> str:
@@ -76,7 +63,7 @@ def _object(landing: Path, msisdn: str, at: str) -> None:
         writer.writerows(rows)
 
 
-def test_dates_a_forget_left_pending_are_republished_by_the_next_run(
+def test_dates_a_forget_left_pending_are_republished_by_the_nextrun_days(
     spark: SparkSession, daily_landing: Path, saturday: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Saturday is published; its busiest visitor objects; a forget runs without republishing (the --no-republish
@@ -95,13 +82,13 @@ def test_dates_a_forget_left_pending_are_republished_by_the_next_run(
     forgot = run_forget(spark, config, key=load_master_key(key_file=Path("/nonexistent")))
     assert forgot.objections_applied == 1 and DAYS[1] in forgot.affected_dates
     shutil.rmtree(landing / "events" / f"event_date={DAYS[1].isoformat()}")
-    printed = _run(config, [DAYS[2]])
+    printed = run_days(config, [DAYS[2]])
     forget_and_run = time.monotonic() - began
 
     began = time.monotonic()
     clean = daily_config(tmp_path / "landing-without", tmp_path / "lakehouse-without")
     _without_customer(daily_landing, clean.landing, objector)
-    _run(clean, [DAYS[1], DAYS[2]])
+    run_days(clean, [DAYS[1], DAYS[2]])
     clean_run = time.monotonic() - began
 
     rows = assert_gold_equal(spark, config.lakehouse, clean.lakehouse)

@@ -98,31 +98,24 @@ def test_an_hour_is_withheld_when_the_day_exceeds_it_by_fewer_than_k(spark: Spar
     assert _visitors_by_hour(gold) == {11: 20, 15: 5}
 
 
-def _moves(pids: list[str]) -> list[tuple[object, ...]]:
+def _flows(spark: SparkSession, *, movers: int, stayers: int) -> DataFrame:
+    """Return the published flows of a day when `movers` visit Z1 and then Z2, and `stayers` visit Z1 only."""
     left, entered = dt.datetime(2026, 3, 7, 10, 30), dt.datetime(2026, 3, 7, 12, 0)
-    return [(p, "Z1", "Z2", left, entered, 5400, SATURDAY) for p in pids]
+    ids = [f"m{i}" for i in range(movers)]
+    stays = (
+        [_stay(p, "Z1", SATURDAY, 10) for p in ids]
+        + [_stay(p, "Z2", SATURDAY, 12) for p in ids]
+        + [_stay(f"s{i}", "Z1", SATURDAY, 10) for i in range(stayers)]
+    )
+    moves = [(p, "Z1", "Z2", left, entered, 5400, SATURDAY) for p in ids]
+    return _gold(spark, stays, transitions=moves, zones=("Z1", "Z2"))[S.GOLD_ZONE_FLOWS_DAILY_TABLE]
 
 
 def test_a_flow_is_withheld_when_its_origin_day_exceeds_it_by_fewer_than_k(spark: SparkSession) -> None:
     """25 people visit Z1; 22 of them go on to Z2. Z1's day total minus the flow would be the 3 who did not."""
-    movers = [f"m{i}" for i in range(22)]
-    stays = (
-        [_stay(p, "Z1", SATURDAY, 10) for p in movers]
-        + [_stay(p, "Z2", SATURDAY, 12) for p in movers]
-        + [_stay(f"s{i}", "Z1", SATURDAY, 10) for i in range(3)]
-    )
-    gold = _gold(spark, stays, transitions=_moves(movers), zones=("Z1", "Z2"))
-    assert gold[S.GOLD_ZONE_FLOWS_DAILY_TABLE].count() == 0
-
-    movers = [f"m{i}" for i in range(20)]
-    stays = (
-        [_stay(p, "Z1", SATURDAY, 10) for p in movers]
-        + [_stay(p, "Z2", SATURDAY, 12) for p in movers]
-        + [_stay(f"s{i}", "Z1", SATURDAY, 10) for i in range(5)]
-    )
-    gold = _gold(spark, stays, transitions=_moves(movers), zones=("Z1", "Z2"))
+    assert _flows(spark, movers=22, stayers=3).count() == 0
     expected = spark.createDataFrame([("Z1", "Z2", SATURDAY, 20)], S.GOLD_ZONE_FLOWS_DAILY)
-    assertDataFrameEqual(gold[S.GOLD_ZONE_FLOWS_DAILY_TABLE], expected)
+    assertDataFrameEqual(_flows(spark, movers=20, stayers=5), expected)
 
 
 def test_a_week_is_withheld_when_it_exceeds_one_of_its_days_by_fewer_than_k(spark: SparkSession) -> None:
