@@ -126,3 +126,67 @@ def test_a_week_spanning_a_boundary_with_11_people_on_both_sides_publishes_nothi
     )
     devices = week_df.select(S.PSEUDO_ID).distinct().count()
     assert devices == len(PEOPLE) == 11 < ingested.publish.k
+
+
+def test_the_disclosure_rules_see_eleven_people_in_that_week(spark: SparkSession, ingested: Config) -> None:
+    """The same week through gold's own staging: every event of the ingested week becomes a 30-minute visit to one
+    zone, repeat visits come from mobility's own aggregation, and stage_gold applies k. At k = 20 nothing is
+    published; at k = 11 the week publishes 11 people, not 22."""
+    from footfall.config import PublishConfig
+    from footfall.mobility.visits import agg_repeat_visits
+    from footfall.publish.staging import SilverInputs, select_publishable, stage_gold
+
+    local = _local_date(ingested)
+    events_df = _table(spark, ingested, S.SILVER_EVENTS_TABLE).where(
+        F.date_trunc("week", local).cast("date") == F.lit(WEEK)
+    )
+    stays_df = spark.createDataFrame(
+        events_df.select(
+            S.PSEUDO_ID,
+            F.lit("Z1").alias(S.ZONE_ID),
+            F.col(S.EVENT_TS).alias(S.ENTERED_AT),
+            (F.col(S.EVENT_TS) + F.expr("INTERVAL 30 MINUTES")).alias(S.LEFT_AT),
+            F.lit(1800).cast("long").alias(S.DWELL_S),
+            F.lit(True).alias(S.IS_VISIT),
+            F.lit("N").alias(S.ARRIVAL_DIRECTION),
+            F.lit(None).cast("string").alias(S.PREVIOUS_ZONE_ID),
+            F.lit(1.0).alias(S.PRESENCE_WEIGHT),
+            F.lit(False).alias(S.IS_RESIDENT),
+            local.alias(S.DATE),
+        ).rdd,
+        S.SILVER_STAYS,
+    )
+    repeat_df = agg_repeat_visits(stays_df, tz=ingested.timezone).select(*S.SILVER_REPEAT_VISITS.names)
+    inputs = SilverInputs(
+        stays_df=stays_df,
+        subscribers_df=_table(spark, ingested, S.SILVER_SUBSCRIBERS_TABLE),
+        home_df=spark.createDataFrame([], S.SILVER_DEVICE_HOME),
+        repeat_df=repeat_df,
+        transitions_df=spark.createDataFrame([], S.SILVER_ZONE_TRANSITIONS),
+        zones_df=spark.createDataFrame([("Z1", "zone Z1", "mall", 1000.0, False, None, b"\x00")], S.SILVER_ZONES),
+        resolution_df=spark.createDataFrame([("Z1", "mall", 1000.0, 3, 0.9, 0.9, False)], S.SILVER_ZONE_RESOLUTION),
+        market_share_df=spark.createDataFrame([("D1", 1000, 250, 0.25)], S.LANDING_MARKET_SHARE),
+    )
+    dates = [(WEEK + dt.timedelta(days=i)).isoformat() for i in range(7)]
+
+    def published(k: int) -> dict[str, list[int]]:
+        staged = stage_gold(
+            inputs,
+            publish=PublishConfig.model_validate({"k": k}),
+            tz=ingested.timezone,
+            dates=dates,
+            weeks=["2026-W15"],
+            published_zone_ids=["Z1"],
+            salt="test",
+        )
+        gold = {t: select_publishable(t, s.marked_df, mode="delete") for t, s in staged.items()}
+        return {
+            t: [r[S.VISITORS] for r in df.collect()]
+            for t, df in gold.items()
+            if t in (S.GOLD_ZONE_REPEAT_VISITS_WEEKLY_TABLE, S.GOLD_ZONE_DEMOGRAPHICS_DAILY_TABLE)
+        }
+
+    assert published(20) == {S.GOLD_ZONE_REPEAT_VISITS_WEEKLY_TABLE: [], S.GOLD_ZONE_DEMOGRAPHICS_DAILY_TABLE: []}
+    at_11 = published(11)
+    assert sum(at_11[S.GOLD_ZONE_REPEAT_VISITS_WEEKLY_TABLE]) == 11
+    assert sorted(at_11[S.GOLD_ZONE_DEMOGRAPHICS_DAILY_TABLE]) == [11, 11, 11]
