@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
 from tests.daily import write_config
 from typer.testing import CliRunner
 
@@ -25,6 +24,7 @@ from test_ingest_fixtures import (
     SUBSCRIBERS_HEADER,
     make_landing,
     master_key,
+    stays_from_events,
     write_csv,
 )
 
@@ -73,19 +73,7 @@ def _write_stays(spark: SparkSession, config: Config, *, also: dt.date) -> None:
     """Write silver/stays as mobility would: one ten-minute stay per silver event, dated by its LOCAL entry date,
     plus one stay of another device on `also`."""
     events = read_table(spark, silver_path(config.lakehouse, S.SILVER_EVENTS_TABLE))
-    stays = events.select(
-        S.PSEUDO_ID,
-        F.lit("Z1").alias(S.ZONE_ID),
-        F.col(S.EVENT_TS).alias(S.ENTERED_AT),
-        (F.col(S.EVENT_TS) + F.expr("INTERVAL 10 MINUTES")).alias(S.LEFT_AT),
-        F.lit(600).cast("long").alias(S.DWELL_S),
-        F.lit(True).alias(S.IS_VISIT),
-        F.lit("unknown").alias(S.ARRIVAL_DIRECTION),
-        F.lit(None).cast("string").alias(S.PREVIOUS_ZONE_ID),
-        F.lit(1.0).alias(S.PRESENCE_WEIGHT),
-        F.lit(False).alias(S.IS_RESIDENT),
-        F.to_date(F.from_utc_timestamp(S.EVENT_TS, config.timezone)).alias(S.DATE),
-    )
+    stays = stays_from_events(events, minutes=10, tz=config.timezone)
     at = dt.datetime.combine(also, dt.time(9))
     other = spark.createDataFrame(
         [("someone-else", "Z1", at, at, 0, False, "unknown", None, 1.0, False, also)], S.SILVER_STAYS

@@ -12,7 +12,10 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
+from footfall import schemas as S
 from footfall.config import Config, parse_config
 from footfall.ingest.contract import check_events_contract
 from footfall.ingest.pseudonym import ENV_KEY, MasterKey, load_master_key
@@ -154,3 +157,23 @@ def test_fixture_landing_passes_the_events_contract(tmp_path: Path) -> None:
     files = check_events_contract(config.landing, [DAY])
     assert [(f.path.name, f.event_date) for f in files] == [("part-00000.parquet", DAY)]
     assert pq.read_table(files[0].path).num_rows == len(EVENTS)
+
+
+def stays_from_events(events_df: DataFrame, *, minutes: int, tz: str) -> DataFrame:
+    """Return one visit to zone Z1 of `minutes` per silver event, dated by its local entry date, as S.SILVER_STAYS
+    (a stand-in for mobility where a test needs stays of known pseudonyms)."""
+    local = F.to_date(F.from_utc_timestamp(S.EVENT_TS, tz))
+    rows = events_df.select(
+        S.PSEUDO_ID,
+        F.lit("Z1").alias(S.ZONE_ID),
+        F.col(S.EVENT_TS).alias(S.ENTERED_AT),
+        (F.col(S.EVENT_TS) + F.make_interval(mins=F.lit(minutes))).alias(S.LEFT_AT),
+        F.lit(minutes * 60).cast("long").alias(S.DWELL_S),
+        F.lit(True).alias(S.IS_VISIT),
+        F.lit("unknown").alias(S.ARRIVAL_DIRECTION),
+        F.lit(None).cast("string").alias(S.PREVIOUS_ZONE_ID),
+        F.lit(1.0).alias(S.PRESENCE_WEIGHT),
+        F.lit(False).alias(S.IS_RESIDENT),
+        local.alias(S.DATE),
+    )
+    return events_df.sparkSession.createDataFrame(rows.rdd, S.SILVER_STAYS)  # the contract's nullability

@@ -20,7 +20,7 @@ from footfall import schemas as S
 from footfall.config import Config
 from footfall.ingest import run_ingest
 from footfall.lakehouse import silver_path
-from test_ingest_fixtures import make_landing, master_key, pseudo
+from test_ingest_fixtures import make_landing, master_key, pseudo, stays_from_events
 
 PEOPLE = [f"49155510000{i:02d}" for i in range(11)]
 OLD_BOUNDARY = dt.date(2026, 4, 7)  # (OLD_BOUNDARY - 1970-01-01).days % 30 == 0: a Tuesday, inside week 15
@@ -140,22 +140,7 @@ def test_the_disclosure_rules_see_eleven_people_in_that_week(spark: SparkSession
     events_df = _table(spark, ingested, S.SILVER_EVENTS_TABLE).where(
         F.date_trunc("week", local).cast("date") == F.lit(WEEK)
     )
-    stays_df = spark.createDataFrame(
-        events_df.select(
-            S.PSEUDO_ID,
-            F.lit("Z1").alias(S.ZONE_ID),
-            F.col(S.EVENT_TS).alias(S.ENTERED_AT),
-            (F.col(S.EVENT_TS) + F.expr("INTERVAL 30 MINUTES")).alias(S.LEFT_AT),
-            F.lit(1800).cast("long").alias(S.DWELL_S),
-            F.lit(True).alias(S.IS_VISIT),
-            F.lit("N").alias(S.ARRIVAL_DIRECTION),
-            F.lit(None).cast("string").alias(S.PREVIOUS_ZONE_ID),
-            F.lit(1.0).alias(S.PRESENCE_WEIGHT),
-            F.lit(False).alias(S.IS_RESIDENT),
-            local.alias(S.DATE),
-        ).rdd,
-        S.SILVER_STAYS,
-    )
+    stays_df = stays_from_events(events_df, minutes=30, tz=ingested.timezone)
     repeat_df = agg_repeat_visits(stays_df, tz=ingested.timezone).select(*S.SILVER_REPEAT_VISITS.names)
     inputs = SilverInputs(
         stays_df=stays_df,

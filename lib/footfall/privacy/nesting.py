@@ -24,6 +24,7 @@ from pyspark.sql.window import Window
 
 from footfall import schemas as S
 from footfall.mobility.calendar import with_iso_week
+from footfall.privacy.disclosure import TRUE
 from footfall.privacy.suppression import IS_SUPPRESSED, SUPPRESSION
 
 NESTED = "nested"
@@ -45,7 +46,7 @@ def agg_zone_day_devices(device_days_df: DataFrame) -> DataFrame:
 
 def _true(df: DataFrame, col: str) -> Column:
     # under noise the count carries noise and its true value sits in <col>_true (privacy/disclosure.py)
-    return F.col(f"{col}_true") if f"{col}_true" in df.columns else F.col(col)
+    return F.col(f"{col}{TRUE}") if f"{col}{TRUE}" in df.columns else F.col(col)
 
 
 def with_hour_in_day_nesting(
