@@ -60,7 +60,8 @@ run: setup ## run the pipeline end to end on the embedded default (conf/local.ya
 test: setup airflow ## run the test suite in two processes, a file per process at a time (tests/test_airflow_dag.py needs .venv-airflow)
 	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
 
-bench: setup ## measure: generator throughput; spatial job, footprint accuracy, Sedona vs naive join (bench/results/)
+bench: setup ## measure the whole pipeline against Spark's floor and DuckDB at ~1 M and ~10 M events; the generator; spatial (bench/results/)
+	$(BIN)/python bench/pipeline.py --sizes 2000x7 20000x7 --label $(or $(LABEL),current)
 	$(BIN)/python bench/generate.py --sizes 2000x2 20000x7
 	$(BIN)/python bench/spatial.py --sizes 2000x500 20000x5000
 

@@ -1,0 +1,319 @@
+"""The whole pipeline against Spark's own floor and DuckDB, on the same generated events: `make bench`.
+
+For each size (SUBSCRIBERSxDAYS; the cities are generated once into data/bench/ and reused):
+1. `footfall run` in a fresh process, as a data team runs it: wall time, seconds per stage from its plain output,
+   peak resident memory of the Python driver and of the JVM, and Spark's event log (bench/eventlog.py);
+2. the same run again with nothing new (every stage should skip);
+3. Spark's floor in a fresh process: read the events, count distinct devices per cell and UTC hour; session start
+   and query timed apart;
+4. DuckDB's implementation of the headline metric (bench/duckdb_hourly.py), checked cell for cell against gold's
+   published hourly visitors.
+Results go to bench/results/pipeline.json and pipeline.md (with --label, e.g. before/after, kept side by side).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from eventlog import find_logs, summarise  # noqa: E402
+
+STAGE_LINE = re.compile(r"^\S+Z (forget|ingest|spatial|mobility|publish): .*\((\d+(?:\.\d+)?) s\)$")
+STAGES = ("forget", "ingest", "spatial", "mobility", "publish")
+FOOTFALL = Path(sys.executable).parent / "footfall"
+
+
+class PeakMemory:
+    """Samples the peak resident memory (VmHWM) of a process tree every 0.2 s: the Python driver and the JVM."""
+
+    def __init__(self, pid: int) -> None:
+        self.root = pid
+        self.peak_kib: dict[str, int] = {"python": 0, "java": 0}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _tree(self) -> list[int]:
+        children: dict[int, list[int]] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+                children.setdefault(ppid, []).append(int(entry.name))
+        out, todo = [], [self.root]
+        while todo:
+            pid = todo.pop()
+            out.append(pid)
+            todo.extend(children.get(pid, []))
+        return out
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            for pid in self._tree():
+                try:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                except OSError:
+                    continue
+                name = re.search(r"^Name:\s+(\S+)", status, re.M)
+                hwm = re.search(r"^VmHWM:\s+(\d+) kB", status, re.M)
+                if not (name and hwm):
+                    continue
+                # the driver is the root (a `footfall` script or python), its JVM a `java` child
+                kind = "java" if name.group(1) == "java" else "python" if pid == self.root else None
+                if kind:
+                    self.peak_kib[kind] = max(self.peak_kib[kind], int(hwm.group(1)))
+
+
+def _spark_conf_dir(folder: Path, *, event_log: Path) -> Path:
+    """A SPARK_CONF_DIR whose spark-defaults.conf turns the event log on (the session factory sets the rest)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    event_log.mkdir(parents=True, exist_ok=True)
+    (folder / "spark-defaults.conf").write_text(
+        f"spark.eventLog.enabled true\nspark.eventLog.dir file://{event_log}\nspark.eventLog.compress false\n"
+    )
+    return folder
+
+
+def ensure_city(size: str, *, cities: Path) -> Path:
+    """Generate SUBSCRIBERSxDAYS from Monday 2026-03-02 into cities/<size>/landing once; return that folder."""
+    n, days = (int(v) for v in size.split("x"))
+    landing = cities / size / "landing"
+    if not (landing / "generation.json").is_file():
+        cmd = [str(FOOTFALL), "generate", "--out", str(landing), "--subscribers", str(n), "--days", str(days)]
+        subprocess.run(cmd, check=True, cwd=ROOT)
+    return landing
+
+
+def write_config(work: Path, *, landing: Path) -> Path:
+    """A config like conf/local.yaml, pointing at this size's landing and a fresh lakehouse."""
+    config = yaml.safe_load((ROOT / "conf" / "local.yaml").read_text())
+    config["landing"] = str(landing)
+    config["lakehouse"] = str(work / "lakehouse")
+    config["privacy"]["pseudonym_key_file"] = str(work / "key")
+    from footfall.ingest import create_dev_key
+
+    create_dev_key(work / "key")
+    path = work / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def run_footfall(config: Path, *, work: Path, name: str) -> dict[str, Any]:
+    """Run `footfall run` in a fresh process; return wall seconds, stage seconds, peak memory, event log summary."""
+    log_dir = work / f"eventlog-{name}"
+    env = {
+        **os.environ,
+        "CI": "true",  # plain, timestamped stage lines
+        "SPARK_CONF_DIR": str(_spark_conf_dir(work / f"conf-{name}", event_log=log_dir)),
+    }
+    began = time.monotonic()
+    proc = subprocess.Popen(
+        [str(FOOTFALL), "run", "--config", str(config)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    with PeakMemory(proc.pid) as memory:
+        out, _ = proc.communicate()
+    wall = time.monotonic() - began
+    (work / f"{name}.log").write_text(out)
+    if proc.returncode:
+        raise RuntimeError(f"footfall run failed ({proc.returncode}); see {work / f'{name}.log'}:\n{out[-3000:]}")
+    stages = {m.group(1): float(m.group(2)) for line in out.splitlines() if (m := STAGE_LINE.match(line))}
+    return {
+        "wall_s": round(wall, 1),
+        "stages_s": stages,
+        "session_and_setup_s": round(wall - sum(stages.values()), 1),
+        "peak_rss_mib": {k: round(v / 1024) for k, v in memory.peak_kib.items()},
+        "spark": summarise(find_logs(log_dir)),
+    }
+
+
+FLOOR = """
+import json, sys, time
+t0 = time.monotonic()
+from footfall.session import get_spark
+from pyspark.sql import functions as F
+spark = get_spark("footfall-bench-floor")
+t1 = time.monotonic()
+events = spark.read.parquet(sys.argv[1] + "/events")
+ts = F.try_to_timestamp(F.col("event_ts"), F.lit("yyyy-MM-dd'T'HH:mm:ssX"))
+(events.groupBy("cell_id", F.date_trunc("hour", ts).alias("hour"))
+    .agg(F.countDistinct("msisdn").alias("devices")).write.format("noop").mode("overwrite").save())
+t2 = time.monotonic()
+print(json.dumps({"session_s": round(t1 - t0, 1), "query_s": round(t2 - t1, 1)}))
+"""
+
+
+def run_floor(landing: Path) -> dict[str, Any]:
+    """Spark's floor in a fresh process: session start, then the scan and distinct count, timed apart."""
+    out = subprocess.run(
+        [sys.executable, "-c", FLOOR, str(landing)], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def run_duckdb(landing: Path, *, config: Path) -> dict[str, Any]:
+    """Time DuckDB's hourly visitors; compare them with gold's published cells."""
+    import pyarrow.compute as pc
+    from deltalake import DeltaTable
+    from duckdb_hourly import hourly_visitors
+
+    from footfall.config import load_config
+
+    cfg = load_config(config)
+    lakehouse = Path(cfg.lakehouse)
+    weights = DeltaTable(str(lakehouse / "silver" / "cell_zone_weights")).to_pyarrow_table()
+    began = time.monotonic()
+    result = hourly_visitors(
+        landing,
+        weights=weights,
+        tz=cfg.timezone,
+        min_weight=cfg.mobility.min_weight,
+        max_gap_s=cfg.mobility.max_gap_s,
+        min_visit_s=cfg.mobility.min_visit_s,
+        min_age=cfg.privacy.age_bands[0],
+        period_days=cfg.privacy.pseudonym_period_days,
+    )
+    seconds = time.monotonic() - began
+    gold = DeltaTable(str(lakehouse / "gold" / "zone_footfall_hourly")).to_pyarrow_table(
+        columns=["zone_id", "date", "hour", "visitors"]
+    )
+    gold = gold.filter(pc.is_valid(gold["visitors"]))
+    ours = {(r["zone_id"], r["date"], r["hour"]): r["visitors"] for r in result.to_pylist()}
+    cells = gold.to_pylist()
+    equal = sum(1 for r in cells if ours.get((r["zone_id"], r["date"], r["hour"])) == r["visitors"])
+    return {"query_s": round(seconds, 2), "published_cells": len(cells), "equal_cells": equal}
+
+
+def count_events(landing: Path) -> int:
+    import pyarrow.dataset as ds
+
+    return ds.dataset(landing / "events", format="parquet", partitioning="hive").count_rows()
+
+
+def bench_size(size: str, *, cities: Path, scratch: Path) -> dict[str, Any]:
+    landing = ensure_city(size, cities=cities)
+    work = scratch / size
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    config = write_config(work, landing=landing)
+    events = count_events(landing)
+    print(f"{size}: {events:,} landing events", flush=True)
+    first = run_footfall(config, work=work, name="run")
+    print(f"{size}: footfall run {first['wall_s']} s {first['stages_s']}", flush=True)
+    rerun = run_footfall(config, work=work, name="rerun")
+    print(f"{size}: rerun with nothing new {rerun['wall_s']} s", flush=True)
+    floor = run_floor(landing)
+    print(f"{size}: Spark floor {floor}", flush=True)
+    duck = run_duckdb(landing, config=config)
+    print(f"{size}: DuckDB {duck}", flush=True)
+    wall = first["wall_s"]
+    return {
+        "size": size,
+        "events": events,
+        "footfall": first,
+        "rerun": {k: rerun[k] for k in ("wall_s", "stages_s")},
+        "floor": floor,
+        "duckdb": duck,
+        "events_per_s": {
+            "footfall": round(events / wall),
+            "floor": round(events / floor["query_s"]),
+            "duckdb": round(events / duck["query_s"]),
+        },
+        "ratios": {
+            "footfall_rate_over_floor_rate": round(floor["query_s"] / wall, 3),
+            "footfall_over_duckdb_time": round(wall / duck["query_s"], 1),
+        },
+    }
+
+
+def markdown(label: str, results: list[dict[str, Any]], machine: str) -> str:
+    rows = [
+        f"### {label} ({machine})",
+        "",
+        "| events | footfall run | ingest | spatial | mobility | publish | session + setup | rerun | peak driver / JVM "
+        "| Spark floor (+ session) | DuckDB | footfall ÷ floor rate | footfall ÷ DuckDB time | equal cells |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        f, s = r["footfall"], r["footfall"]["stages_s"]
+        rows.append(
+            f"| {r['events'] / 1e6:.2f} M | {f['wall_s']:.0f} s ({r['events_per_s']['footfall']:,}/s) "
+            + " ".join(f"| {s.get(st, 0):.0f} s" for st in ("ingest", "spatial", "mobility", "publish"))
+            + f" | {f['session_and_setup_s']:.0f} s | {r['rerun']['wall_s']:.0f} s "
+            f"| {f['peak_rss_mib']['python']:,} / {f['peak_rss_mib']['java']:,} MiB "
+            f"| {r['floor']['query_s']:.1f} s (+{r['floor']['session_s']:.0f} s) | {r['duckdb']['query_s']:.1f} s "
+            f"| {r['ratios']['footfall_rate_over_floor_rate']:.3f} | {r['ratios']['footfall_over_duckdb_time']:.1f} x"
+            f"| {r['duckdb']['equal_cells']} of {r['duckdb']['published_cells']} |"
+        )
+    if len(results) > 1:
+        a, b = results[0], results[-1]
+        rows += [
+            "",
+            f"t({b['size']}) / t({a['size']}) = {b['footfall']['wall_s'] / a['footfall']['wall_s']:.2f} "
+            f"for {b['events'] / a['events']:.1f} x the events",
+        ]
+    rows += [
+        "",
+        "Spark jobs per stage of the largest run (event log):",
+        "",
+        "| stage | jobs | stages | tasks | busy | task time |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, g in results[-1]["footfall"]["spark"]["groups"].items():
+        rows.append(f"| {name} | {g['jobs']} | {g['stages']} | {g['tasks']} | {g['busy_s']} s | {g['task_s']} s |")
+    return "\n".join(rows) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", nargs="+", default=["2000x7", "20000x7"], help="SUBSCRIBERSxDAYS")
+    parser.add_argument("--cities", type=Path, default=ROOT / "data" / "bench", help="generated cities, reused")
+    parser.add_argument("--scratch", type=Path, default=ROOT / "data" / "bench" / "runs")
+    parser.add_argument("--label", default="current", help="name of this measurement, e.g. before or after")
+    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
+    args = parser.parse_args()
+    results = [bench_size(size, cities=args.cities, scratch=args.scratch) for size in args.sizes]
+    machine = f"{os.cpu_count()} cores, {dt.date.today()}"
+    args.results.mkdir(parents=True, exist_ok=True)
+    path = args.results / "pipeline.json"
+    doc = json.loads(path.read_text()) if path.is_file() else {}
+    doc[args.label] = {"machine": machine, "results": results}
+    path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    (args.results / "pipeline.md").write_text(
+        "# make bench: footfall against Spark's floor and DuckDB\n\n"
+        "Written by `bench/pipeline.py`; figures from one machine, each label one run of `make bench`.\n\n"
+        + "\n".join(markdown(label, d["results"], d["machine"]) for label, d in doc.items())
+    )
+    print(markdown(args.label, results, machine))
+
+
+if __name__ == "__main__":
+    main()
