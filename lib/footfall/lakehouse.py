@@ -135,8 +135,28 @@ def table_properties(table: Table) -> dict[str, str]:
     return {"delta.enableDeletionVectors": "false", "delta.dataSkippingStatsColumns": ",".join(stats)}
 
 
+FIRST_COMMIT = "_delta_log/00000000000000000000.json"
+
+
+def has_first_commit(spark: SparkSession, path: str) -> bool:
+    """Return True when the table at `path` still has its first commit file: one file-system call, no Spark job.
+
+    False does not mean there is no table: Delta deletes old commit files once a checkpoint covers them.
+    """
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    first = jvm.org.apache.hadoop.fs.Path(f"{path}/{FIRST_COMMIT}")
+    return bool(first.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(first))
+
+
 def ensure_table(spark: SparkSession, table: Table, lakehouse: Path) -> None:
-    """Create the table with its registered schema, partitioning and properties unless it exists."""
+    """Create the table with its registered schema, partitioning and properties unless it exists.
+
+    A table whose first commit is there exists: createIfNotExists would load its snapshot to find that out, a
+    quarter of a second per write (26 writes in a run; make bench, docs/scale.md).
+    """
+    if has_first_commit(spark, table.path(lakehouse)):
+        return
     builder = DeltaTable.createIfNotExists(spark).location(table.path(lakehouse)).addColumns(table.schema)
     for key, value in table_properties(table).items():
         builder = builder.property(key, value)
@@ -230,6 +250,7 @@ def commit_metadatas(spark: SparkSession, path: str) -> list[dict[str, Any]]:
 
 
 RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
+VACUUM_LOGGING = "spark.databricks.delta.vacuum.logging.enabled"
 
 
 @contextmanager
@@ -246,5 +267,7 @@ def vacuum_now(spark: SparkSession, path: str) -> None:
     if properties is not None and properties["properties"].get("delta.enableDeletionVectors") == "true":
         # Rows marked deleted in a deletion vector are still in their file until it is rewritten.
         spark.sql(f"REORG TABLE delta.`{path}` APPLY (PURGE)")
-    with retention_check_disabled(spark):
+    # Without VACUUM START and END commits: two commits per call, half of its second on a small table (make bench,
+    # docs/scale.md). What a purge removed is recorded where it matters (forget_audit; gold keeps no history).
+    with retention_check_disabled(spark), conf_set(spark, VACUUM_LOGGING, "false"):
         table.vacuum(0.0)

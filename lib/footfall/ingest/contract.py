@@ -122,6 +122,10 @@ def _type_name(data_type: T.DataType) -> str:
     return data_type.simpleString()
 
 
+# Landing CSV files (path, mtime, size, contract) whose values passed the checks in this process.
+_CHECKED: set[tuple[str, int, int, str, str | None, str]] = set()
+
+
 def read_landing_csv(
     spark: SparkSession,
     path: Path,
@@ -135,10 +139,17 @@ def read_landing_csv(
     for field in schema.fields:
         if field.name not in header:
             raise InputContractError(f"{path}: column '{field.name}' is missing from the header")
-    raw = spark.read.option("header", True).option("inferSchema", False).csv(str(path))
+    # The header read above gives the columns: Spark need not run a job to find them. Every value is a string
+    # until the checks below have looked at it.
+    as_read = T.StructType([T.StructField(name, T.StringType()) for name in header])
+    raw = spark.read.schema(as_read).option("header", True).csv(str(path))
     raw = raw.select(*[F.trim(F.col(f.name)).alias(f.name) for f in schema.fields])
     raw = raw.select(*[F.when(F.col(f.name) != "", F.col(f.name)).alias(f.name) for f in schema.fields])
-    _check_csv_values(raw, path=path, schema=schema, unique=unique, allowed=allowed or {})
+    # forget and ingest read subscribers.csv in the same run: the file is checked once per version
+    version = (str(path.resolve()), path.stat().st_mtime_ns, path.stat().st_size, schema.json(), unique, str(allowed))
+    if version not in _CHECKED:
+        _check_csv_values(raw, path=path, schema=schema, unique=unique, allowed=allowed or {})
+        _CHECKED.add(version)
     return raw.select(*[F.col(f.name).try_cast(f.dataType).alias(f.name) for f in schema.fields])
 
 

@@ -59,7 +59,7 @@ def gold_suite(table: str, *, k: int, zone_ids: Sequence[str], partitions: Seque
         if column in schema.fieldNames():
             suite.add_expectation(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(values)))
     if partition is not None and table != S.GOLD_ZONES_TABLE:
-        # strings: Spark casts them to the column's type (date) when it compares
+        # ISO strings: validate_staged hands dates to GX as ISO strings too
         suite.add_expectation(gxe.ExpectColumnValuesToBeInSet(column=partition, value_set=list(partitions)))
     if S.DWELL_MEDIAN_S in schema.fieldNames():
         for upper, lower in ((S.DWELL_MEDIAN_S, S.DWELL_P25_S), (S.DWELL_P75_S, S.DWELL_MEDIAN_S)):
