@@ -46,7 +46,6 @@ from footfall.privacy.noise import agg_privacy_ledger
 from footfall.privacy.suppression import SUPPRESSION
 from footfall.publish.gold import drop_gold_history, register_gold, write_gold
 from footfall.publish.staging import SilverInputs, select_publishable, stage_gold
-from footfall.quality.runner import agg_validation_runs, validate_staged, write_quality_report
 
 # silver tables whose versions each gold commit records, so a published number can be traced to its inputs
 INPUT_TABLES = (
@@ -215,6 +214,9 @@ def run_publish(
     marked = {t: s.marked_df.localCheckpoint(eager=True) for t, s in staged.items()}
     published = {t: select_publishable(t, df, mode=publish.suppression_mode) for t, df in marked.items()}
     partitions = {t: list(s.partition_values) for t, s in staged.items()}
+
+    # imported here: Great Expectations takes 3 s to import, which a run that skips publish need not pay
+    from footfall.quality.runner import agg_validation_runs, validate_staged, write_quality_report
 
     validations = validate_staged(published, k=publish.k, zone_ids=all_zones, partitions=partitions)
     quality_dir = lh / S.QUALITY
