@@ -110,6 +110,17 @@ def test_bad_subscriber_values_name_file_and_column(
     assert ADULT_F not in str(info.value)  # identifiers never go into a message
 
 
+def test_a_csv_checked_once_is_checked_again_after_it_changed(spark: SparkSession, tmp_path: Path) -> None:
+    """The checks run once per file version in a process (forget and ingest both read subscribers.csv): a file
+    rewritten with a bad value must fail, not pass on the first version's check."""
+    config = make_landing(tmp_path)
+    assert read_subscribers(spark, config.landing).count() == len(SUBSCRIBERS)
+    assert read_subscribers(spark, config.landing).count() == len(SUBSCRIBERS)  # the same version: passes again
+    write_csv(config.landing / "subscribers.csv", SUBSCRIBERS_HEADER, _first_row(1, "1980s"))
+    with pytest.raises(InputContractError, match=r"column 'birth_year' has 1 values that are not int"):
+        read_subscribers(spark, config.landing)
+
+
 def test_missing_csv_column_or_file(spark: SparkSession, tmp_path: Path) -> None:
     config = make_landing(tmp_path)
     write_csv(config.landing / "subscribers.csv", SUBSCRIBERS_HEADER[:-1], [r[:-1] for r in SUBSCRIBERS])
