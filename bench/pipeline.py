@@ -88,12 +88,17 @@ class PeakMemory:
                     self.peak_kib[kind] = max(self.peak_kib[kind], int(hwm.group(1)))
 
 
+# Settings a size needs on top of the session factory's (--spark-default KEY=VALUE), recorded with its results.
+EXTRA_SPARK_DEFAULTS: list[str] = []
+
+
 def _spark_conf_dir(folder: Path, *, event_log: Path) -> Path:
     """A SPARK_CONF_DIR whose spark-defaults.conf turns the event log on (the session factory sets the rest)."""
     folder.mkdir(parents=True, exist_ok=True)
     event_log.mkdir(parents=True, exist_ok=True)
+    extra = "".join(f"{line}\n" for line in EXTRA_SPARK_DEFAULTS)
     (folder / "spark-defaults.conf").write_text(
-        f"spark.eventLog.enabled true\nspark.eventLog.dir file://{event_log}\nspark.eventLog.compress false\n"
+        f"spark.eventLog.enabled true\nspark.eventLog.dir file://{event_log}\nspark.eventLog.compress false\n{extra}"
     )
     return folder
 
@@ -270,7 +275,7 @@ def markdown(label: str, results: list[dict[str, Any]], machine: str) -> str:
             + f" | {f['session_and_setup_s']:.0f} s | {r['rerun']['wall_s']:.0f} s "
             f"| {f['peak_rss_mib']['python']:,} / {f['peak_rss_mib']['java']:,} MiB "
             f"| {r['floor']['query_s']:.1f} s (+{r['floor']['session_s']:.0f} s) | {r['duckdb']['query_s']:.1f} s "
-            f"| {r['ratios']['footfall_rate_over_floor_rate']:.3f} | {r['ratios']['footfall_over_duckdb_time']:.1f} x"
+            f"| {r['ratios']['footfall_rate_over_floor_rate']:.3f} | {r['ratios']['footfall_over_duckdb_time']:.1f} x "
             f"| {r['duckdb']['equal_cells']} of {r['duckdb']['published_cells']} |"
         )
     if len(results) > 1:
@@ -292,6 +297,15 @@ def markdown(label: str, results: list[dict[str, Any]], machine: str) -> str:
     return "\n".join(rows) + "\n"
 
 
+def render(doc: dict[str, Any]) -> str:
+    """Return pipeline.md: a section per label of pipeline.json, in the order they were measured."""
+    return (
+        "# make bench: footfall against Spark's floor and DuckDB\n\n"
+        "Written by `bench/pipeline.py`; figures from one machine, each label one run of `make bench`.\n\n"
+        + "\n".join(markdown(label, d["results"], d["machine"]) for label, d in doc.items())
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", nargs="+", default=["2000x7", "20000x7"], help="SUBSCRIBERSxDAYS")
@@ -299,19 +313,19 @@ def main() -> None:
     parser.add_argument("--scratch", type=Path, default=ROOT / "data" / "bench" / "runs")
     parser.add_argument("--label", default="current", help="name of this measurement, e.g. before or after")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--spark-default", action="append", default=[], help="KEY=VALUE for spark-defaults.conf")
     args = parser.parse_args()
+    EXTRA_SPARK_DEFAULTS.extend(kv.replace("=", " ", 1) for kv in args.spark_default)
     results = [bench_size(size, cities=args.cities, scratch=args.scratch) for size in args.sizes]
     machine = f"{os.cpu_count()} cores, {dt.date.today()}"
     args.results.mkdir(parents=True, exist_ok=True)
     path = args.results / "pipeline.json"
     doc = json.loads(path.read_text()) if path.is_file() else {}
+    if args.spark_default:
+        machine += f"; spark-defaults: {', '.join(args.spark_default)}"
     doc[args.label] = {"machine": machine, "results": results}
     path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
-    (args.results / "pipeline.md").write_text(
-        "# make bench: footfall against Spark's floor and DuckDB\n\n"
-        "Written by `bench/pipeline.py`; figures from one machine, each label one run of `make bench`.\n\n"
-        + "\n".join(markdown(label, d["results"], d["machine"]) for label, d in doc.items())
-    )
+    (args.results / "pipeline.md").write_text(render(doc))
     print(markdown(args.label, results, machine))
 
 
