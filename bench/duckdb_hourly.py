@@ -27,7 +27,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-EVENT_TYPES = ("data", "call_out", "call_in", "sms_out", "sms_in")
+from footfall.ingest.checks import EVENT_TYPES
 
 
 def hourly_visitors_sql(
@@ -142,34 +142,12 @@ GROUP BY ALL
 """
 
 
-def hourly_visitors(
-    landing: Path,
-    *,
-    weights: pa.Table,
-    tz: str,
-    min_weight: float,
-    max_gap_s: int,
-    min_visit_s: int,
-    min_age: int,
-    period_days: int,
-    threads: int | None = None,
-) -> pa.Table:
-    """Run the query in a fresh in-memory DuckDB; `weights` is silver/cell_zone_weights as Arrow."""
+def hourly_visitors(sql: str, *, weights: pa.Table) -> pa.Table:
+    """Run `hourly_visitors_sql` in a fresh in-memory DuckDB; `weights` is silver/cell_zone_weights as Arrow."""
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
-        if threads:
-            con.execute(f"SET threads = {int(threads)}")
         con.register("weights", weights)
-        sql = hourly_visitors_sql(
-            landing,
-            tz=tz,
-            min_weight=min_weight,
-            max_gap_s=max_gap_s,
-            min_visit_s=min_visit_s,
-            min_age=min_age,
-            period_days=period_days,
-        )
         return con.sql(sql).to_arrow_table()
     finally:
         con.close()

@@ -188,17 +188,15 @@ def run_duckdb(landing: Path, *, config: Path) -> dict[str, Any]:
     """Time DuckDB's hourly visitors; compare them with gold's published cells."""
     import pyarrow.compute as pc
     from deltalake import DeltaTable
-    from duckdb_hourly import hourly_visitors
+    from duckdb_hourly import hourly_visitors, hourly_visitors_sql
 
     from footfall.config import load_config
 
     cfg = load_config(config)
     lakehouse = Path(cfg.lakehouse)
     weights = DeltaTable(str(lakehouse / "silver" / "cell_zone_weights")).to_pyarrow_table()
-    began = time.monotonic()
-    result = hourly_visitors(
+    sql = hourly_visitors_sql(
         landing,
-        weights=weights,
         tz=cfg.timezone,
         min_weight=cfg.mobility.min_weight,
         max_gap_s=cfg.mobility.max_gap_s,
@@ -206,6 +204,8 @@ def run_duckdb(landing: Path, *, config: Path) -> dict[str, Any]:
         min_age=cfg.privacy.age_bands[0],
         period_days=cfg.privacy.pseudonym_period_days,
     )
+    began = time.monotonic()
+    result = hourly_visitors(sql, weights=weights)
     seconds = time.monotonic() - began
     gold = DeltaTable(str(lakehouse / "gold" / "zone_footfall_hourly")).to_pyarrow_table(
         columns=["zone_id", "date", "hour", "visitors"]
