@@ -17,6 +17,7 @@ from footfall.config import Config
 from footfall.ingest.contract import (
     InputContractError,
     check_events_contract,
+    landing_events_rows,
     read_cells,
     read_landing_events,
     read_subscribers,
@@ -71,6 +72,18 @@ def test_integer_msisdn_is_read_as_its_digits(spark: SparkSession, tmp_path: Pat
     files = check_events_contract(config.landing, [DAY])
     got = read_landing_events(spark, files)
     assert {tuple(r) for r in got.select("msisdn", "event_date").distinct().collect()} == {(ADULT_F, DAY)}
+
+
+def test_footers_give_the_rows_a_run_sizes_its_shuffles_by(tmp_path: Path) -> None:
+    """The rows come from the parquet footers (no Spark job); a broken file counts 0 until ingest names it."""
+    config = make_landing(tmp_path)
+    write_events(config.landing, DAY, ROWS)
+    other = DAY + dt.timedelta(days=1)
+    write_events(config.landing, other, ROWS[:2])
+    assert [f.rows for f in check_events_contract(config.landing, [DAY, other])] == [len(ROWS), 2]
+    (config.landing / "events" / f"event_date={other}" / "broken.parquet").write_bytes(b"PAR1 not really")
+    assert landing_events_rows(config.landing, [DAY, other]) == len(ROWS) + 2
+    assert landing_events_rows(config.landing, [other + dt.timedelta(days=1)]) == 0
 
 
 @pytest.mark.parametrize("empty", [False, True])

@@ -18,7 +18,10 @@ from footfall.session import (
     java_options,
     log4j2_config,
     merged_extensions,
+    read_spark_defaults,
     session_settings,
+    shuffle_partitions_for,
+    size_shuffle,
 )
 
 
@@ -123,3 +126,41 @@ def test_a_submit_to_a_local_master_gets_single_host_sql_settings_it_did_not_set
     finally:
         for k, v in before.items():
             spark.conf.set(k, v)
+
+
+def test_shuffle_partitions_grow_with_the_input_and_never_shrink() -> None:
+    """One partition per 1.5 M events: 100 M events get 66 instead of the local 8 (which ran out of memory)."""
+    assert shuffle_partitions_for(98_567_931, current=8) == 66
+    assert shuffle_partitions_for(9_871_541, current=8) == 8  # what make bench measured at 10 M stays as it was
+    assert shuffle_partitions_for(12_000_001, current=8) == 9
+    assert shuffle_partitions_for(98_567_931, current=200) == 200  # a larger setting is kept
+    assert shuffle_partitions_for(0, current=2) == 2
+
+
+def test_a_local_session_sizes_its_shuffle_by_the_events(spark: SparkSession) -> None:
+    key = "spark.sql.shuffle.partitions"
+    before = spark.conf.get(key)
+    try:
+        spark.conf.set(key, "8")
+        assert size_shuffle(spark, events=30_000_000) == 20 and spark.conf.get(key) == "20"
+        assert size_shuffle(spark, events=1_000) == 20  # a later small input does not lower it
+    finally:
+        spark.conf.set(key, before)
+
+
+def test_spark_defaults_win_over_the_local_defaults(tmp_path: Path) -> None:
+    """A data team raises the local driver's memory in spark-defaults.conf, as spark-submit reads it."""
+    conf = tmp_path / "spark-defaults.conf"
+    conf.write_text(
+        "# comment\n\nspark.driver.memory   16g\nspark.eventLog.enabled=true\nspark.eventLog.dir : file:///tmp/x\n"
+    )
+    defaults = read_spark_defaults(conf)
+    assert defaults == {
+        "spark.driver.memory": "16g",
+        "spark.eventLog.enabled": "true",
+        "spark.eventLog.dir": "file:///tmp/x",
+    }
+    settings = session_settings(defaults, local=True, jars=["a.jar"])
+    assert "spark.driver.memory" not in settings  # spark-submit's 16g stays
+    assert session_settings({}, local=True, jars=["a.jar"])["spark.driver.memory"] == "4g"
+    assert read_spark_defaults(None) == {}

@@ -17,13 +17,13 @@ from rich.table import Table
 
 from footfall import schemas as S
 from footfall.config import Config
-from footfall.ingest.contract import events_partition
+from footfall.ingest.contract import events_partition, landing_events_rows
 from footfall.ingest.plan import landing_dates
 from footfall.ingest.pseudonym import ENV_KEY, MasterKey
 from footfall.progress import StageProgress
 from footfall.publish.job import PublishReport
 from footfall.runlock import run_lock
-from footfall.session import get_spark, stack_versions
+from footfall.session import get_spark, size_shuffle, stack_versions
 
 if TYPE_CHECKING:
     from footfall.synth import GenerateOptions
@@ -191,6 +191,8 @@ def run_pipeline(
 
     with run_lock(Path(config.lakehouse), run_id=run_id):
         spark = get_spark("footfall-run")
+        # Sized by the landing rows of the dates, not only by what ingest reads: mobility shuffles them too.
+        size_shuffle(spark, events=landing_events_rows(landing, requested))
         versions = ", ".join(f"{k} {v}" for k, v in stack_versions(spark).items())
         console.print(
             f"run {run_id[:12]}: {requested[0]} to {requested[-1]}; {versions}", highlight=False, soft_wrap=True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -67,6 +68,53 @@ def tune_single_host(spark: SparkSession, *, submitted: Mapping[str, str]) -> No
     for key in _SINGLE_HOST_SQL:
         if key not in submitted:
             spark.conf.set(key, _LOCAL[key])
+
+
+# A local run raises spark.sql.shuffle.partitions to one partition per this many input events: a fixed 8 puts 12 M
+# rows of a 100 M-event run into each sort task, more than a local driver's heap holds (docs/scale.md). AQE merges
+# partitions that turn out small, but cannot split large ones.
+EVENTS_PER_SHUFFLE_PARTITION = 1_500_000
+
+
+def shuffle_partitions_for(events: int, *, current: int) -> int:
+    """Return the shuffle partitions for a run over `events` input events: never fewer than `current`."""
+    return max(current, -(-events // EVENTS_PER_SHUFFLE_PARTITION))
+
+
+def size_shuffle(spark: SparkSession, *, events: int) -> int:
+    """On a local master, raise spark.sql.shuffle.partitions to what `events` need; return the setting in force.
+
+    A cluster keeps what its data team set (docs/scale.md sizes a national day).
+    """
+    current = int(spark.conf.get("spark.sql.shuffle.partitions") or 200)
+    if not (spark.sparkContext.master or "").startswith("local"):
+        return current
+    wanted = shuffle_partitions_for(events, current=current)
+    if wanted != current:
+        spark.conf.set("spark.sql.shuffle.partitions", str(wanted))
+    return wanted
+
+
+def spark_defaults_file() -> Path | None:
+    """Return the spark-defaults.conf spark-submit reads: $SPARK_CONF_DIR's, else $SPARK_HOME/conf's, else None."""
+    folder = os.environ.get("SPARK_CONF_DIR") or (
+        str(Path(os.environ["SPARK_HOME"]) / "conf") if os.environ.get("SPARK_HOME") else None
+    )
+    path = Path(folder) / "spark-defaults.conf" if folder else None
+    return path if path is not None and path.is_file() else None
+
+
+def read_spark_defaults(path: Path | None) -> dict[str, str]:
+    """Return the settings of a spark-defaults.conf (KEY VALUE or KEY=VALUE per line, # comments), {} for None."""
+    settings: dict[str, str] = {}
+    for line in path.read_text().splitlines() if path is not None else []:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        # Java properties syntax, as spark-submit reads it: the key ends at the first blank, '=' or ':'
+        parts = re.split(r"\s*[=:]\s*|\s+", line, maxsplit=1)
+        settings[parts[0]] = parts[1].strip() if len(parts) > 1 else ""
+    return settings
 
 
 def merged_extensions(existing: str | None) -> str:
@@ -148,7 +196,10 @@ def get_spark(
         # Python workers must run the interpreter that has footfall installed, not whatever python3 is on PATH.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         jars = [str(p) for p in local_jar_paths()]
-        settings = session_settings({}, local=True, jars=jars, overrides=overrides, log4j2=log4j2_config())
+        # spark-submit, which starts the local JVM, reads spark-defaults.conf too; what it sets there (the driver's
+        # memory, say) wins over the factory's local defaults, as it would on a cluster.
+        existing = read_spark_defaults(spark_defaults_file())
+        settings = session_settings(existing, local=True, jars=jars, overrides=overrides, log4j2=log4j2_config())
         builder = builder.master(master)
     for key, value in settings.items():
         builder = builder.config(key, value)

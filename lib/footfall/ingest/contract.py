@@ -39,6 +39,7 @@ class EventFile:
     path: Path
     event_date: dt.date
     column_types: tuple[str, ...]  # arrow types of LANDING_EVENTS' columns, to read alike files together
+    rows: int  # from the footer: what a run sizes its shuffles by
 
 
 def events_partition(landing: Path, day: dt.date) -> Path:
@@ -56,7 +57,8 @@ def _castable_to_string(name: str, arrow_type: pa.DataType) -> bool:
 
 def _check_footer(path: Path, day: dt.date) -> EventFile:
     try:
-        schema = pq.read_schema(path)
+        with pq.ParquetFile(path) as footer:
+            schema, rows = footer.schema_arrow, footer.metadata.num_rows
     except (OSError, pa.ArrowException) as exc:
         raise InputContractError(f"{path}: not a readable parquet file ({exc})") from None
     types = []
@@ -67,7 +69,7 @@ def _check_footer(path: Path, day: dt.date) -> EventFile:
         if not _castable_to_string(field.name, arrow_type):
             raise InputContractError(f"{path}: column '{field.name}' has type {arrow_type}, not castable to string")
         types.append(str(arrow_type))
-    return EventFile(path=path, event_date=day, column_types=tuple(types))
+    return EventFile(path=path, event_date=day, column_types=tuple(types), rows=rows)
 
 
 def check_events_contract(landing: Path, dates: Sequence[dt.date]) -> list[EventFile]:
@@ -82,6 +84,20 @@ def check_events_contract(landing: Path, dates: Sequence[dt.date]) -> list[Event
             raise InputContractError(f"{folder}: partition for {day} has no parquet files")
         files.extend(_check_footer(p, day) for p in parts)
     return files
+
+
+def landing_events_rows(landing: Path, dates: Sequence[dt.date]) -> int:
+    """Return the rows the footers of `dates`' events files declare; files that break the contract count 0 (ingest
+    names them when it reads them)."""
+    rows = 0
+    for day in dates:
+        folder = events_partition(landing, day)
+        for path in sorted(folder.glob("*.parquet")) if folder.is_dir() else []:
+            try:
+                rows += _check_footer(path, day).rows
+            except InputContractError:
+                continue
+    return rows
 
 
 def read_landing_events(spark: SparkSession, files: Sequence[EventFile]) -> DataFrame:

@@ -36,6 +36,7 @@ from footfall.ingest.plan import STAGE, ingest_fingerprints
 from footfall.ingest.pseudonym import MasterKey, period_keys_df, period_start, periods_of_utc_dates, with_pseudo_id
 from footfall.ingest.subscribers import with_subscriber_dimension
 from footfall.lakehouse import SILVER_TABLES, commit_metadata, write
+from footfall.session import size_shuffle
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ def run_ingest(
     run_id = run_id or uuid.uuid4().hex
     run_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
+    # a local session raises its shuffle partitions for a large input (a cluster keeps its own)
+    size_shuffle(spark, events=sum(f.rows for f in files))
     subscribers_df = read_subscribers(spark, config.landing)
     cells_df = read_cells(spark, config.landing)
     raw_df = read_landing_events(spark, files)
@@ -90,7 +93,8 @@ def run_ingest(
     periods = periods_of_utc_dates(dates, period_days=period_days)
     starts = [period_start(p, period_days=period_days) for p in periods]
     keys_df = period_keys_df(spark, key=key, periods=periods)
-    # Persisted only after pseudonymisation: no msisdn ever reaches Spark's block store or spill files.
+    # Persisted only after pseudonymisation: no msisdn ever reaches Spark's block store or spill files. On disk only:
+    # held in memory, 100 M checked rows crowd out the sorts that write them (docs/scale.md).
     checked_df = (
         raw_df.transform(
             with_reason,
@@ -101,7 +105,7 @@ def run_ingest(
             timezone=config.timezone,
         )
         .transform(with_pseudo_id, keys_df=keys_df, period_days=period_days, date_col=LOCAL_DATE)
-        .persist(StorageLevel.MEMORY_AND_DISK)
+        .persist(StorageLevel.DISK_ONLY)
     )
     try:
         audit_df = agg_ingest_audit(
