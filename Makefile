@@ -14,7 +14,7 @@ AF_CONSTRAINTS := orchestration/constraints-airflow.txt
 MVN := mvn -q -B -f jars/pom.xml
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: help setup airflow run test lint bench package test-cluster lock clean
+.PHONY: help setup airflow run test lint bench kill-test package test-cluster lock clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -64,6 +64,9 @@ bench: setup ## measure the whole pipeline against Spark's floor and DuckDB at ~
 	$(BIN)/python bench/pipeline.py --sizes 2000x7 20000x7 --label $(or $(LABEL),current)
 	$(BIN)/python bench/generate.py --sizes 2000x2 20000x7
 	$(BIN)/python bench/spatial.py --sizes 2000x500 20000x5000
+
+kill-test: setup ## SIGKILL 24 daily runs at moments drawn across every stage: no partial state, every next run converges (bench/results/kill.md)
+	$(BIN)/python tests/killharness.py --trials $(or $(TRIALS),24)
 
 lint: setup ## ruff and mypy on lib/
 	$(BIN)/ruff check lib tests jobs bench

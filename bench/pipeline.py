@@ -213,8 +213,19 @@ def run_duckdb(landing: Path, *, config: Path) -> dict[str, Any]:
     gold = gold.filter(pc.is_valid(gold["visitors"]))
     ours = {(r["zone_id"], r["date"], r["hour"]): r["visitors"] for r in result.to_pylist()}
     cells = gold.to_pylist()
-    equal = sum(1 for r in cells if ours.get((r["zone_id"], r["date"], r["hour"])) == r["visitors"])
-    return {"query_s": round(seconds, 2), "published_cells": len(cells), "equal_cells": equal}
+    diffs = [abs((ours.get((r["zone_id"], r["date"], r["hour"])) or 0) - r["visitors"]) for r in cells]
+    equal = sum(1 for d in diffs if d == 0)
+    # how far the differing cells are off: the local date's window ends at midnight UTC (docs/scale.md)
+    rel = [d / r["visitors"] for d, r in zip(diffs, cells, strict=True) if d]
+    return {
+        "query_s": round(seconds, 2),
+        "published_cells": len(cells),
+        "equal_cells": equal,
+        "max_abs_diff": max(diffs, default=0),
+        "max_rel_diff": round(max(rel, default=0.0), 4),
+        "total_abs_diff": sum(diffs),
+        "gold_visitors": sum(r["visitors"] for r in cells),
+    }
 
 
 def count_events(landing: Path) -> int:

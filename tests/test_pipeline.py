@@ -298,19 +298,29 @@ def _rows_of_version(spark: SparkSession, path: str, version: int) -> list | Non
         return None
 
 
-def test_an_objection_gives_the_gold_of_a_city_without_that_customer(
+def _gold_commits(lakehouse: Path) -> dict[str, int]:
+    return {t: len(list((lakehouse / S.GOLD / t / "_delta_log").glob("*.json"))) for t in S.GOLD_TABLES}
+
+
+def test_an_objection_survives_kills_and_gives_the_gold_of_a_city_without_that_customer(
     spark: SparkSession, own: Config, tmp_path: Path
 ) -> None:
-    """Run the city again with one more objector: every gold table equals that of a run whose landing never held
-    the customer; no earlier gold version with their visits stays readable; silver forgets them in every version."""
+    """Run the city again with one more objector, as `footfall run`, and SIGKILL it twice where consistency is most
+    at risk: in forget's VACUUM, and in publish between two gold writes. Readers never see a partial state (the
+    short kill harness; `make kill-test` draws 24 kills across every stage). The next run then gives every gold
+    table equal to that of a run whose landing never held the customer; no earlier gold version with their visits
+    stays readable; silver forgets them in every version and every file."""
     import csv
 
     from delta.tables import DeltaTable
 
+    from daily import write_config
     from footfall.lakehouse import DERIVED_PSEUDONYMISED, gold_path
     from footfall.pipeline import run_pipeline
+    from killharness import KilledRun, check_state, objector_rows, published_gold
 
     config = own
+    lakehouse = Path(config.lakehouse)
     subscribers = Path(config.landing) / "subscribers.csv"
     rows = list(csv.DictReader(subscribers.open()))
     pseudo_of = _pseudo_ids(spark, config, [r["msisdn"] for r in rows if r["opted_out"] == "false"])
@@ -319,10 +329,16 @@ def test_an_objection_gives_the_gold_of_a_city_without_that_customer(
     assert busiest is not None
     objector = next(m for m, p in pseudo_of.items() if p == busiest[S.PSEUDO_ID])
     target = pseudo_of[objector]
+    assert objector_rows(lakehouse, [target]), "the file check below could not fail"
 
     without = tmp_path / "landing-without"
     _without_customer(Path(config.landing), without, objector)
-    before = _snapshot(spark, config)
+    clean = config.model_copy(update={"landing": without, "lakehouse": tmp_path / "lakehouse-without"})
+    run_pipeline(clean, console=Console(file=io.StringIO(), width=200))
+    before, expected = published_gold(lakehouse), published_gold(Path(clean.lakehouse))
+    assert before is not None and expected is not None
+    assert before != expected, "the objector's visits changed no published number: the test would prove nothing"
+    snapshot = _snapshot(spark, config)
     for r in rows:
         if r["msisdn"] == objector:
             r["opted_out"], r["opted_out_at"] = "true", "2026-11-25T08:00:00Z"
@@ -330,19 +346,28 @@ def test_an_objection_gives_the_gold_of_a_city_without_that_customer(
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+    yaml_config = write_config(config, tmp_path / "own.yaml")
 
-    printed = io.StringIO()
-    run_pipeline(config, console=Console(file=printed, width=200))
-    assert "1 new objections" in printed.getvalue()
+    # 1. killed in forget's VACUUM: the deletes are committed, the old files partly removed
+    run = KilledRun.start(yaml_config, key=None)
+    assert run.kill_when(lambda: run.saw("VACUUM of silver/")) == ("forget (VACUUM)", True)
+    assert check_state(lakehouse, whole=[before], spark=spark) == []
+    # 2. killed in publish after the first gold commit: the tables' own latest versions are a mix of two runs (what
+    # a reader that skipped gold/_publications would see), the newest publication is still the whole earlier one
+    commits = _gold_commits(lakehouse)
+    run = KilledRun.start(yaml_config, key=None)
+    assert run.kill_when(lambda: _gold_commits(lakehouse) != commits) == ("publish", True)
+    assert 1 <= sum(n != commits[t] for t, n in _gold_commits(lakehouse).items()) < len(S.GOLD_TABLES)
+    assert check_state(lakehouse, whole=[before], spark=spark) == []
+    # 3. the next run, left alone, converges
+    run = KilledRun.start(yaml_config, key=None)
+    assert run.wait() == 0, "".join(run.lines[-20:])
+    assert published_gold(lakehouse) == expected
     after = {t: _gold(spark, config, t) for t in S.GOLD_TABLES}
-    changed = [t for t, df in before.items() if df.exceptAll(after[t]).count() + after[t].exceptAll(df).count()]
-    assert changed, "the objector's visits changed no published number: the test would prove nothing"
-
-    clean = config.model_copy(update={"landing": without, "lakehouse": tmp_path / "lakehouse-without"})
-    run_pipeline(clean, console=Console(file=io.StringIO(), width=200))
     for table in S.GOLD_TABLES:
         assertDataFrameEqual(after[table], _gold(spark, clean, table))
 
+    changed = [t for t, df in snapshot.items() if df.exceptAll(after[t]).count() + after[t].exceptAll(df).count()]
     for table in changed:
         path = gold_path(config.lakehouse, table)
         assert _readable_versions_differ(spark, path, after[table]) == [], table
@@ -351,6 +376,8 @@ def test_an_objection_gives_the_gold_of_a_city_without_that_customer(
         for version in [h["version"] for h in DeltaTable.forPath(spark, path).history().select("version").collect()]:
             held = _rows_of_version(spark, path, version) or []
             assert all(r[S.PSEUDO_ID] != target for r in held), (table, version)
+    assert objector_rows(lakehouse, [target]) == {}  # in no parquet file at all, current or not
+    assert objector_rows(Path(clean.lakehouse), [target]) == {}
 
 
 def test_noisy_publication_spends_budget_in_the_ledger(spark: SparkSession, own: Config) -> None:

@@ -70,6 +70,8 @@ SILVER_TABLES: dict[str, Table] = {
 GOLD_TABLES: dict[str, Table] = {
     name: Table(S.GOLD, name, schema, partition) for name, (schema, partition) in S.GOLD_TABLES.items()
 }
+# Not a gold table of its own: the pointer that says which versions of the gold tables form the latest publication.
+PUBLICATIONS = Table(S.GOLD, S.GOLD_PUBLICATIONS_TABLE, S.GOLD_PUBLICATIONS)
 QUALITY_TABLES: dict[str, Table] = {
     S.QUALITY_VALIDATION_RUNS_TABLE: Table(S.QUALITY, S.QUALITY_VALIDATION_RUNS_TABLE, S.QUALITY_VALIDATION_RUNS),
     S.QUALITY_PRIVACY_LEDGER_TABLE: Table(S.QUALITY, S.QUALITY_PRIVACY_LEDGER_TABLE, S.QUALITY_PRIVACY_LEDGER),

@@ -571,6 +571,36 @@ GOLD_TABLES: dict[str, tuple[T.StructType, str | None]] = {
     GOLD_ZONES_TABLE: (GOLD_ZONES, None),
 }
 
+# One row per publication, appended after every gold table it names was written. Delta has no transaction across
+# tables: readers take the newest row and read each gold table at its version, so a run killed between two gold
+# writes is never seen half done (docs/outputs.md, "Reading a consistent publication").
+GOLD_PUBLICATIONS_TABLE = "_publications"
+SEQUENCE = "sequence"  # 1, 2, ...: the newest publication has the largest (runs are serialised by the run lock)
+PUBLISHED_AT = "published_at"
+DATES = "dates"
+WEEKS = "weeks"
+INPUTS = "inputs"  # the fingerprint of the silver versions, config and code gold was built from
+CONFIG_HASH = "config_hash"
+CODE_VERSION = "code_version"
+TABLE_VERSIONS = "table_versions"  # gold table -> its Delta version in this publication
+REWRITTEN = "rewritten"  # gold tables whose earlier files this publication replaced: their history is dropped
+HISTORY_DROPPED = "history_dropped"  # set once those files are gone (VACUUM), by this run or the next
+GOLD_PUBLICATIONS = T.StructType(
+    [
+        T.StructField(SEQUENCE, T.LongType(), False),
+        T.StructField(RUN_ID, T.StringType(), False),
+        T.StructField(PUBLISHED_AT, T.TimestampType(), False),
+        T.StructField(DATES, T.ArrayType(T.StringType(), False), False),
+        T.StructField(WEEKS, T.ArrayType(T.StringType(), False), False),
+        T.StructField(INPUTS, T.StringType(), False),
+        T.StructField(CONFIG_HASH, T.StringType(), False),
+        T.StructField(CODE_VERSION, T.StringType(), False),
+        T.StructField(TABLE_VERSIONS, T.MapType(T.StringType(), T.LongType(), False), False),
+        T.StructField(REWRITTEN, T.ArrayType(T.StringType(), False), False),
+        T.StructField(HISTORY_DROPPED, T.BooleanType(), False),
+    ]
+)
+
 # ---- quality (<lakehouse>/quality/): validation results and the privacy ledger; no pseudonym ever ----
 QUALITY = "quality"
 QUALITY_VALIDATION_RUNS_TABLE = "validation_runs"

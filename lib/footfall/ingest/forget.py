@@ -10,6 +10,7 @@ failed or was skipped is retried by the next run.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from footfall.lakehouse import (
     write,
 )
 
+_log = logging.getLogger("footfall")
 _SHA256_BLOCK = 64
 _IPAD = "_objection_ipad"
 _OPAD = "_objection_opad"
@@ -284,6 +286,7 @@ def run_forget(spark: SparkSession, config: Config, *, key: MasterKey, run_id: s
     # Every pseudonymised table, touched now or not: an earlier ingest re-run may have left a new objector's rows
     # in an old version of a table this run found nothing to delete in.
     for table in tables:
+        _log.info("forget: VACUUM of silver/%s started", table)  # the slow part of a forget; the kill harness reads it
         vacuum_now(spark, silver_path(lake, table))
     stamp = {S.RUN_ID: F.lit(run_id), S.RUN_AT: F.lit(run_at).cast(T.TimestampType())}
     tokens_df = objections_df.select(S.OBJECTION_TOKEN).distinct().withColumns(stamp)

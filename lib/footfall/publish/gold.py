@@ -1,4 +1,4 @@
-"""Gold Delta tables: how a publication replaces them, drops their history, and how Spark users find them."""
+"""Gold Delta tables: how a publication replaces them, and how Spark users find them."""
 
 from __future__ import annotations
 
@@ -8,14 +8,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 
 from footfall import schemas as S
-from footfall.lakehouse import (
-    GOLD_TABLES,
-    commit_metadata,
-    gold_path,
-    table_exists,
-    vacuum_now,
-    write,
-)
+from footfall.lakehouse import GOLD_TABLES, commit_metadata, gold_path, write
 
 
 def write_gold(
@@ -35,22 +28,20 @@ def write_gold(
     return metrics.get("numRemovedFiles", 0) > 0
 
 
-def drop_gold_history(spark: SparkSession, path: str) -> None:
-    """Remove every file of a gold table the current version does not use, so no earlier version can be read.
-
-    Two versions of a rewritten partition differ by exactly what changed; after a `forget` that is the forgotten
-    people's visits. So gold keeps no readable history (docs/privacy.md).
-    """
-    vacuum_now(spark, path)
-
-
 def register_gold(spark: SparkSession, lakehouse: Path) -> list[str]:
-    """Register every existing gold table in the session catalog as footfall.<table>; return the names."""
+    """Register each gold table of the newest publication as the view footfall.<table>, pinned to the version the
+    publication names (so Spark SQL never sees a half-written run); return the names."""
+    from footfall.publish.publications import latest_publication
+
+    publication = latest_publication(spark, lakehouse)
+    if publication is None:
+        return []
     spark.sql(f"CREATE DATABASE IF NOT EXISTS {S.GOLD_DATABASE}")
     names = []
     for table in S.GOLD_TABLES:
-        path = gold_path(lakehouse, table)
-        if table_exists(spark, path):
-            spark.sql(f"CREATE TABLE IF NOT EXISTS {S.GOLD_DATABASE}.{table} USING delta LOCATION '{path}'")
-            names.append(f"{S.GOLD_DATABASE}.{table}")
+        if (version := publication[S.TABLE_VERSIONS].get(table)) is None:
+            continue
+        name, path = f"{S.GOLD_DATABASE}.{table}", gold_path(lakehouse, table)
+        spark.sql(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM delta.`{path}` VERSION AS OF {version}")
+        names.append(name)
     return names

@@ -28,7 +28,6 @@ from footfall.lakehouse import (
     GOLD_TABLES,
     QUALITY_TABLES,
     commit_metadata,
-    commit_metadatas,
     ensure_table,
     gold_dates,
     gold_path,
@@ -44,7 +43,14 @@ from footfall.privacy.disclosure import agg_suppressed_cells
 from footfall.privacy.nesting import OUTER_ZONE_ID, agg_nested_zones, zone_cells
 from footfall.privacy.noise import agg_privacy_ledger
 from footfall.privacy.suppression import SUPPRESSION
-from footfall.publish.gold import drop_gold_history, register_gold, write_gold
+from footfall.publish.gold import register_gold, write_gold
+from footfall.publish.publications import (
+    append_publication,
+    finish_history_drop,
+    next_sequence,
+    publication_df,
+    published_dates,
+)
 from footfall.publish.staging import SilverInputs, select_publishable, stage_gold
 
 # silver tables whose versions each gold commit records, so a published number can be traced to its inputs
@@ -128,15 +134,6 @@ def publish_fingerprint(spark: SparkSession, config: Config) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def published_dates(spark: SparkSession, lakehouse: Path, *, fingerprint: str) -> set[str]:
-    """Return the dates (ISO) already published from inputs with this fingerprint (the zones table commits last)."""
-    done: set[str] = set()
-    for meta in commit_metadatas(spark, gold_path(lakehouse, S.GOLD_ZONES_TABLE)):
-        if meta.get("inputs") == fingerprint:
-            done |= set(meta.get("dates") or [])
-    return done
-
-
 def complete_weeks(dates: Sequence[dt.date], *, published: set[str]) -> tuple[str, ...]:
     """Return the ISO weeks of `dates` whose Sunday is one of `dates` or was published before (gold holds it).
 
@@ -195,6 +192,8 @@ def run_publish(
     lh, publish = config.lakehouse, config.publish
     date_strs = tuple(sorted({d.isoformat() for d in dates}))
     fingerprint = publish_fingerprint(spark, config)
+    # before any gold write: a run killed after its publication landed left that publication's old files behind
+    finish_history_drop(spark, lh)
     weeks = complete_weeks(dates, published={d.isoformat() for d in gold_dates(spark, lh)})
     if not force and set(date_strs) <= published_dates(spark, lh, fingerprint=fingerprint):
         return PublishReport(run_id, date_strs, weeks, {}, {}, {}, (), (), str(lh / S.QUALITY), skipped=True)
@@ -243,28 +242,35 @@ def run_publish(
         "inputs": fingerprint,
         "dates": list(date_strs),
     }
+    if publish.noise.mechanism != "none":  # budget is recorded before anything is published with it
+        _append_ledger(spark, config, partitions=partitions, run_id=run_id, run_at=run_at)
     rewritten = []
-    # zones go last: their commit says the whole publication landed, which is what a rerun checks
-    order = [t for t in published if t != S.GOLD_ZONES_TABLE]
-    for table in order:
-        if not partitions[table]:  # no complete week among the dates: the weekly table is only created
+    for table in published:
+        if not partitions[table] and table != S.GOLD_ZONES_TABLE:  # no complete week: the weekly table is created
             ensure_table(spark, GOLD_TABLES[table], lh)
             continue
         meta = {**metadata, "partitions": partitions[table]}
-        if write_gold(published[table], table=table, lakehouse=lh, values=partitions[table], user_metadata=meta):
+        replaced = write_gold(published[table], table=table, lakehouse=lh, values=partitions[table], user_metadata=meta)
+        if replaced and table != S.GOLD_ZONES_TABLE:  # zones hold no counts of people: their history may stay
             rewritten.append(table)
-    for table in rewritten:  # zones hold no counts of people, so only these drop their history
-        with commit_metadata(spark, {**metadata, "partitions": partitions[table]}):
-            drop_gold_history(spark, gold_path(lh, table))
-    write_gold(
-        published[S.GOLD_ZONES_TABLE],
-        table=S.GOLD_ZONES_TABLE,
-        lakehouse=lh,
-        values=[],
-        user_metadata={**metadata, "partitions": []},
+    versions = {t: v for t in published if (v := table_version(spark, gold_path(lh, t))) is not None}
+    # the publication's commit: from here on readers see these versions together (publish/publications.py)
+    publication = publication_df(
+        spark,
+        sequence=next_sequence(spark, lh),
+        run_id=run_id,
+        published_at=run_at,
+        dates=date_strs,
+        weeks=weeks,
+        inputs=fingerprint,
+        config_hash=config_hash(config),
+        code_version=__version__,
+        table_versions=versions,
+        rewritten=rewritten,
     )
-    if publish.noise.mechanism != "none":
-        _append_ledger(spark, config, partitions=partitions, run_id=run_id, run_at=run_at)
+    with commit_metadata(spark, {**metadata, "partitions": []}):
+        append_publication(publication, lakehouse=lh)
+        dropped = finish_history_drop(spark, lh)
 
     return PublishReport(
         run_id=run_id,
@@ -272,8 +278,8 @@ def run_publish(
         weeks=weeks,
         rows={t: v.rows for t, v in validations.items()},
         suppressed={t: _suppression_counts(df) for t, df in marked.items() if t != S.GOLD_ZONES_TABLE},
-        versions={t: v for t in published if (v := table_version(spark, gold_path(lh, t))) is not None},
-        history_dropped=tuple(rewritten),
+        versions=versions,
+        history_dropped=tuple(dropped),
         registered=tuple(register_gold(spark, lh)),
         quality_dir=str(quality_dir),
         withheld_zones=tuple(sorted(set(all_zones) - set(published_zones) - set(nested_zones))),
