@@ -56,6 +56,19 @@ class PrivacyConfig(_Frozen):
         return bands
 
 
+class IngestConfig(_Frozen):
+    """Row checks beyond the landing contract (docs/ingest.md, "Bad inputs")."""
+
+    # A phone makes tens to a few thousand xDRs a day; a SIM box or a test device can make one a second. All events
+    # of a device above this on one UTC date are quarantined as implausible_rate: they are not one person's day,
+    # and one device's 86,400 events would otherwise be one sort in mobility's per-device windows.
+    max_events_per_device_day: int | None = Field(
+        default=20_000,
+        gt=0,
+        description="events of one device on one UTC date above which all of them are quarantined; null: no limit",
+    )
+
+
 class DemoConfig(_Frozen):
     """The generated city `make run` puts into the landing folder when it holds no export yet."""
 
@@ -152,6 +165,7 @@ class Config(_Frozen):
     lakehouse: Path = Field(description="where the Delta tables live; relative paths are relative to the repo root")
     timezone: str = Field(default="Europe/Berlin", description="local time of the zones, for every reported hour")
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig, description="pseudonymisation and age bands")
+    ingest: IngestConfig = Field(default_factory=IngestConfig, description="row checks beyond the contract")
     demo: DemoConfig = Field(default_factory=DemoConfig, description="the generated city for `make run`")
     mobility: MobilityConfig = Field(default_factory=MobilityConfig, description="stays, visits, home, flows")
     spatial: SpatialConfig = Field(default_factory=SpatialConfig, description="footprints and cell-to-zone weights")

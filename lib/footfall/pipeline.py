@@ -17,7 +17,7 @@ from rich.table import Table
 
 from footfall import schemas as S
 from footfall.config import Config
-from footfall.ingest.contract import events_partition, landing_events_rows
+from footfall.ingest.contract import InputContractError, events_partition, landing_events_rows
 from footfall.ingest.plan import landing_dates
 from footfall.ingest.pseudonym import ENV_KEY, MasterKey
 from footfall.progress import StageProgress
@@ -177,6 +177,8 @@ def run_pipeline(
     landing = Path(config.landing)
     if demo:
         ensure_landing(config, console=console)
+    if not landing.is_dir():
+        raise InputContractError(f"{landing}: the landing folder (config 'landing') does not exist; nothing written")
     requested = sorted(set(dates)) if dates else landing_dates(landing)
     if not requested:
         raise MissingDatesError(f"no landing partitions in {landing / 'events'}: nothing to run")

@@ -213,7 +213,9 @@ SILVER_SUBSCRIBERS_PARTITION = PERIOD_START
 REASON_UNKNOWN_SUBSCRIBER = "unknown_subscriber"  # msisdn not in subscribers.csv: we cannot know if they objected
 REASON_BAD_EVENT_TYPE = "bad_event_type"  # null or not one of EVENT_TYPES_XDR + EVENT_TYPES_CDR
 REASON_MINOR = "minor"  # a valid event of a subscriber below the first age band: dropped, never kept
-REASONS = (*BAD_ROW_KINDS, REASON_UNKNOWN_SUBSCRIBER, REASON_BAD_EVENT_TYPE, REASON_MINOR)
+# every event of a device with more events on its UTC date than config ingest.max_events_per_device_day (a SIM box)
+REASON_IMPLAUSIBLE_RATE = "implausible_rate"
+REASONS = (*BAD_ROW_KINDS, REASON_UNKNOWN_SUBSCRIBER, REASON_BAD_EVENT_TYPE, REASON_MINOR, REASON_IMPLAUSIBLE_RATE)
 DROPPED_REASONS = (BAD_OPTED_OUT, REASON_MINOR)
 QUARANTINE_REASONS = tuple(r for r in REASONS if r not in DROPPED_REASONS)
 

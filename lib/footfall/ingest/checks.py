@@ -19,6 +19,7 @@ LOCAL_DATE = "event_local_date"
 _PERIODS = "_validity"
 _KNOWN = "_is_known_subscriber"
 _COPY = "_copy_number"
+_BUSY = "_device_over_daily_limit"
 EVENT_TYPES = (*S.EVENT_TYPES_XDR, *S.EVENT_TYPES_CDR)
 
 
@@ -48,9 +49,12 @@ def with_reason(
     period_days: int,
     min_age: int,
     timezone: str = "UTC",
+    max_events_per_device_day: int | None = None,
 ) -> DataFrame:
     """Add `event_ts_parsed`, `event_local_date` (in `timezone`) and `reason`: the first check the row fails, in
     S.REASONS order, or null if none. Ages are reached in the year the period of the local date starts in.
+    A device with more than `max_events_per_device_day` rows on an event date (None: no limit) gets
+    `implausible_rate` for its rows that pass every other check.
 
     Expects landing events (S.LANDING_EVENTS plus event_date), typed subscribers and `agg_cell_validity` output.
     """
@@ -63,6 +67,19 @@ def with_reason(
         .join(F.broadcast(cell_validity_df), on=S.CELL_ID, how="left")
         .withColumn(_COPY, F.row_number().over(exact_copy))
     )
+    if max_events_per_device_day is not None:
+        # Counted apart and broadcast back: a partial aggregation, not a sort of every event by device, and the
+        # devices over the limit are few (a window by device would put a SIM box's day into one task).
+        busy = (
+            events_df.where(F.col(S.MSISDN).isNotNull())
+            .groupBy(S.MSISDN, S.EVENT_DATE)
+            .agg(F.count(F.lit(1)).alias("_rows"))
+            .where(F.col("_rows") > max_events_per_device_day)
+            .select(S.MSISDN, S.EVENT_DATE, F.lit(True).alias(_BUSY))
+        )
+        checked = checked.join(F.broadcast(busy), on=[S.MSISDN, S.EVENT_DATE], how="left")
+    else:
+        checked = checked.withColumn(_BUSY, F.lit(None).cast(T.BooleanType()))
     parsed = F.col(PARSED_TS)
     utc_day = F.floor(F.unix_seconds(parsed) / F.lit(86_400))
     in_day = utc_day == F.unix_date(S.EVENT_DATE)
@@ -80,6 +97,7 @@ def with_reason(
         .when(F.col(_KNOWN).isNull(), S.REASON_UNKNOWN_SUBSCRIBER)
         .when(F.col(S.EVENT_TYPE).isNull() | ~F.col(S.EVENT_TYPE).isin(*EVENT_TYPES), S.REASON_BAD_EVENT_TYPE)
         .when(age < min_age, S.REASON_MINOR)
+        .when(F.col(_BUSY).isNotNull(), S.REASON_IMPLAUSIBLE_RATE)
     )
     return checked.select(
         *[F.col(f.name) for f in S.LANDING_EVENTS.fields],

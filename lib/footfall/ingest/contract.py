@@ -6,6 +6,7 @@ CSV values are checked with one Spark aggregation per file.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 from collections import defaultdict
@@ -142,6 +143,30 @@ def _type_name(data_type: T.DataType) -> str:
 _CHECKED: set[tuple[str, int, int, str, str | None, str]] = set()
 
 
+def check_utf8(path: Path, *, chunk_bytes: int = 1 << 24) -> None:
+    """Raise InputContractError naming the line of the first byte sequence that is not UTF-8.
+
+    Spark's CSV reader would turn such bytes into U+FFFD silently, changing a value (a district id, say).
+    Decoded in C, chunk by chunk: about a second per GB.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lines_before = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(chunk_bytes):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                line = lines_before + chunk.count(b"\n", 0, exc.start) + 1
+                raise InputContractError(
+                    f"{path}: line {line} is not UTF-8 (byte 0x{chunk[exc.start]:02x}); landing files are UTF-8"
+                ) from None
+            lines_before += chunk.count(b"\n")
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise InputContractError(f"{path}: the last line is not UTF-8 (it ends mid-character)") from None
+
+
 def read_landing_csv(
     spark: SparkSession,
     path: Path,
@@ -149,8 +174,18 @@ def read_landing_csv(
     *,
     unique: str | None = None,
     allowed: Mapping[str, Sequence[str]] | None = None,
+    ranges: Sequence[tuple[str, str, Column]] = (),
 ) -> DataFrame:
-    """Return a landing CSV typed as `schema` after checking header, types, nulls, uniqueness and allowed values."""
+    """Return a landing CSV typed as `schema` after checking its encoding, header, types, nulls, uniqueness,
+    allowed values and `ranges`: (column, problem, a condition on the typed columns true for a bad row)."""
+    # forget and ingest read subscribers.csv in the same run: the file is checked once per version
+    if not path.is_file():
+        raise InputContractError(f"{path}: file is missing")
+    stat = path.stat()
+    problems = str([(name, problem) for name, problem, _ in ranges])
+    version = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, schema.json(), unique, str(allowed) + problems)
+    if version not in _CHECKED:
+        check_utf8(path)  # first: the header is read as text
     header = _csv_header(path)
     for field in schema.fields:
         if field.name not in header:
@@ -161,12 +196,29 @@ def read_landing_csv(
     raw = spark.read.schema(as_read).option("header", True).csv(str(path))
     raw = raw.select(*[F.trim(F.col(f.name)).alias(f.name) for f in schema.fields])
     raw = raw.select(*[F.when(F.col(f.name) != "", F.col(f.name)).alias(f.name) for f in schema.fields])
-    # forget and ingest read subscribers.csv in the same run: the file is checked once per version
-    version = (str(path.resolve()), path.stat().st_mtime_ns, path.stat().st_size, schema.json(), unique, str(allowed))
+    typed = raw.select(*[F.col(f.name).try_cast(f.dataType).alias(f.name) for f in schema.fields])
     if version not in _CHECKED:
         _check_csv_values(raw, path=path, schema=schema, unique=unique, allowed=allowed or {})
+        _check_ranges(typed, path=path, ranges=ranges)
         _CHECKED.add(version)
-    return raw.select(*[F.col(f.name).try_cast(f.dataType).alias(f.name) for f in schema.fields])
+    return typed
+
+
+def _check_ranges(typed: DataFrame, *, path: Path, ranges: Sequence[tuple[str, str, Column]]) -> None:
+    if not ranges:
+        return
+    aggs = []
+    for i, (name, _, bad) in enumerate(ranges):
+        aggs += [
+            F.count(F.when(bad, 1)).alias(f"n{i}"),
+            F.first(F.when(bad, F.col(name)), ignorenulls=True).alias(f"e{i}"),
+        ]
+    result = typed.agg(*aggs).first()
+    assert result is not None
+    for i, (name, problem, _) in enumerate(ranges):
+        if result[f"n{i}"]:
+            example = result[f"e{i}"]
+            raise InputContractError(f"{path}: column '{name}' has {result[f'n{i}']} {problem} (e.g. {str(example)!r})")
 
 
 def _check_csv_values(
@@ -204,8 +256,16 @@ def _check_csv_values(
 
 def read_subscribers(spark: SparkSession, landing: Path) -> DataFrame:
     """Return subscribers.csv typed as LANDING_SUBSCRIBERS, after the contract check."""
+    # Nobody is born after this year: a typo there would make an adult a minor (dropped) or the reverse.
+    this_year = dt.datetime.now(dt.UTC).year
+    future = (S.BIRTH_YEAR, "values after this year", F.col(S.BIRTH_YEAR) > F.lit(this_year))
     return read_landing_csv(
-        spark, landing / SUBSCRIBERS_FILE, S.LANDING_SUBSCRIBERS, unique=S.MSISDN, allowed={S.GENDER: S.GENDERS}
+        spark,
+        landing / SUBSCRIBERS_FILE,
+        S.LANDING_SUBSCRIBERS,
+        unique=S.MSISDN,
+        allowed={S.GENDER: S.GENDERS},
+        ranges=[future],
     )
 
 

@@ -103,6 +103,7 @@ def run_ingest(
             period_days=period_days,
             min_age=privacy.age_bands[0],
             timezone=config.timezone,
+            max_events_per_device_day=config.ingest.max_events_per_device_day,
         )
         .transform(with_pseudo_id, keys_df=keys_df, period_days=period_days, date_col=LOCAL_DATE)
         .persist(StorageLevel.DISK_ONLY)

@@ -34,13 +34,14 @@ def _file_digest(path: Path) -> str:
 
 def ingest_fingerprints(config: Config, dates: Iterable[dt.date], *, key: MasterKey) -> dict[str, str]:
     """Return per date (ISO) a hash of everything its ingest reads: the partition's files (name, size, mtime), the
-    subscriber and cell files, the key's fingerprint, the privacy settings and the ingest rules' version."""
+    subscriber and cell files, the key's fingerprint, the privacy and ingest settings and the ingest rules' version."""
     landing = Path(config.landing)
     shared = {
         "subscribers": _file_digest(landing / SUBSCRIBERS_FILE),
         "cells": _file_digest(landing / CELLS_FILE),
         "key": key_fingerprint(key),
         "privacy": config.privacy.model_dump(mode="json"),
+        "ingest": config.ingest.model_dump(mode="json"),
         "version": INGEST_ALGORITHM_VERSION,
     }
     out = {}

@@ -29,6 +29,7 @@ def check_cells_geometry(cells_df: DataFrame) -> None:
         "range_m must be > 0": F.col(S.RANGE_M) <= 0,
         "beamwidth_deg must be in (0, 360]": (F.col(S.BEAMWIDTH_DEG) <= 0) | (F.col(S.BEAMWIDTH_DEG) > 360),
         "azimuth_deg is empty but beamwidth_deg < 360": F.col(S.AZIMUTH_DEG).isNull() & (F.col(S.BEAMWIDTH_DEG) < 360),
+        "azimuth_deg must be in [0, 360)": (F.col(S.AZIMUTH_DEG) < 0) | (F.col(S.AZIMUTH_DEG) >= 360),
         "lat/lon outside WGS84 bounds": (F.abs(S.LAT) > 90) | (F.abs(S.LON) > 180),
     }
     aggs = [F.min(F.when(bad, F.col(S.CELL_ID))).alias(f"p{i}") for i, bad in enumerate(problems.values())]
@@ -37,6 +38,63 @@ def check_cells_geometry(cells_df: DataFrame) -> None:
     for i, problem in enumerate(problems):
         if first[f"p{i}"] is not None:
             raise InputContractError(f"cells.csv: cell {first[f'p{i}']!r}: {problem}")
+
+
+def check_cell_positions(cells_df: DataFrame) -> None:
+    """Raise InputContractError naming a cell_id with two positions in overlapping validity periods.
+
+    A cell may move (a new row from the date it moved); at one instant it has one position, or footfall would have
+    to guess which one an event was served from.
+    """
+    a, b = cells_df.alias("a"), cells_df.alias("b")
+    far = F.lit("9999-12-31").cast("timestamp")
+    overlap = (F.col(f"a.{S.VALID_FROM}") < F.coalesce(F.col(f"b.{S.VALID_TO}"), far)) & (
+        F.col(f"b.{S.VALID_FROM}") < F.coalesce(F.col(f"a.{S.VALID_TO}"), far)
+    )
+    moved = (F.col(f"a.{S.LAT}") != F.col(f"b.{S.LAT}")) | (F.col(f"a.{S.LON}") != F.col(f"b.{S.LON}"))
+    first = (
+        a.join(b, on=S.CELL_ID)
+        .where(overlap & moved)
+        .groupBy(S.CELL_ID)
+        .agg(F.count_distinct(F.col(f"a.{S.LAT}"), F.col(f"a.{S.LON}")).alias("positions"))
+        .orderBy(S.CELL_ID)
+        .first()
+    )
+    if first is not None:
+        raise InputContractError(
+            f"cells.csv: cell {first[S.CELL_ID]!r} has {first['positions']} positions in overlapping validity periods"
+        )
+
+
+# Cells farther than this from every zone's bounding box do not count as near the zones (about 50 km).
+NEAR_ZONES_DEG = 0.5
+
+
+def check_cells_near_zones(cells_df: DataFrame, *, zone_bounds: tuple[float, float, float, float]) -> None:
+    """Raise InputContractError when lat and lon look swapped: more cells lie near the zones with them exchanged.
+
+    An inventory may well cover more than the zones (a country around a city), so cells far from the zones are
+    fine; a file whose cells fit the zones only the other way round is not. `zone_bounds` is (min lon, min lat,
+    max lon, max lat) of the zones, in degrees.
+    """
+    x0, y0, x1, y1 = zone_bounds
+    m = NEAR_ZONES_DEG
+
+    def near(lon: Column, lat: Column) -> Column:
+        return lon.between(x0 - m, x1 + m) & lat.between(y0 - m, y1 + m)
+
+    row = cells_df.agg(
+        F.count_distinct(S.CELL_ID).alias("cells"),
+        F.count_distinct(F.when(near(F.col(S.LON), F.col(S.LAT)), F.col(S.CELL_ID))).alias("as_given"),
+        F.count_distinct(F.when(near(F.col(S.LAT), F.col(S.LON)), F.col(S.CELL_ID))).alias("swapped"),
+    ).first()
+    assert row is not None
+    if row["swapped"] > row["as_given"]:
+        n = row["cells"]
+        raise InputContractError(
+            f"cells.csv: lat and lon look swapped: {row['as_given']} of {n} cells lie near the zones as given, "
+            f"{row['swapped']} of {n} with lat and lon exchanged"
+        )
 
 
 def with_metric_position(cells_df: DataFrame, *, metric_crs: str) -> DataFrame:

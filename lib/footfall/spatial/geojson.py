@@ -68,6 +68,38 @@ def _check_rings(geometry: Mapping[str, Any], where: str) -> None:
                 not isinstance(p, list) or len(p) < 2 or not all(isinstance(c, int | float) for c in p) for p in ring
             ):
                 raise InputContractError(f"{where} has a position that is not a pair of numbers")
+            if any(abs(p[0]) > 180 or abs(p[1]) > 90 for p in ring):
+                bad = next(p for p in ring if abs(p[0]) > 180 or abs(p[1]) > 90)
+                raise InputContractError(
+                    f"{where} has a position outside WGS84 bounds ({bad[0]}, {bad[1]}): GeoJSON positions are "
+                    "longitude, latitude in degrees"
+                )
+
+
+def _positions(geometry: Mapping[str, Any]) -> list[list[float]]:
+    polygons = [geometry["coordinates"]] if geometry["type"] == "Polygon" else geometry["coordinates"]
+    return [p for polygon in polygons for ring in polygon for p in ring]
+
+
+def features_bounds(rows: Sequence[tuple[Any, ...]]) -> tuple[float, float, float, float]:
+    """Return (min lon, min lat, max lon, max lat) of parsed features (their geometry JSON comes last)."""
+    points = [p for row in rows for p in _positions(json.loads(row[-1]))]
+    lons, lats = [p[0] for p in points], [p[1] for p in points]
+    return min(lons), min(lats), max(lons), max(lats)
+
+
+# Names RFC 7946's WGS84 goes by in a legacy `crs` member; any other CRS means projected or foreign coordinates.
+_WGS84_NAMES = ("urn:ogc:def:crs:ogc:1.3:crs84", "urn:ogc:def:crs:ogc::crs84", "ogc:crs84", "crs84", "epsg:4326",
+                "urn:ogc:def:crs:epsg::4326")  # fmt: skip
+
+
+def _check_crs(collection: Mapping[str, Any], layer: str) -> None:
+    crs = collection.get("crs")
+    if crs is None:
+        return
+    name = crs.get("properties", {}).get("name") if isinstance(crs, dict) else None
+    if not isinstance(name, str) or name.strip().lower() not in _WGS84_NAMES:
+        raise InputContractError(f"{layer}: declares CRS {name!r}; footfall reads GeoJSON in WGS84 (RFC 7946)")
 
 
 def _check_property(spec: FeatureSpec, name: str, value: Any, where: str) -> Any:
@@ -91,6 +123,7 @@ def parse_features(text: str, *, spec: FeatureSpec) -> list[tuple[Any, ...]]:
         raise InputContractError(f"{spec.layer}: not valid JSON ({exc})") from None
     if not isinstance(collection, dict) or collection.get("type") != "FeatureCollection":
         raise InputContractError(f"{spec.layer}: expected a GeoJSON FeatureCollection")
+    _check_crs(collection, spec.layer)
     features = collection.get("features")
     if not isinstance(features, list) or not features:
         raise InputContractError(f"{spec.layer}: the FeatureCollection has no features")

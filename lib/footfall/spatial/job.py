@@ -20,12 +20,19 @@ from footfall.config import Config, SpatialConfig
 from footfall.ingest.contract import CELLS_FILE, InputContractError, read_cells
 from footfall.ingest.market_share import MARKET_SHARE_FILE, read_market_share
 from footfall.lakehouse import SILVER_TABLES, silver_path, write
-from footfall.spatial.footprints import check_cells_geometry, select_footprints, with_footprint
+from footfall.spatial.footprints import (
+    check_cell_positions,
+    check_cells_geometry,
+    check_cells_near_zones,
+    select_footprints,
+    with_footprint,
+)
 from footfall.spatial.geojson import (
     DISTRICTS,
     ZONES,
     FeatureSpec,
     check_repairs,
+    features_bounds,
     features_df,
     load_features,
     with_valid_geometry,
@@ -140,6 +147,8 @@ def run_spatial(
     districts_df, district_repairs = _areas(spark, inputs.districts, DISTRICTS, crs)
     cells_df = read_cells(spark, config.landing)
     check_cells_geometry(cells_df)
+    check_cell_positions(cells_df)
+    check_cells_near_zones(cells_df, zone_bounds=features_bounds(inputs.zones))
     market_share_df = read_market_share(spark, config.landing)
 
     footprints_df = with_footprint(cells_df, metric_crs=crs, model=model).persist(StorageLevel.MEMORY_AND_DISK)
