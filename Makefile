@@ -14,7 +14,7 @@ AF_CONSTRAINTS := orchestration/constraints-airflow.txt
 MVN := mvn -q -B -f jars/pom.xml
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: help setup airflow run test lint bench kill-test package test-cluster lock clean
+.PHONY: help setup airflow run test lint bench bench-skew kill-test package test-cluster test-memory lock clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -65,6 +65,9 @@ bench: setup ## measure the whole pipeline against Spark's floor and DuckDB at ~
 	$(BIN)/python bench/generate.py --sizes 2000x2 20000x7
 	$(BIN)/python bench/spatial.py --sizes 2000x500 20000x5000
 
+bench-skew: setup ## mobility's time on the default city with and without 10 SIM boxes (bench/results/skew.md)
+	$(BIN)/python bench/skew.py
+
 kill-test: setup ## SIGKILL 24 daily runs at moments drawn across every stage: no partial state, every next run converges (bench/results/kill.md)
 	$(BIN)/python tests/killharness.py --trials $(or $(TRIALS),24)
 
@@ -102,6 +105,9 @@ $(ENV_ARCHIVE): $(PY_STAMP) $(PACKAGE_SOURCES)
 
 test-cluster: setup package ## start a Spark standalone master and worker on 127.0.0.1, spark-submit the pipeline there
 	$(BIN)/python -m pytest tests/cluster -m cluster -s
+
+test-memory: setup ## run the default city end to end with 1 GiB of driver and executor memory
+	$(BIN)/python -m pytest tests/memory -m memory -s
 
 clean: ## remove the venvs, the jars and build output (not data/)
 	rm -rf $(VENV) $(AF_VENV) $(JARS) dist build lib/*.egg-info

@@ -34,15 +34,6 @@ from footfall.lakehouse import (
 _log = logging.getLogger("footfall")
 
 
-def read_publications(spark: SparkSession, lakehouse: Path) -> list[dict[str, Any]]:
-    """Return every publication row, newest first (empty when nothing was ever published)."""
-    path = PUBLICATIONS.path(lakehouse)
-    if not table_exists(spark, path):
-        return []
-    rows = read_table(spark, path).orderBy(F.col(S.SEQUENCE).desc()).collect()
-    return [r.asDict(recursive=True) for r in rows]
-
-
 def latest_publication(spark: SparkSession, lakehouse: Path) -> dict[str, Any] | None:
     """Return the newest publication row, or None."""
     path = PUBLICATIONS.path(lakehouse)
