@@ -14,7 +14,7 @@ AF_CONSTRAINTS := orchestration/constraints-airflow.txt
 MVN := mvn -q -B -f jars/pom.xml
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: help setup airflow run test lint bench bench-skew kill-test package test-cluster test-memory lock clean
+.PHONY: help setup airflow run test lint bench bench-skew kill-test package test-cluster test-memory test-kill lock clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -108,6 +108,9 @@ test-cluster: setup package ## start a Spark standalone master and worker on 127
 
 test-memory: setup ## run the default city end to end with 1 GiB of driver and executor memory
 	$(BIN)/python -m pytest tests/memory -m memory -s
+
+test-kill: setup ## the short kill harness: an objection run killed in forget's VACUUM and between two gold writes, then converging
+	$(BIN)/python -m pytest tests/test_pipeline.py -m kill
 
 clean: ## remove the venvs, the jars and build output (not data/)
 	rm -rf $(VENV) $(AF_VENV) $(JARS) dist build lib/*.egg-info

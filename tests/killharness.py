@@ -14,8 +14,9 @@ with SIGKILL at a moment drawn in one stage's window of the reference run. Then:
 - the next run, left alone, must exit 0 and publish gold equal to the uninterrupted reference, with none of the
   objector's rows left in any pseudonymised silver table, nor in any parquet file under silver/.
 
-`python tests/killharness.py --trials 24` is the full harness (make kill-test). `make test` runs a short one:
-tests/test_pipeline.py kills a run applying an objection twice, where consistency is most at risk.
+`python tests/killharness.py --trials 24` is the full harness (make kill-test). `make test-kill`, which CI runs after
+`make test`, is a short one: tests/test_pipeline.py kills a run applying an objection twice, where consistency is
+most at risk.
 """
 
 from __future__ import annotations

@@ -302,6 +302,7 @@ def _gold_commits(lakehouse: Path) -> dict[str, int]:
     return {t: len(list((lakehouse / S.GOLD / t / "_delta_log").glob("*.json"))) for t in S.GOLD_TABLES}
 
 
+@pytest.mark.kill
 def test_an_objection_survives_kills_and_gives_the_gold_of_a_city_without_that_customer(
     spark: SparkSession, own: Config, tmp_path: Path
 ) -> None:
