@@ -111,6 +111,16 @@ def published_gold(lakehouse: Path) -> Gold | None:
     return gold
 
 
+def latest_gold(lakehouse: Path) -> Gold:
+    """Return every gold table at its own latest version: what a reader that skips gold/_publications sees."""
+    from deltalake import DeltaTable
+
+    return {
+        table: _rows(DeltaTable(str(lakehouse / S.GOLD / table)).to_pyarrow_table(columns=schema.names))
+        for table, (schema, _) in S.GOLD_TABLES.items()
+    }
+
+
 def read_every_table(lakehouse: Path, spark: Any | None) -> list[str]:
     """Read every Delta table with delta-rs, and the gold ones with Spark too (when given); return the problems."""
     from deltalake import DeltaTable
