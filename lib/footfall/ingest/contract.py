@@ -73,6 +73,11 @@ def _check_footer(path: Path, day: dt.date) -> EventFile:
     return EventFile(path=path, event_date=day, column_types=tuple(types), rows=rows)
 
 
+def _parquet_files(folder: Path) -> list[Path]:
+    """Return a partition folder's parquet files, without hidden and Spark/Hadoop marker files."""
+    return sorted(p for p in folder.iterdir() if p.suffix == ".parquet" and not p.name.startswith((".", "_")))
+
+
 def check_events_contract(landing: Path, dates: Sequence[dt.date]) -> list[EventFile]:
     """Return the events files of `dates` after checking every footer; raise InputContractError on the first problem."""
     files: list[EventFile] = []
@@ -80,7 +85,7 @@ def check_events_contract(landing: Path, dates: Sequence[dt.date]) -> list[Event
         folder = events_partition(landing, day)
         if not folder.is_dir():
             raise InputContractError(f"{folder}: partition for {day} is missing")
-        parts = sorted(p for p in folder.iterdir() if p.suffix == ".parquet" and not p.name.startswith((".", "_")))
+        parts = _parquet_files(folder)
         if not parts:
             raise InputContractError(f"{folder}: partition for {day} has no parquet files")
         files.extend(_check_footer(p, day) for p in parts)
@@ -93,7 +98,7 @@ def landing_events_rows(landing: Path, dates: Sequence[dt.date]) -> int:
     rows = 0
     for day in dates:
         folder = events_partition(landing, day)
-        for path in sorted(folder.glob("*.parquet")) if folder.is_dir() else []:
+        for path in _parquet_files(folder) if folder.is_dir() else []:
             try:
                 rows += _check_footer(path, day).rows
             except InputContractError:
