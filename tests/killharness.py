@@ -7,7 +7,9 @@ The scenario is a daily run that does every kind of work at once, on a small gen
   first date, so gold drops its history too).
 
 A trial copies S0, starts the run in a process group of its own, and kills the whole group (Python and its JVM)
-with SIGKILL at a moment drawn in one stage's window of the reference run. Then:
+with SIGKILL inside one target: a stage, or a VACUUM in progress (forget's, or publish's history drop). The run's
+own lines anchor the kill: the harness waits for the target's first line, then a fraction of the target's length
+in the reference run, drawn uniformly. Then:
 - every Delta table must read, with Spark and with delta-rs (each is at a committed version);
 - the gold tables of the newest publication (gold/_publications) must read at their versions and equal, as a set,
   either S0's publication or the reference's: never a mix;
@@ -48,6 +50,8 @@ from daily import TEST_KEY, daily_config, write_config  # noqa: E402
 from footfall import schemas as S  # noqa: E402
 
 STAGES = ("forget", "ingest", "spatial", "mobility", "publish")
+# a VACUUM in progress is a target of its own: it deletes files that older versions name
+TARGETS = (*STAGES, "forget (VACUUM)", "publish (VACUUM)")
 DAYS = ("2026-03-07", "2026-03-08")  # a Saturday and a Sunday: the week completes, the weekly table publishes
 PSEUDONYMISED_SILVER = (
     S.SILVER_EVENTS_TABLE,
@@ -167,7 +171,7 @@ class Scenario:
     s0_gold: Gold
     ref_gold: Gold
     objector_ids: list[str]
-    windows: dict[str, tuple[float, float]]  # stage -> (start, end) seconds after the reference run started
+    windows: dict[str, tuple[float, float]]  # target -> (start, end) seconds after the reference run started
     ref_seconds: float
 
 
@@ -249,6 +253,12 @@ def build_scenario(root: Path, *, subscribers: int = 150, seed: int = 7) -> Scen
 # ---- one run, to be killed ----
 
 
+def marker(target: str) -> str:
+    """Return the text of the line a target starts with: "ingest: started", "forget: VACUUM of"."""
+    stage, _, vacuum = target.partition(" (")
+    return f" {stage}: VACUUM of" if vacuum else f" {stage}: started"
+
+
 @dataclass
 class KilledRun:
     """`footfall run` in a process group of its own, its plain lines timed as they arrive."""
@@ -290,10 +300,16 @@ class KilledRun:
         return f"{stage} (VACUUM)" if vacuum else stage
 
     def windows(self) -> dict[str, tuple[float, float]]:
-        """Return each stage's (start, end) seconds, from its started line to the next stage's."""
+        """Return each target's (start, end) seconds: a stage from its started line to the next stage's, a VACUUM
+        from its stage's first VACUUM line to the same end."""
         starts = [(at, n) for at, line in self.stamps for n in STAGES if f" {n}: started" in line]
         ends = [at for at, _ in starts[1:]] + [self.seconds]
-        return {n: (at, end) for (at, n), end in zip(starts, ends, strict=True)}
+        windows = {n: (at, end) for (at, n), end in zip(starts, ends, strict=True)}
+        for stage, (_, end) in list(windows.items()):
+            vacuums = [at for at, line in self.stamps if marker(f"{stage} (VACUUM)") in line]
+            if vacuums:
+                windows[f"{stage} (VACUUM)"] = (vacuums[0], end)
+        return windows
 
     def wait(self) -> int:
         code = self.proc.wait()
@@ -301,10 +317,14 @@ class KilledRun:
         time.sleep(0.2)  # let the reader thread take the last lines
         return code
 
-    def kill_when(self, ready: Callable[[], bool], *, timeout_s: float = 600) -> tuple[str, bool]:
-        """SIGKILL the whole process group as soon as `ready()` holds (polled every 20 ms); as `kill_at`."""
+    def wait_for(self, ready: Callable[[], bool], *, timeout_s: float = 600) -> None:
+        """Return as soon as `ready()` holds (polled every 20 ms), the run ends, or `timeout_s` has passed."""
         while not ready() and self.proc.poll() is None and time.monotonic() - self.began < timeout_s:
             time.sleep(0.02)
+
+    def kill_when(self, ready: Callable[[], bool], *, timeout_s: float = 600) -> tuple[str, bool]:
+        """SIGKILL the whole process group as soon as `ready()` holds; as `kill_at`."""
+        self.wait_for(ready, timeout_s=timeout_s)
         return self.kill_at(0.0)
 
     def saw(self, text: str) -> bool:
@@ -329,8 +349,8 @@ class KilledRun:
 @dataclass
 class Trial:
     number: int
-    target: str  # the stage whose window the kill time was drawn in
-    kill_at_s: float
+    target: str  # the stage, or VACUUM, the kill was aimed at
+    kill_at_s: float  # seconds after the run started
     killed_in: str  # the stage running at the kill, from the run's own lines
     killed: bool  # False: the run had finished before the kill
     partial_states: list[str]
@@ -354,13 +374,17 @@ def check_state(lakehouse: Path, *, whole: Sequence[Gold], spark: Any | None) ->
     return problems
 
 
-def run_trial(sc: Scenario, number: int, *, target: str, kill_at_s: float, spark: Any | None) -> Trial:
-    """Kill one run at `kill_at_s`, check what readers see, then let the next run finish and compare."""
+def run_trial(sc: Scenario, number: int, *, target: str, fraction: float, spark: Any | None) -> Trial:
+    """Kill one run `fraction` of the way into `target` (timed by the reference run, from the target's first
+    line in this run), check what readers see, then let the next run finish and compare."""
     lakehouse = sc.root / f"trial-{number:02d}"
     shutil.rmtree(lakehouse, ignore_errors=True)
     shutil.copytree(sc.s0, lakehouse)
     config = _config(sc.root, sc.landing, lakehouse)
     run = KilledRun.start(config)
+    start, end = sc.windows[target]
+    run.wait_for(lambda: run.saw(marker(target)))
+    kill_at_s = time.monotonic() - run.began + fraction * (end - start)
     killed_in, killed = run.kill_at(kill_at_s)
     partial = check_state(lakehouse, whole=[sc.s0_gold, sc.ref_gold], spark=spark)
     again = KilledRun.start(config)
@@ -380,20 +404,17 @@ def run_trial(sc: Scenario, number: int, *, target: str, kill_at_s: float, spark
 
 
 def plan_kills(sc: Scenario, trials: int, *, seed: int) -> list[tuple[str, float]]:
-    """Return (stage, seconds) per trial: stages in turn, each kill time uniform in that stage's window."""
+    """Return (target, fraction) per trial: the reference run's targets in turn, the fraction of the target's
+    length uniform in [0, 1)."""
     rng = random.Random(seed)
-    plan = []
-    for i in range(trials):
-        stage = STAGES[i % len(STAGES)]
-        start, end = sc.windows[stage]
-        plan.append((stage, rng.uniform(start, end)))
-    return plan
+    targets = [t for t in TARGETS if t in sc.windows]
+    return [(targets[i % len(targets)], rng.random()) for i in range(trials)]
 
 
 def report(trials: Sequence[Trial]) -> str:
     """Return the harness's table and totals as Markdown."""
     lines = [
-        "| trial | drawn in | killed at | killed in | partial states | converged |",
+        "| trial | aimed at | killed at | killed in | partial states | converged |",
         "| ---: | --- | ---: | --- | ---: | :---: |",
     ]
     for t in trials:
@@ -426,8 +447,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     spark = get_spark("footfall-kill-harness")
     trials = []
-    for i, (stage, at) in enumerate(plan_kills(sc, args.trials, seed=args.seed), start=1):
-        trial = run_trial(sc, i, target=stage, kill_at_s=at, spark=spark)
+    for i, (target, fraction) in enumerate(plan_kills(sc, args.trials, seed=args.seed), start=1):
+        trial = run_trial(sc, i, target=target, fraction=fraction, spark=spark)
         trials.append(trial)
         print(json.dumps(trial.__dict__), flush=True)
     text = report(trials)
