@@ -451,13 +451,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         trial = run_trial(sc, i, target=target, fraction=fraction, spark=spark)
         trials.append(trial)
         print(json.dumps(trial.__dict__), flush=True)
-    text = report(trials)
-    header = (
-        f"# Kill harness\n\n`python tests/killharness.py --trials {args.trials} --seed {args.seed}` "
-        f"(make kill-test), {time.monotonic() - began:.0f} s; reference run {sc.ref_seconds:.0f} s ({windows}).\n\n"
-    )
-    args.out.write_text(header + text + "\n")
-    print(text)
+        text = report(trials)  # after every trial: a harness stopped early still leaves its table
+        header = (
+            f"# Kill harness\n\n`python tests/killharness.py --trials {args.trials} --seed {args.seed}` "
+            f"(make kill-test), {len(trials)} of {args.trials} trials in {time.monotonic() - began:.0f} s; "
+            f"reference run {sc.ref_seconds:.0f} s ({windows}).\n\n"
+        )
+        args.out.write_text(header + text + "\n")
+    print(report(trials))
     ok = all(not t.partial_states and t.converged for t in trials)
     return 0 if ok else 1
 

@@ -7,18 +7,23 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from delta.tables import DeltaTable
+from pyspark import inheritable_thread_target
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
 from footfall import schemas as S
 from footfall.session import conf_set
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -179,16 +184,20 @@ def write(
     *,
     values: Sequence[dt.date | str] | None = None,
     append: bool = False,
+    user_metadata: Mapping[str, object] | None = None,
 ) -> dict[str, int]:
     """The one write path: create the table if needed, then append `df`, or replace the partitions `values` of a
     partitioned table (Delta replaceWhere, so a rerun gives the same table), or the whole of an unpartitioned one.
 
-    Returns the commit's operation metrics (numOutputRows, numRemovedFiles, ...), so no stage reads back what it
-    wrote to count it.
+    `user_metadata` is this commit's own (over the session's, `commit_metadata`), so writes running at once in
+    threads each keep theirs. Returns the commit's operation metrics (numOutputRows, numRemovedFiles, ...), so no
+    stage reads back what it wrote to count it.
     """
     spark = df.sparkSession
     ensure_table(spark, table, lakehouse)
     writer = df.select(*table.schema.names).write.format("delta").mode("append" if append else "overwrite")
+    if user_metadata is not None:
+        writer = writer.option("userMetadata", json.dumps(user_metadata, sort_keys=True, default=str))
     if not append and table.partition is not None:
         if values is None:
             raise ValueError(f"{table.layer}/{table.name} is partitioned by {table.partition}: name what to replace")
@@ -199,6 +208,55 @@ def write(
     row = DeltaTable.forPath(spark, path).history(1).select("operationMetrics").first()
     metrics = (row["operationMetrics"] if row is not None else None) or {}
     return {key: int(value) for key, value in metrics.items()}
+
+
+@dataclass(frozen=True)
+class Write:
+    """One table's write, as `write` takes it: for `write_together`."""
+
+    df: DataFrame
+    table: Table
+    values: Sequence[dt.date | str] | None = None
+    append: bool = False
+    user_metadata: Mapping[str, object] | None = None
+
+
+# Work on different tables at once. A stage's small writes are mostly driver work (Delta's log, the commit) and
+# one- or two-task jobs; in threads they overlap, so both cores stay busy (docs/scale.md, "round 3").
+THREADS = 4
+
+
+def run_together(spark: SparkSession, tasks: Mapping[str, Callable[[], R]]) -> dict[str, R]:
+    """Run independent tasks (each on tables no other task touches) in threads; return each one's result by key.
+
+    The first failure is raised once all have finished, so no task is left running behind the error.
+    """
+    # inheritable_thread_target: each thread gets a copy of the caller's job group and local properties (progress.py)
+    with ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="footfall") as pool:
+        futures = {key: pool.submit(inheritable_thread_target(spark)(task)) for key, task in tasks.items()}
+    for future in futures.values():
+        if (error := future.exception()) is not None:
+            raise error
+    return {key: f.result() for key, f in futures.items()}
+
+
+def write_together(lakehouse: Path, writes: Mapping[str, Write]) -> dict[str, dict[str, int]]:
+    """Run independent writes, each to a different table, at once (`run_together`); return each one's metrics.
+
+    Each table's commit is atomic as ever; the set is not, as it never was in sequence: a stage writes the table
+    that says its writes landed (an audit row, a marker) after this returns.
+    """
+    tables = [w.table.path(lakehouse) for w in writes.values()]
+    if len(set(tables)) != len(tables):
+        raise ValueError(f"write_together writes each table once: {sorted(tables)}")
+    if not writes:
+        return {}
+    spark = next(iter(writes.values())).df.sparkSession
+    tasks = {
+        key: partial(write, w.df, w.table, lakehouse, values=w.values, append=w.append, user_metadata=w.user_metadata)
+        for key, w in writes.items()
+    }
+    return run_together(spark, tasks)
 
 
 def read_table(spark: SparkSession, path: str) -> DataFrame:
@@ -262,14 +320,27 @@ def retention_check_disabled(spark: SparkSession) -> Iterator[None]:
         yield
 
 
-def vacuum_now(spark: SparkSession, path: str) -> None:
-    """Physically remove every file the current version of the table does not use, so no old version keeps it."""
+@contextmanager
+def vacuuming(spark: SparkSession) -> Iterator[Callable[[str], None]]:
+    """Yield a function that physically removes every file the current version of a table does not use, so no
+    old version keeps it. Threads may call it at once: the session settings it needs are held for the whole block
+    (set and restored per call, two threads would restore each other's)."""
+    # Without VACUUM START and END commits: two commits per call, half of its second on a small table (make bench,
+    # docs/scale.md). What a purge removed is recorded where it matters (forget_audit; gold keeps no history).
+    with retention_check_disabled(spark), conf_set(spark, VACUUM_LOGGING, "false"):
+        yield partial(_vacuum, spark)
+
+
+def _vacuum(spark: SparkSession, path: str) -> None:
     table = DeltaTable.forPath(spark, path)
     properties = table.detail().first()
     if properties is not None and properties["properties"].get("delta.enableDeletionVectors") == "true":
         # Rows marked deleted in a deletion vector are still in their file until it is rewritten.
         spark.sql(f"REORG TABLE delta.`{path}` APPLY (PURGE)")
-    # Without VACUUM START and END commits: two commits per call, half of its second on a small table (make bench,
-    # docs/scale.md). What a purge removed is recorded where it matters (forget_audit; gold keeps no history).
-    with retention_check_disabled(spark), conf_set(spark, VACUUM_LOGGING, "false"):
-        table.vacuum(0.0)
+    table.vacuum(0.0)
+
+
+def vacuum_now(spark: SparkSession, path: str) -> None:
+    """Physically remove every file the current version of the table does not use, so no old version keeps it."""
+    with vacuuming(spark) as vacuum:
+        vacuum(path)

@@ -4,7 +4,9 @@ publish."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import os
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -192,6 +194,9 @@ def run_pipeline(
     key = load_master_key(key_file=config.privacy.pseudonym_key_file)
 
     with run_lock(Path(config.lakehouse), run_id=run_id):
+        # Great Expectations takes 3-4 s to import and publish needs it: import it while the JVM starts, when the
+        # Python process mostly waits (publish/job.py imports it lazily, for the jobs that run publish alone).
+        threading.Thread(target=importlib.import_module, args=("footfall.quality.runner",), daemon=True).start()
         spark = get_spark("footfall-run")
         # Sized by the landing rows of the dates, not only by what ingest reads: mobility shuffles them too.
         size_shuffle(spark, events=landing_events_rows(landing, requested))

@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,10 @@ from footfall.lakehouse import (
     SILVER_TABLES,
     gold_dates,
     read_table,
+    run_together,
     silver_path,
     table_exists,
-    vacuum_now,
+    vacuuming,
     write,
 )
 
@@ -282,12 +284,17 @@ def run_forget(spark: SparkSession, config: Config, *, key: MasterKey, run_id: s
         pending_df = spark.createDataFrame([(d, run_id, run_at) for d in affected], S.SILVER_FORGET_PENDING)
         write(pending_df, SILVER_TABLES[S.SILVER_FORGET_PENDING_TABLE], lake, append=True)
     tables = [t for t in (*PSEUDONYMISED, *DERIVED_PSEUDONYMISED) if table_exists(spark, silver_path(lake, t))]
-    rows_deleted = {t: _delete(spark, silver_path(lake, t), pseudo_df=pseudo_df) for t in tables}
-    # Every pseudonymised table, touched now or not: an earlier ingest re-run may have left a new objector's rows
-    # in an old version of a table this run found nothing to delete in.
-    for table in tables:
+
+    def purge(table: str, vacuum: Callable[[str], None]) -> int:
+        deleted = _delete(spark, silver_path(lake, table), pseudo_df=pseudo_df)
+        # Every pseudonymised table, touched now or not: an earlier ingest re-run may have left a new objector's
+        # rows in an old version of a table this run found nothing to delete in.
         _log.info("forget: VACUUM of silver/%s started", table)  # the slow part of a forget; the kill harness reads it
-        vacuum_now(spark, silver_path(lake, table))
+        vacuum(silver_path(lake, table))
+        return deleted
+
+    with vacuuming(spark) as vacuum:  # the tables at once: each is a few small jobs and commits
+        rows_deleted = run_together(spark, {t: partial(purge, t, vacuum) for t in tables})
     stamp = {S.RUN_ID: F.lit(run_id), S.RUN_AT: F.lit(run_at).cast(T.TimestampType())}
     tokens_df = objections_df.select(S.OBJECTION_TOKEN).distinct().withColumns(stamp)
     write(tokens_df, SILVER_TABLES[S.SILVER_FORGET_APPLIED_TABLE], lake, append=True)

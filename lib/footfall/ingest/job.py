@@ -35,7 +35,7 @@ from footfall.ingest.contract import (
 from footfall.ingest.plan import STAGE, ingest_fingerprints
 from footfall.ingest.pseudonym import MasterKey, period_keys_df, period_start, periods_of_utc_dates, with_pseudo_id
 from footfall.ingest.subscribers import with_subscriber_dimension
-from footfall.lakehouse import SILVER_TABLES, commit_metadata, write
+from footfall.lakehouse import SILVER_TABLES, Write, commit_metadata, write, write_together
 from footfall.session import size_shuffle
 
 
@@ -155,17 +155,14 @@ def _write_silver(
     The dimension replaces exactly the periods it was built for (`period_starts`); other periods keep their rows.
     """
     lake = config.lakehouse
-    write(dimension_df, SILVER_TABLES[S.SILVER_SUBSCRIBERS_TABLE], lake, values=period_starts)
-    write(
-        filter_quarantine(checked_df, run_id=run_id),
-        SILVER_TABLES[S.SILVER_QUARANTINE_TABLE],
+    write_together(
         lake,
-        values=dates,
-    )
-    write(
-        filter_silver_events(checked_df),
-        SILVER_TABLES[S.SILVER_EVENTS_TABLE],
-        lake,
-        values=dates,
+        {
+            S.SILVER_SUBSCRIBERS_TABLE: Write(dimension_df, SILVER_TABLES[S.SILVER_SUBSCRIBERS_TABLE], period_starts),
+            S.SILVER_QUARANTINE_TABLE: Write(
+                filter_quarantine(checked_df, run_id=run_id), SILVER_TABLES[S.SILVER_QUARANTINE_TABLE], dates
+            ),
+            S.SILVER_EVENTS_TABLE: Write(filter_silver_events(checked_df), SILVER_TABLES[S.SILVER_EVENTS_TABLE], dates),
+        },
     )
     write(audit_df, SILVER_TABLES[S.SILVER_INGEST_AUDIT_TABLE], lake, append=True)

@@ -21,12 +21,14 @@ from footfall import schemas as S
 from footfall.config import Config
 from footfall.lakehouse import (
     SILVER_TABLES,
+    Write,
     commit_metadata,
     commit_metadatas,
     read_table,
     silver_path,
     table_version,
     write,
+    write_together,
 )
 from footfall.mobility.calendar import iso_week, iso_week_dates
 from footfall.mobility.direction import X_M, Y_M, with_arrival_direction
@@ -293,19 +295,17 @@ def _write_mobility(spark: SparkSession, config: Config, frames: dict[str, DataF
     """Replace the built dates of homes, stays and flows, then rebuild the weeks they touch; repeat visits go last,
     so their commit says the whole build landed."""
     lh, tz = config.lakehouse, config.timezone
-    write(
-        frames["home"],
-        SILVER_TABLES[S.SILVER_DEVICE_HOME_TABLE],
-        lh,
-        values=build,
-    )
     stays_path = silver_path(lh, S.SILVER_STAYS_TABLE)
-    write(frames["stays"], SILVER_TABLES[S.SILVER_STAYS_TABLE], lh, values=build)
-    write(
-        frames["moves"],
-        SILVER_TABLES[S.SILVER_ZONE_TRANSITIONS_TABLE],
+    write_together(
         lh,
-        values=build,
+        {
+            name: Write(frames[name], SILVER_TABLES[table], build)
+            for name, table in (
+                ("home", S.SILVER_DEVICE_HOME_TABLE),
+                ("stays", S.SILVER_STAYS_TABLE),
+                ("moves", S.SILVER_ZONE_TRANSITIONS_TABLE),
+            )
+        },
     )
     # weekly: rebuilt from every stay silver holds in the weeks this run touched, whatever ran before
     weeks = sorted({iso_week(d) for d in build})

@@ -8,7 +8,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 
 from footfall import schemas as S
-from footfall.lakehouse import GOLD_TABLES, commit_metadata, gold_path, write
+from footfall.lakehouse import GOLD_TABLES, Write, commit_metadata, gold_path, write_together
 
 
 def write_gold(
@@ -23,9 +23,28 @@ def write_gold(
 
     Returns True when the write replaced files that were there before, which is what the history policy acts on.
     """
-    with commit_metadata(df.sparkSession, user_metadata):  # the table's CREATE commit gets it too
-        metrics = write(df, GOLD_TABLES[table], lakehouse, values=values)
-    return metrics.get("numRemovedFiles", 0) > 0
+    return bool(write_gold_tables(lakehouse, {table: (df, values)}, user_metadata=user_metadata))
+
+
+def write_gold_tables(
+    lakehouse: Path,
+    frames: Mapping[str, tuple[DataFrame, Sequence[str]]],
+    *,
+    user_metadata: Mapping[str, object],
+) -> list[str]:
+    """Replace the partitions of each gold table in `frames` ({table: (df, values)}) at once, each commit carrying
+    `user_metadata` and its own "partitions"; return the tables whose write replaced files that were there before.
+    """
+    if not frames:
+        return []
+    spark = next(iter(frames.values()))[0].sparkSession
+    writes = {
+        table: Write(df, GOLD_TABLES[table], values, user_metadata={**user_metadata, "partitions": list(values)})
+        for table, (df, values) in frames.items()
+    }
+    with commit_metadata(spark, user_metadata):  # the tables' CREATE commits get the run's metadata too
+        metrics = write_together(lakehouse, writes)
+    return [table for table, m in metrics.items() if m.get("numRemovedFiles", 0) > 0]
 
 
 def register_gold(spark: SparkSession, lakehouse: Path) -> list[str]:

@@ -43,7 +43,7 @@ from footfall.privacy.disclosure import agg_suppressed_cells
 from footfall.privacy.nesting import OUTER_ZONE_ID, agg_nested_zones, zone_cells
 from footfall.privacy.noise import agg_privacy_ledger
 from footfall.privacy.suppression import SUPPRESSION
-from footfall.publish.gold import register_gold, write_gold
+from footfall.publish.gold import register_gold, write_gold_tables
 from footfall.publish.publications import (
     append_publication,
     finish_history_drop,
@@ -244,15 +244,13 @@ def run_publish(
     }
     if publish.noise.mechanism != "none":  # budget is recorded before anything is published with it
         _append_ledger(spark, config, partitions=partitions, run_id=run_id, run_at=run_at)
-    rewritten = []
-    for table in published:
-        if not partitions[table] and table != S.GOLD_ZONES_TABLE:  # no complete week: the weekly table is created
+    empty = [t for t in published if not partitions[t] and t != S.GOLD_ZONES_TABLE]
+    with commit_metadata(spark, metadata):
+        for table in empty:  # no complete week: the weekly table is created, nothing written
             ensure_table(spark, GOLD_TABLES[table], lh)
-            continue
-        meta = {**metadata, "partitions": partitions[table]}
-        replaced = write_gold(published[table], table=table, lakehouse=lh, values=partitions[table], user_metadata=meta)
-        if replaced and table != S.GOLD_ZONES_TABLE:  # zones hold no counts of people: their history may stay
-            rewritten.append(table)
+    frames = {t: (df, partitions[t]) for t, df in published.items() if t not in empty}
+    replaced = write_gold_tables(lh, frames, user_metadata=metadata)
+    rewritten = [t for t in replaced if t != S.GOLD_ZONES_TABLE]  # zones hold no counts of people: history may stay
     versions = {t: v for t in published if (v := table_version(spark, gold_path(lh, t))) is not None}
     # the publication's commit: from here on readers see these versions together (publish/publications.py)
     publication = publication_df(

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,10 @@ from footfall.lakehouse import (
     PUBLICATIONS,
     gold_path,
     read_table,
+    run_together,
     table_exists,
     table_version,
-    vacuum_now,
+    vacuuming,
     write,
 )
 
@@ -118,9 +120,13 @@ def finish_history_drop(spark: SparkSession, lakehouse: Path) -> list[str]:
     tables = list(latest[S.REWRITTEN])
     if any(table_version(spark, gold_path(lakehouse, t)) != latest[S.TABLE_VERSIONS][t] for t in tables):
         return []
-    for table in tables:
+
+    def drop(table: str, vacuum: Callable[[str], None]) -> None:
         _log.info("publish: VACUUM of gold/%s started (history of a rewritten table)", table)
-        vacuum_now(spark, gold_path(lakehouse, table))
+        vacuum(gold_path(lakehouse, table))
+
+    with vacuuming(spark) as vacuum:  # the tables at once: each is a few small jobs
+        run_together(spark, {t: partial(drop, t, vacuum) for t in tables})
     DeltaTable.forPath(spark, PUBLICATIONS.path(lakehouse)).update(
         condition=F.col(S.SEQUENCE) == int(latest[S.SEQUENCE]), set={S.HISTORY_DROPPED: F.lit(True)}
     )

@@ -19,7 +19,7 @@ from footfall import schemas as S
 from footfall.config import Config, SpatialConfig
 from footfall.ingest.contract import CELLS_FILE, InputContractError, read_cells
 from footfall.ingest.market_share import MARKET_SHARE_FILE, read_market_share
-from footfall.lakehouse import SILVER_TABLES, silver_path, write
+from footfall.lakehouse import SILVER_TABLES, Write, silver_path, write, write_together
 from footfall.spatial.footprints import (
     check_cell_positions,
     check_cells_geometry,
@@ -181,7 +181,8 @@ def run_spatial(
         S.SILVER_MARKET_SHARE_TABLE: (market_share_df, S.SILVER_MARKET_SHARE),
     }
     try:
-        rows = {table: write(df, SILVER_TABLES[table], lake)["numOutputRows"] for table, (df, _) in outputs.items()}
+        writes = {table: Write(df, SILVER_TABLES[table]) for table, (df, _) in outputs.items()}
+        rows = {table: m["numOutputRows"] for table, m in write_together(lake, writes).items()}
         low = [r[S.ZONE_ID] for r in resolution_df.filter(S.IS_LOW_RESOLUTION).orderBy(S.ZONE_ID).collect()]
         repaired = zone_repairs + district_repairs
         record_df = spark.createDataFrame(
