@@ -155,6 +155,12 @@ def check_requested_dates(landing: Path, dates: Sequence[dt.date]) -> None:
         )
 
 
+def _import_validation_in_background() -> None:
+    """Import Great Expectations (3-4 s, publish/job.py imports it lazily) while Spark works on ingest, when the
+    Python process mostly waits. Only for a run with new work: a rerun that skips every stage would pay it."""
+    threading.Thread(target=importlib.import_module, args=("footfall.quality.runner",), daemon=True).start()
+
+
 def run_pipeline(
     config: Config,
     *,
@@ -194,9 +200,6 @@ def run_pipeline(
     key = load_master_key(key_file=config.privacy.pseudonym_key_file)
 
     with run_lock(Path(config.lakehouse), run_id=run_id):
-        # Great Expectations takes 3-4 s to import and publish needs it: import it while the JVM starts, when the
-        # Python process mostly waits (publish/job.py imports it lazily, for the jobs that run publish alone).
-        threading.Thread(target=importlib.import_module, args=("footfall.quality.runner",), daemon=True).start()
         spark = get_spark("footfall-run")
         # Sized by the landing rows of the dates, not only by what ingest reads: mobility shuffles them too.
         size_shuffle(spark, events=landing_events_rows(landing, requested))
@@ -224,6 +227,8 @@ def run_pipeline(
         run_dates = sorted(set(requested) | set(republish))
         with progress.stage("ingest") as st:
             todo = _ingest_todo(spark, config, requested=requested, run_dates=requested, key=key)
+            if todo or republish:
+                _import_validation_in_background()
             if todo:
                 ingest = run_ingest(spark, config, dates=todo, key=key, files=check_events_contract(landing, todo))
                 read = sum(int(r[S.ROWS_READ]) for r in ingest.audit)
