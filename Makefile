@@ -68,7 +68,7 @@ bench: setup ## measure the whole pipeline against Spark's floor and DuckDB at ~
 bench-skew: setup ## mobility's time on the default city with and without 10 SIM boxes (bench/results/skew.md)
 	$(BIN)/python bench/skew.py
 
-kill-test: setup ## SIGKILL 24 daily runs at moments drawn across every stage: no partial state, every next run converges (bench/results/kill.md)
+kill-test: setup ## SIGKILL 24 daily runs inside every stage and VACUUM: no partial state, every next run converges (bench/results/kill.md)
 	$(BIN)/python tests/killharness.py --trials $(or $(TRIALS),24)
 
 lint: setup ## ruff and mypy on lib/
