@@ -144,17 +144,27 @@ def read_every_table(lakehouse: Path, spark: Any | None) -> list[str]:
 
 
 def objector_rows(lakehouse: Path, pseudo_ids: Sequence[str]) -> dict[str, int]:
-    """Return, per silver table folder, the objector's rows in ANY parquet file there (current or not)."""
+    """Return, per silver table folder, the objector's rows in ANY parquet file there (current or not).
+
+    A killed write can leave a file of 0 bytes, which holds no row. A non-empty file that does not read cannot be
+    cleared, so it counts as found (key "<table> (unreadable file)").
+    """
     found = {}
     for table in PSEUDONYMISED_SILVER:
         folder = lakehouse / S.SILVER / table
-        files = [str(p) for p in folder.rglob("*.parquet") if "_delta_log" not in p.parts]
-        if not files:
-            continue
-        data = ds.dataset(files, format="parquet").to_table(columns=[S.PSEUDO_ID])
-        n = pc.sum(pc.is_in(data[S.PSEUDO_ID], value_set=pa.array(list(pseudo_ids)))).as_py()
+        files = [p for p in folder.rglob("*.parquet") if "_delta_log" not in p.parts and p.stat().st_size > 0]
+        n = unreadable = 0
+        for path in files:
+            try:
+                data = ds.dataset(str(path), format="parquet").to_table(columns=[S.PSEUDO_ID])
+            except pa.ArrowInvalid:
+                unreadable += 1
+                continue
+            n += pc.sum(pc.is_in(data[S.PSEUDO_ID], value_set=pa.array(list(pseudo_ids)))).as_py() or 0
         if n:
             found[table] = int(n)
+        if unreadable:
+            found[f"{table} (unreadable file)"] = unreadable
     return found
 
 
@@ -248,6 +258,16 @@ def build_scenario(root: Path, *, subscribers: int = 150, seed: int = 7) -> Scen
     if not objector_ids:
         raise RuntimeError(f"the objector {objector[:4]}... had no rows in S0: pick another seed")
     return Scenario(root, landing, s0, s0_gold, ref_gold, objector_ids, run.windows(), run.seconds)
+
+
+def resume_scenario(root: Path, timing: dict[str, Any]) -> Scenario:
+    """Return the scenario `build_scenario` left in `root`, with its reference run's `timing`."""
+    s0, ref = root / "s0", root / "ref"
+    s0_gold, ref_gold = published_gold(s0), published_gold(ref)
+    assert s0_gold is not None and ref_gold is not None
+    objector_ids = sorted(_pseudo_ids(s0) - _pseudo_ids(ref))
+    windows = {k: (float(a), float(b)) for k, (a, b) in timing["windows"].items()}
+    return Scenario(root, root / "landing", s0, s0_gold, ref_gold, objector_ids, windows, float(timing["seconds"]))
 
 
 # ---- one run, to be killed ----
@@ -433,13 +453,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=24)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--first", type=int, default=1, help="start at this trial of the plan (resume a stopped run)")
     parser.add_argument("--work", type=Path, default=REPO / "data" / "kill")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "kill.md")
     args = parser.parse_args(argv)
-    shutil.rmtree(args.work, ignore_errors=True)
-    args.work.mkdir(parents=True)
     began = time.monotonic()
-    sc = build_scenario(args.work)
+    timing = args.work / "reference.json"  # the reference run's timing: a resumed run (--first) reuses the scenario
+    if args.first > 1 and timing.exists():
+        sc = resume_scenario(args.work, json.loads(timing.read_text()))
+    else:
+        shutil.rmtree(args.work, ignore_errors=True)
+        args.work.mkdir(parents=True)
+        sc = build_scenario(args.work)
+        timing.write_text(json.dumps({"windows": sc.windows, "seconds": sc.ref_seconds}))
     windows = ", ".join(f"{n} {a:.0f}-{b:.0f} s" for n, (a, b) in sc.windows.items())
     print(f"reference run {sc.ref_seconds:.0f} s: {windows}", flush=True)
 
@@ -448,13 +474,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     spark = get_spark("footfall-kill-harness")
     trials = []
     for i, (target, fraction) in enumerate(plan_kills(sc, args.trials, seed=args.seed), start=1):
+        if i < args.first:
+            continue
         trial = run_trial(sc, i, target=target, fraction=fraction, spark=spark)
         trials.append(trial)
         print(json.dumps(trial.__dict__), flush=True)
         text = report(trials)  # after every trial: a harness stopped early still leaves its table
         header = (
-            f"# Kill harness\n\n`python tests/killharness.py --trials {args.trials} --seed {args.seed}` "
-            f"(make kill-test), {len(trials)} of {args.trials} trials in {time.monotonic() - began:.0f} s; "
+            f"# Kill harness\n\n`python tests/killharness.py --trials {args.trials} --seed {args.seed}"
+            f"{f' --first {args.first}' if args.first > 1 else ''}` (make kill-test), {len(trials)} trials in "
+            f"{time.monotonic() - began:.0f} s; "
             f"reference run {sc.ref_seconds:.0f} s ({windows}).\n\n"
         )
         args.out.write_text(header + text + "\n")
