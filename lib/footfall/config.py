@@ -80,6 +80,24 @@ class DemoConfig(_Frozen):
     bad_row_rate: float = Field(default=0.01, ge=0, lt=0.5, description="share of events turned into bad rows")
 
 
+class CoverageConfig(_Frozen):
+    """The coverage model behind the posterior presence model (docs/spatial.md, "Coverage model").
+
+    Radio-planning values, not measurements of any city: the defaults are textbook values for an urban macro layer
+    (3GPP TR 36.814 powers and antenna pattern, a COST-231 Hata-like slope, 3GPP TR 38.901 building entry loss).
+    """
+
+    tile_m: float = Field(default=50.0, ge=10, le=500, description="side of the square grid tiles, metres")
+    margin_m: float = Field(default=1500.0, ge=0, description="the grid covers the zones' bounds plus this, metres")
+    macro_power_db: float = Field(default=61.0, description="EIRP of macro cells (46 dBm + 15 dBi), dB")
+    small_power_db: float = Field(default=29.0, description="EIRP of small cells (technology '*-small'), dB")
+    path_loss_exponent: float = Field(default=3.5, gt=1, le=6, description="path loss per decade of distance / 10")
+    pattern_floor_db: float = Field(default=25.0, gt=0, description="antenna pattern attenuation floor (3GPP), dB")
+    wall_loss_db: float = Field(default=20.0, ge=0, description="building entry loss of a mall's walls, dB")
+    shadowing_db: float = Field(default=6.0, gt=0, description="spread of shadowing per cell and event, dB")
+    min_p: float = Field(default=1e-4, gt=0, lt=1, description="serving probabilities below this are not stored")
+
+
 class SpatialConfig(_Frozen):
     """How the spatial stage turns cells and zones into weights (docs/spatial.md)."""
 
@@ -97,6 +115,20 @@ class SpatialConfig(_Frozen):
     min_resolution_score: float = Field(
         default=0.5, ge=0, le=1, description="zones whose resolution score is below this are flagged"
     )
+    coverage: CoverageConfig = Field(default_factory=CoverageConfig, description="the coverage model's parameters")
+
+
+class PosteriorConfig(_Frozen):
+    """The posterior presence model (docs/mobility.md, "Posterior"); tuned on seed 42 by bench/evaluate_matrix.py."""
+
+    window_s: int = Field(default=600, gt=0, description="events this close in time inform each other's location")
+    max_neighbours: int = Field(default=16, ge=0, description="at most this many neighbours per event (the closest)")
+    min_mass: float = Field(default=0.3, gt=0, le=1, description="least posterior mass inside a zone for presence")
+    zone_prior_factor: float = Field(
+        default=1.0, ge=1, description="prior density inside zones relative to outside (1: uniform over tiles)"
+    )
+    max_gap_s: int = Field(default=1800, gt=0, description="present events this close belong to one stay")
+    max_edge_s: int = Field(default=1800, ge=0, description="the most entry or exit can lie before or after an event")
 
 
 class MobilityConfig(_Frozen):
@@ -104,9 +136,10 @@ class MobilityConfig(_Frozen):
 
     presence_model: str = Field(
         default="threshold",
-        pattern="^(threshold|weighted)$",
-        description="threshold: weight >= min_weight; weighted: expected presence",
+        pattern="^(threshold|weighted|posterior)$",
+        description="threshold: weight >= min_weight; weighted: expected presence; posterior: from event sequences",
     )
+    posterior: PosteriorConfig = Field(default_factory=PosteriorConfig, description="the posterior model's settings")
     min_weight: float = Field(default=0.05, gt=0, le=1, description="threshold model: least cell weight for presence")
     max_gap_s: int = Field(default=900, gt=0, description="present events this close belong to one stay")
     min_visit_s: int = Field(default=300, gt=0, description="a stay this long is a visit, shorter a pass-by")

@@ -312,6 +312,28 @@ SILVER_CELL_DISTRICT_WEIGHTS_TABLE = "cell_district_weights"
 SILVER_ZONE_RESOLUTION_TABLE = "zone_resolution"
 SILVER_SPATIAL_INPUTS_TABLE = "spatial_inputs"
 SILVER_MARKET_SHARE_TABLE = "market_share"  # market_share.csv as checked: residents, subscribers, share per district
+# The coverage model (spatial/coverage.py, docs/spatial.md): a regular grid in the metric CRS, the probability that
+# each cell serves a phone in each tile, and each tile's share inside each zone. The posterior presence model reads
+# them; they hold no person and no event.
+SILVER_COVERAGE_TABLE = "cell_tile_coverage"
+SILVER_TILE_ZONES_TABLE = "tile_zones"
+TILE_ID = "tile_id"  # row-major from the grid's south-west corner
+P_SERVE = "p_serve"  # P(this cell serves | a phone in this tile), from the coverage model
+SHARE = "share"  # area(tile ∩ zone) / area(tile)
+SILVER_COVERAGE = T.StructType(
+    [
+        T.StructField(CELL_ID, T.StringType(), False),
+        T.StructField(TILE_ID, T.LongType(), False),
+        T.StructField(P_SERVE, T.DoubleType(), False),
+    ]
+)
+SILVER_TILE_ZONES = T.StructType(
+    [
+        T.StructField(TILE_ID, T.LongType(), False),
+        T.StructField(ZONE_ID, T.StringType(), False),
+        T.StructField(SHARE, T.DoubleType(), False),
+    ]
+)
 SILVER_MARKET_SHARE = LANDING_MARKET_SHARE
 
 SILVER_ZONES = T.StructType(

@@ -25,16 +25,51 @@ from footfall.synth.truth import agg_zone_hourly, slots_frame
 
 EST = "estimated"
 TRUE = "truth"
+CATEGORIES = ("mall", "shopping_street", "market_square", "store_front")
+QUARTILES = [0.25, 0.5, 0.75]
+
+
+def _dwell_quartiles(true_df: DataFrame, est_df: DataFrame) -> dict[str, list[float] | None]:
+    """Quartiles of visit dwell (column d), truth and estimate, and the estimate's relative error at each."""
+    truth = [float(v) for v in true_df.approxQuantile("d", QUARTILES, 0.001)]
+    est = [float(v) for v in est_df.approxQuantile("d", QUARTILES, 0.001)]
+    errors = [round(e / t - 1, 4) for e, t in zip(est, truth, strict=True)] if truth and est else None
+    return {TRUE: truth or None, EST: est or None, "relative_error": errors}
+
+
+def _zone_errors(compared_df: DataFrame, *, min_truth: int) -> dict[str, dict[str, float | int | str]]:
+    """Per zone: its category, MdARE and share within 20 % over zone-hours with at least min_truth true visitors."""
+    rel = F.abs(F.col(EST) - F.col(TRUE)) / F.col(TRUE)
+    rows = (
+        compared_df.where(F.col(TRUE) >= min_truth)
+        .groupBy(S.ZONE_ID, S.CATEGORY)
+        .agg(
+            F.percentile_approx(rel, 0.5, 10_000).alias("mdare"),
+            F.avg(F.when(rel <= 0.2, 1.0).otherwise(0.0)).alias("within_20pct"),
+            F.count(F.lit(1)).alias("zone_hours"),
+        )
+        .orderBy(S.ZONE_ID)
+        .collect()
+    )
+    return {
+        r[S.ZONE_ID]: {
+            "category": r[S.CATEGORY],
+            "median_abs_rel_error": round(float(r["mdare"]), 4),
+            "share_within_20pct": round(float(r["within_20pct"]), 4),
+            "zone_hours_compared": int(r["zone_hours"]),
+        }
+        for r in rows
+    }
 
 
 def agg_estimated_hourly(stays_df: DataFrame, *, tz: str) -> DataFrame:
-    """Return zone_id, hour_start_utc, estimated visitors: distinct devices (weighted: their largest weight)."""
-    per_device = (
-        with_local_hours(stays_df.where(F.col(S.IS_VISIT)), tz=tz)
-        .groupBy(S.ZONE_ID, S.HOUR_START_UTC, S.PSEUDO_ID)
-        .agg(F.max(S.PRESENCE_WEIGHT).alias("w"))
-    )
-    return per_device.groupBy(S.ZONE_ID, S.HOUR_START_UTC).agg(F.sum("w").alias(EST))
+    """Return zone_id, hour_start_utc, estimated visitors: distinct devices with a visit, as gold counts them.
+
+    Every model's stays count once per device, whatever their presence_weight: that is what gold publishes
+    (publish/hourly.py). Until stop 22 the weighted model was evaluated on expected values, which gold never used.
+    """
+    visits = with_local_hours(stays_df.where(F.col(S.IS_VISIT)), tz=tz)
+    return visits.groupBy(S.ZONE_ID, S.HOUR_START_UTC).agg(F.count_distinct(S.PSEUDO_ID).cast("double").alias(EST))
 
 
 def agg_error_figures(compared_df: DataFrame, *, min_truth: int) -> dict[str, float | int]:
@@ -46,8 +81,12 @@ def agg_error_figures(compared_df: DataFrame, *, min_truth: int) -> dict[str, fl
         F.avg(F.when(rel <= 0.2, 1.0).otherwise(0.0)).alias("within_20pct"),
         F.count(F.lit(1)).alias("zone_hours"),
     ).first()
-    corr = compared_df.agg(F.corr(EST, TRUE)).first()
-    assert row is not None and corr is not None
+    # corr divides by the standard deviations: an estimate that is 0 everywhere (a zone never seen) has none
+    spread = compared_df.agg(F.stddev_pop(EST), F.stddev_pop(TRUE)).first()
+    assert row is not None and spread is not None
+    flat = not spread[0] or not spread[1]
+    corr = [None] if flat else compared_df.agg(F.corr(EST, TRUE)).first()
+    assert corr is not None
     return {
         "zone_hours_compared": int(row["zone_hours"]),
         "median_abs_rel_error": round(float(row["mdare"]), 4) if row["mdare"] is not None else float("nan"),
@@ -80,7 +119,7 @@ def run_evaluate(
     compared = (
         true_hourly.join(agg_estimated_hourly(stays, tz=tz), on=[S.ZONE_ID, S.HOUR_START_UTC], how="left")
         .fillna(0.0, subset=[EST])
-        .join(F.broadcast(zones.select(S.ZONE_ID, S.IS_LOW_RESOLUTION)), on=S.ZONE_ID, how="inner")
+        .join(F.broadcast(zones.select(S.ZONE_ID, S.CATEGORY, S.IS_LOW_RESOLUTION)), on=S.ZONE_ID, how="inner")
         .cache()
     )
     figures: dict[str, Any] = {
@@ -92,19 +131,29 @@ def run_evaluate(
             "low_resolution_zones": agg_error_figures(compared.where(F.col(S.IS_LOW_RESOLUTION)), min_truth=5),
         },
     }
-    true_dwell = visits.select((F.unix_timestamp(S.LEFT_AT) - F.unix_timestamp(S.ENTERED_AT)).alias("d")).where(
-        F.col("d") >= config.mobility.min_visit_s
+    min_visit = config.mobility.min_visit_s
+    true_visits = visits.where(F.unix_timestamp(S.LEFT_AT) - F.unix_timestamp(S.ENTERED_AT) >= min_visit).withColumn(
+        "d", F.unix_timestamp(S.LEFT_AT) - F.unix_timestamp(S.ENTERED_AT)
     )
-    est_dwell = stays.where(F.col(S.IS_VISIT)).select(F.col(S.DWELL_S).alias("d"))
-    q = [0.25, 0.5, 0.75]
-    figures["dwell_s_quantiles"] = {
-        TRUE: [float(v) for v in true_dwell.approxQuantile("d", q, 0.001)],
-        EST: [float(v) for v in est_dwell.approxQuantile("d", q, 0.001)],
-    }
-    figures["arrival_direction"] = _direction_agreement(
-        visits.where(F.unix_timestamp(S.LEFT_AT) - F.unix_timestamp(S.ENTERED_AT) >= config.mobility.min_visit_s),
-        stays.where(F.col(S.IS_VISIT)),
-    )
+    est_visits = stays.where(F.col(S.IS_VISIT)).withColumn("d", F.col(S.DWELL_S))
+    figures["dwell_s_quantiles"] = _dwell_quartiles(true_visits, est_visits)
+    figures["arrival_direction"] = _direction_agreement(true_visits, est_visits)
+    by_category: dict[str, Any] = {}
+    for category in CATEGORIES:
+        ids = [r[S.ZONE_ID] for r in zones.where(F.col(S.CATEGORY) == category).select(S.ZONE_ID).collect()]
+        in_zones = F.col(S.ZONE_ID).isin(ids)
+        by_category[category] = {
+            "zones": len(ids),
+            "hourly_visitors": agg_error_figures(compared.where(F.col(S.CATEGORY) == category), min_truth=5),
+            "dwell_s_quantiles": _dwell_quartiles(true_visits.where(in_zones), est_visits.where(in_zones)),
+            "arrival_direction": _direction_agreement(true_visits.where(in_zones), est_visits.where(in_zones)),
+        }
+    figures["by_category"] = by_category
+    figures["by_zone"] = _zone_errors(compared, min_truth=5)
+    figures["hourly_curves"] = [
+        {S.ZONE_ID: r[S.ZONE_ID], S.HOUR_START_UTC: r[S.HOUR_START_UTC].isoformat(), TRUE: r[TRUE], EST: r[EST]}
+        for r in compared.orderBy(S.ZONE_ID, S.HOUR_START_UTC).collect()
+    ]
     figures["home_district"] = _home_agreement(spark, config, truth=truth, dates=dates, key=key)
     compared.unpersist()
     if out is not None:

@@ -18,7 +18,7 @@ from sedona.spark.sql import st_functions as STF
 from sedona.spark.sql import st_predicates as STP
 
 from footfall import schemas as S
-from footfall.config import Config
+from footfall.config import Config, MobilityConfig
 from footfall.lakehouse import (
     SILVER_TABLES,
     Write,
@@ -33,6 +33,7 @@ from footfall.lakehouse import (
 from footfall.mobility.calendar import iso_week, iso_week_dates
 from footfall.mobility.direction import X_M, Y_M, with_arrival_direction
 from footfall.mobility.home import agg_device_home, agg_night_votes
+from footfall.mobility.posterior import Coverage, build_coverage, with_posterior_presence
 from footfall.mobility.presence import filter_present
 from footfall.mobility.stays import DEVICE, agg_stays, filter_distinct_events, with_device_neighbours
 from footfall.mobility.visits import agg_repeat_visits, agg_transitions
@@ -51,7 +52,7 @@ ZONE_DISTRICT_ID = "zone_district_id"
 
 
 # Bump when a mobility rule changes: the next run then rebuilds even though its inputs are unchanged.
-MOBILITY_ALGORITHM_VERSION = "2"
+MOBILITY_ALGORITHM_VERSION = "3"  # 3: the posterior presence model
 STAGE = "mobility"
 # Upstream tables whose versions decide whether a mobility run has anything new to build from.
 INPUT_TABLES = (
@@ -61,6 +62,8 @@ INPUT_TABLES = (
     S.SILVER_CELL_FOOTPRINTS_TABLE,
     S.SILVER_ZONES_TABLE,
     S.SILVER_DISTRICTS_TABLE,
+    S.SILVER_COVERAGE_TABLE,
+    S.SILVER_TILE_ZONES_TABLE,
 )
 
 
@@ -158,19 +161,52 @@ def agg_window_stays(
     windowed_df: DataFrame,
     *,
     weights_df: DataFrame,
-    model: str,
-    min_weight: float,
-    max_gap_s: int,
-    min_visit_s: int,
+    settings: MobilityConfig,
+    coverage: Coverage | None = None,
 ) -> DataFrame:
-    """Return the stays of each (device, window date) from its windowed events, with `window_date`."""
+    """Return the stays of each (device, window date) from its windowed events, with `window_date`.
+
+    `coverage` is needed by the posterior model only.
+    """
     device = (S.PSEUDO_ID, WINDOW_DATE)
+    neighbours = with_device_neighbours(windowed_df, device_cols=device)
+    if settings.presence_model == "posterior":
+        assert coverage is not None, "the posterior model needs the coverage model"
+        p = settings.posterior
+        present = with_posterior_presence(
+            neighbours,
+            coverage=coverage,
+            device_cols=device,
+            window_s=p.window_s,
+            max_neighbours=p.max_neighbours,
+            min_mass=p.min_mass,
+        )
+        return agg_stays(
+            present,
+            max_gap_s=p.max_gap_s,
+            min_visit_s=settings.min_visit_s,
+            device_cols=device,
+            max_edge_s=p.max_edge_s,
+        )
     present = filter_present(
-        with_zone_candidates(with_device_neighbours(windowed_df, device_cols=device), weights_df=weights_df),
-        model=model,  # type: ignore[arg-type]
-        min_weight=min_weight,
+        with_zone_candidates(neighbours, weights_df=weights_df),
+        model=settings.presence_model,  # type: ignore[arg-type]
+        min_weight=settings.min_weight,
     )
-    return agg_stays(present, max_gap_s=max_gap_s, min_visit_s=min_visit_s, device_cols=device)
+    return agg_stays(present, max_gap_s=settings.max_gap_s, min_visit_s=settings.min_visit_s, device_cols=device)
+
+
+def load_coverage(spark: SparkSession, lakehouse: Path, *, zone_prior_factor: float) -> Coverage:
+    """Read the coverage model into per-cell arrays for the posterior model (a few MB for a city)."""
+    coverage = read_table(spark, silver_path(lakehouse, S.SILVER_COVERAGE_TABLE)).toPandas()
+    tile_zones = read_table(spark, silver_path(lakehouse, S.SILVER_TILE_ZONES_TABLE)).toPandas()
+    return build_coverage(coverage, tile_zones, zone_prior_factor=zone_prior_factor)
+
+
+def stay_lookback_s(settings: MobilityConfig) -> int:
+    """How far before local midnight a date's window starts: the longest gap a stay or an arrival looks back."""
+    gap = settings.posterior.max_gap_s if settings.presence_model == "posterior" else settings.max_gap_s
+    return max(gap, settings.arrival_lookback_s)
 
 
 def needed_event_dates(config: Config, *, dates: Sequence[dt.date]) -> list[dt.date]:
@@ -180,7 +216,7 @@ def needed_event_dates(config: Config, *, dates: Sequence[dt.date]) -> list[dt.d
     return input_event_dates(
         stay_dates(dates),
         tz=config.timezone,
-        lookback_s=max(m.max_gap_s, m.arrival_lookback_s),
+        lookback_s=stay_lookback_s(m),
         nights=m.home_nights,
         night_start_hour=m.night_start_hour,
         night_end_hour=m.night_end_hour,
@@ -202,7 +238,7 @@ def run_mobility(
     fingerprint = mobility_fingerprint(spark, config)
     if not force and {d.isoformat() for d in build} <= built_dates(spark, lh, fingerprint=fingerprint):
         return MobilityReport(tuple(dates), 0, 0, 0, 0, skipped=True)
-    lookback = max(m.max_gap_s, m.arrival_lookback_s)
+    lookback = stay_lookback_s(m)
     hours = {"night_start_hour": m.night_start_hour, "night_end_hour": m.night_end_hour}
 
     # read: each use prunes to its own partitions (the windows' dates; the home nights' dates)
@@ -225,15 +261,20 @@ def run_mobility(
     windowed = with_window_dates(window_events, window_map_df=windows)
     # Persisted: stays and flows both derive from them, and without it the sorts over every windowed event (two
     # per event and window) run once for each (make bench, 10 M events: 37 task-seconds).
-    window_stays = agg_window_stays(
-        windowed,
-        weights_df=weights,
-        model=m.presence_model,
+    coverage = (
+        load_coverage(spark, lh, zone_prior_factor=m.posterior.zone_prior_factor)
+        if m.presence_model == "posterior"
+        else None
+    )
+    window_stays = agg_window_stays(windowed, weights_df=weights, settings=m, coverage=coverage).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
+    # Cells that may count as presence in a zone: an arrival comes from a cell that is none of the zone's.
+    counts_as_presence = filter_present(
+        weights,
+        model="weighted" if m.presence_model == "posterior" else m.presence_model,  # type: ignore[arg-type]
         min_weight=m.min_weight,
-        max_gap_s=m.max_gap_s,
-        min_visit_s=m.min_visit_s,
-    ).persist(StorageLevel.MEMORY_AND_DISK)
-    counts_as_presence = filter_present(weights, model=m.presence_model, min_weight=m.min_weight)  # type: ignore[arg-type]
+    )
     cells = (
         with_metric_centroid(footprints, wkb_col=S.FOOTPRINT_WKB, metric_crs=metric)
         .groupBy(S.CELL_ID)

@@ -63,13 +63,39 @@ def _half_gap_s(near: Column, far: Column, *, cap_s: int) -> Column:
     return F.when(far.isNull(), F.lit(0)).otherwise(F.least(F.floor(gap / 2), F.lit(cap_s))).cast("long")
 
 
+PREV_MASS = "prev_mass"
+NEXT_MASS = "next_mass"
+FIRST_MASS, LAST_MASS = "_first_mass", "_last_mass"
+
+
+def _mass_edge_s(near: Column, far: Column, *, mass_in: Column, mass_out: Column, cap_s: int) -> Column:
+    """Whole seconds of a gap spent in the zone, from the presence probability at both ends (posterior model).
+
+    With the probability interpolated linearly across the gap, the expected share of it inside the zone, given the
+    device is inside at the near event, is (mass_in + mass_out) / (2 * mass_in), at most 1: half the gap when the
+    far event is surely outside, all of it when both are equally likely inside. At most cap_s; 0 without a neighbour.
+    """
+    gap = F.abs(F.unix_timestamp(near) - F.unix_timestamp(far))
+    share = F.least(F.lit(1.0), (mass_in + F.coalesce(mass_out, F.lit(0.0))) / (2 * mass_in))
+    return F.when(far.isNull(), F.lit(0)).otherwise(F.least(F.floor(gap * share), F.lit(cap_s))).cast("long")
+
+
 def agg_stays(
-    presence_df: DataFrame, *, max_gap_s: int, min_visit_s: int, device_cols: Sequence[str] = DEVICE
+    presence_df: DataFrame,
+    *,
+    max_gap_s: int,
+    min_visit_s: int,
+    device_cols: Sequence[str] = DEVICE,
+    max_edge_s: int | None = None,
 ) -> DataFrame:
     """Return one row per stay from present events (pseudo_id, zone_id, event_ts, cell_id and the neighbours).
 
     Columns: pseudo_id, zone_id, entered_at, left_at, dwell_s, is_visit, first/last event ts, n_events,
     and the device's event before the stay (prev_event_ts, prev_cell_id) for the arrival direction.
+
+    Entry and exit: halfway to the neighbouring event, at most max_gap_s // 2; or, when the events carry the zone's
+    presence probability at their neighbours (prev_mass, next_mass: the posterior model), the expected time inside
+    from both probabilities, at most `max_edge_s`.
     """
     by_zone = Window.partitionBy(*device_cols, S.ZONE_ID).orderBy(S.EVENT_TS, S.CELL_ID)
     gap = F.unix_timestamp(S.EVENT_TS) - F.unix_timestamp(F.lag(S.EVENT_TS).over(by_zone))
@@ -77,31 +103,48 @@ def agg_stays(
     numbered = presence_df.withColumn(
         "stay_no", F.sum(starts).over(by_zone.rowsBetween(Window.unboundedPreceding, Window.currentRow))
     )
+    first, last = F.struct(S.EVENT_TS, S.CELL_ID), F.struct(S.EVENT_TS, S.CELL_ID)
+    by_mass = PREV_MASS in presence_df.columns
+    weight = F.col(PRESENCE_WEIGHT) if PRESENCE_WEIGHT in presence_df.columns else F.lit(1.0)
+    mass_aggs = (
+        [
+            F.min_by(PRESENCE_WEIGHT, first).alias(FIRST_MASS),
+            F.min_by(PREV_MASS, first).alias(PREV_MASS),
+            F.max_by(PRESENCE_WEIGHT, last).alias(LAST_MASS),
+            F.max_by(NEXT_MASS, last).alias(NEXT_MASS),
+        ]
+        if by_mass
+        else []
+    )
     stays = numbered.groupBy(*device_cols, S.ZONE_ID, "stay_no").agg(
         F.min(S.EVENT_TS).alias(FIRST_TS),
         F.max(S.EVENT_TS).alias(LAST_TS),
-        F.min_by(PREV_TS, F.struct(S.EVENT_TS, S.CELL_ID)).alias(PREV_TS),
-        F.min_by(PREV_CELL, F.struct(S.EVENT_TS, S.CELL_ID)).alias(PREV_CELL),
-        F.max_by(NEXT_TS, F.struct(S.EVENT_TS, S.CELL_ID)).alias(NEXT_TS),
+        F.min_by(PREV_TS, first).alias(PREV_TS),
+        F.min_by(PREV_CELL, first).alias(PREV_CELL),
+        F.max_by(NEXT_TS, last).alias(NEXT_TS),
         F.count(F.lit(1)).alias(N_EVENTS),
-        F.max(F.col(PRESENCE_WEIGHT) if PRESENCE_WEIGHT in presence_df.columns else F.lit(1.0)).alias(PRESENCE_WEIGHT),
+        F.max(weight).alias(PRESENCE_WEIGHT),
+        *mass_aggs,
     )
-    cap = max_gap_s // 2
-    entered = F.timestamp_seconds(F.unix_timestamp(FIRST_TS) - _half_gap_s(F.col(FIRST_TS), F.col(PREV_TS), cap_s=cap))
-    left = F.timestamp_seconds(F.unix_timestamp(LAST_TS) + _half_gap_s(F.col(LAST_TS), F.col(NEXT_TS), cap_s=cap))
+    if by_mass:
+        cap = max_gap_s if max_edge_s is None else max_edge_s
+        before = _mass_edge_s(
+            F.col(FIRST_TS), F.col(PREV_TS), mass_in=F.col(FIRST_MASS), mass_out=F.col(PREV_MASS), cap_s=cap
+        )
+        after = _mass_edge_s(
+            F.col(LAST_TS), F.col(NEXT_TS), mass_in=F.col(LAST_MASS), mass_out=F.col(NEXT_MASS), cap_s=cap
+        )
+    else:
+        cap = max_gap_s // 2
+        before = _half_gap_s(F.col(FIRST_TS), F.col(PREV_TS), cap_s=cap)
+        after = _half_gap_s(F.col(LAST_TS), F.col(NEXT_TS), cap_s=cap)
     dwell = F.unix_timestamp(LAST_TS) - F.unix_timestamp(FIRST_TS)
     return stays.select(
         *device_cols,
         S.ZONE_ID,
-        entered.alias(S.ENTERED_AT),
-        left.alias(S.LEFT_AT),
-        (
-            dwell
-            + _half_gap_s(F.col(FIRST_TS), F.col(PREV_TS), cap_s=cap)
-            + _half_gap_s(F.col(LAST_TS), F.col(NEXT_TS), cap_s=cap)
-        )
-        .cast("long")
-        .alias(DWELL_S),
+        F.timestamp_seconds(F.unix_timestamp(FIRST_TS) - before).alias(S.ENTERED_AT),
+        F.timestamp_seconds(F.unix_timestamp(LAST_TS) + after).alias(S.LEFT_AT),
+        (dwell + before + after).cast("long").alias(DWELL_S),
         FIRST_TS,
         LAST_TS,
         N_EVENTS,

@@ -20,12 +20,14 @@ from footfall.config import Config, SpatialConfig
 from footfall.ingest.contract import CELLS_FILE, InputContractError, read_cells
 from footfall.ingest.market_share import MARKET_SHARE_FILE, read_market_share
 from footfall.lakehouse import SILVER_TABLES, Write, silver_path, write, write_together
+from footfall.spatial.coverage import coverage_tables
 from footfall.spatial.footprints import (
     check_cell_positions,
     check_cells_geometry,
     check_cells_near_zones,
     select_footprints,
     with_footprint,
+    with_metric_position,
 )
 from footfall.spatial.geojson import (
     DISTRICTS,
@@ -46,7 +48,7 @@ from footfall.spatial.weights import (
 )
 
 # Bump when the way footprints or weights are computed changes: the next run then rebuilds on unchanged inputs.
-SPATIAL_ALGORITHM_VERSION = "2"  # 2: market shares join the inventory
+SPATIAL_ALGORITHM_VERSION = "3"  # 2: market shares join the inventory; 3: the coverage model
 OUTPUT_TABLES = (
     S.SILVER_ZONES_TABLE,
     S.SILVER_DISTRICTS_TABLE,
@@ -55,6 +57,8 @@ OUTPUT_TABLES = (
     S.SILVER_CELL_DISTRICT_WEIGHTS_TABLE,
     S.SILVER_ZONE_RESOLUTION_TABLE,
     S.SILVER_MARKET_SHARE_TABLE,
+    S.SILVER_COVERAGE_TABLE,
+    S.SILVER_TILE_ZONES_TABLE,
 )
 
 
@@ -159,6 +163,12 @@ def run_spatial(
     resolution_df = agg_zone_resolution(
         zone_overlaps_df, zones_df=zones_df, min_score=spatial.min_resolution_score
     ).persist(StorageLevel.MEMORY_AND_DISK)
+    coverage_df, tile_zones_df = coverage_tables(
+        spark,
+        with_metric_position(cells_df, metric_crs=crs),
+        zones_df=zones_df,
+        settings=spatial.coverage,
+    )
     outputs = {
         S.SILVER_ZONES_TABLE: (select_areas(zones_df, schema=S.SILVER_ZONES, metric_crs=crs), S.SILVER_ZONES),
         S.SILVER_DISTRICTS_TABLE: (
@@ -179,6 +189,8 @@ def run_spatial(
         ),
         S.SILVER_ZONE_RESOLUTION_TABLE: (resolution_df, S.SILVER_ZONE_RESOLUTION),
         S.SILVER_MARKET_SHARE_TABLE: (market_share_df, S.SILVER_MARKET_SHARE),
+        S.SILVER_COVERAGE_TABLE: (coverage_df, S.SILVER_COVERAGE),
+        S.SILVER_TILE_ZONES_TABLE: (tile_zones_df, S.SILVER_TILE_ZONES),
     }
     try:
         writes = {table: Write(df, SILVER_TABLES[table]) for table, (df, _) in outputs.items()}

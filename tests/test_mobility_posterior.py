@@ -1,0 +1,145 @@
+"""The posterior presence model on hand-made coverage with known answers (docs/mobility.md, "Posterior").
+
+Three tiles in a row: tile 0 is served only by cell A, tile 1 by A and B equally (the two sectors overlap there),
+tile 2 only by B. The zone covers tile 1. Every expected value below is worked out by hand from the formula.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from pyspark.sql import SparkSession
+from pyspark.testing import assertDataFrameEqual
+
+from footfall import schemas as S
+from footfall.mobility.posterior import (
+    LOG_FLOOR,
+    build_coverage,
+    device_presence,
+    with_posterior_presence,
+    zone_masses,
+)
+from footfall.mobility.stays import agg_stays, with_device_neighbours
+
+COVERAGE = pd.DataFrame({"cell_id": ["A", "A", "B", "B"], "tile_id": [0, 1, 1, 2], "p_serve": [1.0, 0.5, 0.5, 1.0]})
+SHARES = pd.DataFrame({"tile_id": [1], "zone_id": ["Z"], "share": [1.0]})
+WINDOW_S = 600.0
+
+
+def _masses(cells: list[str], seconds: list[int], *, prior: float = 1.0, neighbours: int = 16) -> np.ndarray:
+    cov = build_coverage(COVERAGE, SHARES, zone_prior_factor=prior)
+    return zone_masses(
+        cov, np.array(cells), np.array(seconds, dtype=np.int64), window_s=WINDOW_S, max_neighbours=neighbours
+    )[:, 0]
+
+
+def test_one_event_spreads_over_the_tiles_its_cell_serves() -> None:
+    # P(tile | A) is proportional to P(A | tile): 1 on tile 0, 0.5 on tile 1, so 1/3 of the mass is in the zone
+    assert _masses(["A"], [0])[0] == pytest.approx(1 / 3)
+
+
+def test_a_device_alternating_between_two_sectors_is_where_they_overlap() -> None:
+    masses = _masses(["A", "B", "A"], [0, 60, 120])
+    # The middle event (B) has two neighbours 60 s away, weight 0.9 each: on tile 1 log 0.5 (1 + 1.8); on tile 2
+    # log 1 + 1.8 log(floor), since A cannot serve tile 2.
+    w = 1 - 60 / WINDOW_S
+    on_zone = math.exp(math.log(0.5) * (1 + 2 * w))
+    off_zone = math.exp(2 * w * LOG_FLOOR)
+    assert masses[1] == pytest.approx(on_zone / (on_zone + off_zone))
+    assert masses.min() > 0.99  # the first and last events: one neighbour 60 s away, one 120 s
+
+
+def test_a_tile_seen_by_only_one_cell_wins_when_the_device_stays_on_that_cell() -> None:
+    # Three events on A: tile 0 keeps likelihood 1, tile 1 gets 0.5 ** (1 + w1 + w2) for the middle event.
+    masses = _masses(["A", "A", "A"], [0, 60, 120])
+    w = 1 - 60 / WINDOW_S
+    on_zone = 0.5 ** (1 + 2 * w)
+    assert masses[1] == pytest.approx(on_zone / (1 + on_zone))
+    assert masses[1] < 1 / 3  # staying on A says the device is more likely where only A serves
+
+
+def test_neighbours_outside_the_window_or_beyond_the_bound_do_not_count() -> None:
+    far = _masses(["A", "B"], [0, int(WINDOW_S) + 1])
+    assert far[0] == pytest.approx(1 / 3)
+    bounded = _masses(["A", "B", "A"], [0, 60, 120], neighbours=0)
+    assert bounded[0] == pytest.approx(1 / 3)
+
+
+def test_the_zone_prior_raises_the_zone_tiles() -> None:
+    # prior 4 on tile 1: 4 * 0.5 against 1 * 1 on tile 0
+    assert _masses(["A"], [0], prior=4.0)[0] == pytest.approx(2 / 3)
+
+
+def test_device_presence_keeps_zone_rows_with_the_neighbours_masses() -> None:
+    cov = build_coverage(COVERAGE, SHARES, zone_prior_factor=1.0)
+    t0 = pd.Timestamp("2026-03-07 10:00:00")
+    events = pd.DataFrame(
+        {
+            "pseudo_id": ["d"] * 4,
+            "event_ts": [t0, t0 + pd.Timedelta(seconds=60), t0 + pd.Timedelta(seconds=120), t0 + pd.Timedelta(hours=2)],
+            "cell_id": ["C", "A", "B", "A"],  # C is no cell of the model: no mass anywhere
+        }
+    )
+    out = device_presence(events, cov, window_s=WINDOW_S, max_neighbours=16, min_mass=0.3)
+    assert list(out["cell_id"]) == ["A", "B", "A"]
+    assert out["prev_mass"].iloc[0] == 0.0  # the event on C
+    assert out["next_mass"].iloc[0] == pytest.approx(out["presence_weight"].iloc[1])
+    assert out["presence_weight"].iloc[2] == pytest.approx(1 / 3)
+    assert out["next_mass"].iloc[2] == 0.0  # no event after
+
+
+def test_spark_posterior_presence_equals_the_numpy_model(spark: SparkSession) -> None:
+    cov = build_coverage(COVERAGE, SHARES, zone_prior_factor=1.0)
+    t0 = dt.datetime(2026, 3, 7, 10, 0)
+    rows = [("d1", t0 + dt.timedelta(seconds=s), c) for s, c in [(0, "A"), (60, "B"), (120, "A")]]
+    rows += [("d2", t0 + dt.timedelta(seconds=s), c) for s, c in [(0, "A"), (5000, "C")]]
+    rows += [("d3", t0, "C")]  # never on a cell that serves the zone: no row, and never sent to Python
+    events = spark.createDataFrame(rows, f"{S.PSEUDO_ID} STRING, {S.EVENT_TS} TIMESTAMP, {S.CELL_ID} STRING")
+    got = with_posterior_presence(
+        events, coverage=cov, device_cols=(S.PSEUDO_ID,), window_s=WINDOW_S, max_neighbours=16, min_mass=0.3
+    )
+    pdf = pd.DataFrame(rows, columns=[S.PSEUDO_ID, S.EVENT_TS, S.CELL_ID])
+    expected = pd.concat(
+        [
+            device_presence(g.reset_index(drop=True), cov, window_s=WINDOW_S, max_neighbours=16, min_mass=0.3)
+            for _, g in pdf.groupby(S.PSEUDO_ID)
+        ]
+    )
+    assert len(expected) == 4
+    assertDataFrameEqual(got, spark.createDataFrame(expected, schema=got.schema), checkRowOrder=False, rtol=1e-9)
+
+
+def test_entry_and_exit_come_from_the_zone_probability_not_a_fixed_half_gap(spark: SparkSession) -> None:
+    t0 = dt.datetime(2026, 3, 7, 10, 0)
+    events = spark.createDataFrame(
+        [("d", t0, "X"), ("d", t0 + dt.timedelta(seconds=1200), "A"), ("d", t0 + dt.timedelta(seconds=2400), "Y")],
+        f"{S.PSEUDO_ID} STRING, {S.EVENT_TS} TIMESTAMP, {S.CELL_ID} STRING",
+    )
+    masses = spark.createDataFrame(
+        [("A", "Z", 0.8, 0.0, 0.8)],
+        f"{S.CELL_ID} STRING, {S.ZONE_ID} STRING, presence_weight DOUBLE, prev_mass DOUBLE, next_mass DOUBLE",
+    )
+    present = with_device_neighbours(events).join(masses, on=S.CELL_ID, how="inner")
+    stay = agg_stays(present, max_gap_s=1800, min_visit_s=300, max_edge_s=900).first()
+    assert stay is not None
+    # before: the previous event is surely outside, so half the 1200 s gap; after: the next event is as likely
+    # inside as this one, so the whole gap, capped at 900 s. One event, yet 1,500 s, not a fixed 900 s.
+    assert stay["dwell_s"] == 600 + 900
+
+
+def test_a_device_never_in_a_zone_gives_typed_empty_rows(spark: SparkSession) -> None:
+    # d's only event on a zone cell is too unlikely to be in the zone (min_mass 0.9): Python returns no row, and
+    # Spark must accept the empty frame (an untyped empty column used to fail in Arrow as a ChunkedArray)
+    cov = build_coverage(COVERAGE, SHARES, zone_prior_factor=1.0)
+    events = spark.createDataFrame(
+        [("d", dt.datetime(2026, 3, 7, 10, 0), "A")],
+        f"{S.PSEUDO_ID} STRING, {S.EVENT_TS} TIMESTAMP, {S.CELL_ID} STRING",
+    )
+    got = with_posterior_presence(
+        events, coverage=cov, device_cols=(S.PSEUDO_ID,), window_s=WINDOW_S, max_neighbours=16, min_mass=0.9
+    )
+    assert got.count() == 0
