@@ -26,7 +26,18 @@ from footfall.session import get_spark
 from footfall.spatial import check_spatial_inputs, run_spatial
 from footfall.synth import GenerateOptions, generate_city
 
-MODELS = ("threshold", "weighted", "posterior")
+# Each variant is a presence model and its settings. posterior-zone-prior: the posterior with a prior that puts 64
+# times the density inside zones and a low presence threshold, read as expected counts (hourly_visitors_expected).
+VARIANTS: dict[str, dict[str, Any]] = {
+    "threshold": {"presence_model": "threshold"},
+    "weighted": {"presence_model": "weighted"},
+    "posterior": {"presence_model": "posterior"},
+    "posterior-zone-prior": {
+        "presence_model": "posterior",
+        "posterior": {"zone_prior_factor": 64.0, "min_mass": 0.02},
+    },
+}
+MODELS = ("threshold", "weighted", "posterior", "posterior-zone-prior")
 
 
 def _config(root: Path, *, presence: str) -> Config:
@@ -35,20 +46,22 @@ def _config(root: Path, *, presence: str) -> Config:
             "landing": str(root / "landing"),
             "lakehouse": str(root / "lakehouse"),
             "privacy": {"pseudonym_key_file": str(root / "key")},
-            "mobility": {"presence_model": presence},
+            "mobility": VARIANTS[presence],
         },
         source="bench",
     )
 
 
 def _line(figures: dict[str, Any]) -> str:
-    head = f"seed {figures['seed']} {figures['mode']} {figures['presence_model']:>9}"
+    head = f"seed {figures['seed']} {figures['mode']} {figures['variant']:>9}"
     parts = [f"{head} ({figures['mobility_s']:.0f} s):"]
     for category in CATEGORIES:
         c = figures["by_category"][category]
         h, d = c["hourly_visitors"], c["dwell_s_quantiles"]["relative_error"]
+        x = c["hourly_visitors_expected"]
         parts.append(
             f"{category} MdARE {h['median_abs_rel_error']} w20 {h['share_within_20pct']} r {h['correlation']}"
+            f" (expected: {x['median_abs_rel_error']} / {x['share_within_20pct']})"
             f" dwell {d} tvd {c['arrival_direction']['mean_total_variation_distance']};"
         )
     parts.append(f"home {figures['home_district']['est_true']}")
@@ -86,7 +99,7 @@ def main() -> None:
                 run_mobility(spark, cfg, dates=dates, force=True)
                 seconds = time.perf_counter() - started
                 figures = run_evaluate(spark, cfg, truth=cfg.landing, dates=dates, key=key, out=None)
-                figures.update(seed=seed, mode=mode, mobility_s=round(seconds, 1))
+                figures.update(seed=seed, mode=mode, variant=presence, mobility_s=round(seconds, 1))
                 results.append(figures)
                 print(_line(figures), flush=True)
                 args.json.parent.mkdir(parents=True, exist_ok=True)
