@@ -14,7 +14,7 @@ AF_CONSTRAINTS := orchestration/constraints-airflow.txt
 MVN := mvn -q -B -f jars/pom.xml
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: help setup airflow run test lint bench bench-skew kill-test package test-cluster test-memory test-kill lock clean
+.PHONY: help setup airflow run test lint bench bench-accuracy bench-skew kill-test package test-cluster test-memory test-kill lock clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -60,10 +60,16 @@ run: setup ## run the pipeline end to end on the embedded default (conf/local.ya
 test: setup airflow ## run the test suite in two processes, a file per process at a time (tests/test_airflow_dag.py needs .venv-airflow)
 	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
 
-bench: setup ## measure the whole pipeline against Spark's floor and DuckDB at ~1 M and ~10 M events; the generator; spatial (bench/results/)
+bench: setup ## measure the whole pipeline against Spark's floor and DuckDB at ~1 M and ~10 M events; the generator; spatial; the accuracy matrix (bench/results/)
 	$(BIN)/python bench/pipeline.py --sizes 2000x7 20000x7 --label $(or $(LABEL),current)
 	$(BIN)/python bench/generate.py --sizes 2000x2 20000x7
 	$(BIN)/python bench/spatial.py --sizes 2000x500 20000x5000
+	$(BIN)/python bench/evaluate_matrix.py
+	$(BIN)/python bench/evaluate_report.py --picture docs/accuracy_street.png
+
+bench-accuracy: setup ## only the accuracy matrix: 3 seeds x xdr/cdr x 4 presence variants against the truth (bench/results/evaluate_matrix.md)
+	$(BIN)/python bench/evaluate_matrix.py
+	$(BIN)/python bench/evaluate_report.py --picture docs/accuracy_street.png
 
 bench-skew: setup ## mobility's time on the default city with and without 10 SIM boxes (bench/results/skew.md)
 	$(BIN)/python bench/skew.py

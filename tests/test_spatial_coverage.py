@@ -11,11 +11,12 @@ import datetime as dt
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.testing import assertDataFrameEqual
 from sedona.spark.sql import st_constructors as STC
 
 from footfall import schemas as S
 from footfall.config import CoverageConfig
-from footfall.spatial.coverage import coverage_tables
+from footfall.spatial.coverage import agg_coverage_resolution, coverage_tables, grid_bounds, tile_grid
 from footfall.spatial.footprints import X_M, Y_M
 from footfall.spatial.geojson import GEOM
 
@@ -39,8 +40,6 @@ def _coverage(spark: SparkSession) -> tuple[dict[tuple[str, int], float], DataFr
     ).select(S.ZONE_ID, S.CATEGORY, STC.ST_GeomFromWKT("wkt").alias(GEOM))
     coverage, shares = coverage_tables(spark, cells, zones_df=zones, settings=SETTINGS)
     # tile centres come from the grid the model built; find tiles by their centre
-    from footfall.spatial.coverage import grid_bounds, tile_grid
-
     x0, y0, nx, ny = grid_bounds(zones, margin_m=SETTINGS.margin_m, tile_m=SETTINGS.tile_m)
     tiles = {
         (r[X_M], r[Y_M]): r[S.TILE_ID]
@@ -103,3 +102,19 @@ def test_tile_shares_of_the_mall(model) -> None:  # type: ignore[no-untyped-def]
     # the mall's 100 x 100 m square against a 50 m grid aligned to it: four whole tiles
     assert sorted(got.values()) == pytest.approx([1.0] * 4)
     assert tiles[(-275.0, -275.0)] in got
+
+
+def test_resolution_score_from_the_posterior(spark: SparkSession) -> None:
+    # Tiles 0-2 in a row: A serves 0 (p 1) and 1 (0.5), B serves 1 (0.5) and 2 (1); zone Z covers tile 1. An event on
+    # A puts 1/3 of its mass in Z, on B too; a phone on any of the three tiles adds 1/3 on average, and only tile 1's
+    # third is from inside Z: score 1/3. Zone Y covers tile 3, which only C serves and C serves nothing else: 1.
+    coverage = spark.createDataFrame(
+        [("A", 0, 1.0), ("A", 1, 0.5), ("B", 1, 0.5), ("B", 2, 1.0), ("C", 3, 1.0)],
+        S.SILVER_COVERAGE,
+    )
+    tile_zones = spark.createDataFrame([(1, "Z", 1.0), (3, "Y", 1.0)], S.SILVER_TILE_ZONES)
+    assertDataFrameEqual(
+        agg_coverage_resolution(coverage, tile_zones),
+        spark.createDataFrame([("Z", 1 / 3), ("Y", 1.0)], f"{S.ZONE_ID} STRING, {S.RESOLUTION_SCORE} DOUBLE"),
+        rtol=1e-9,
+    )

@@ -84,7 +84,7 @@ def make_landing(tmp_path: Path, *, model: str = "voronoi", zones: list[dict[str
     return Config(
         landing=landing,
         lakehouse=tmp_path / "lake",
-        spatial=SpatialConfig(footprint_model=model, min_resolution_score=0.5),
+        spatial=SpatialConfig(footprint_model=model, min_resolution_score=0.5, resolution_model="footprint"),
     )
 
 

@@ -115,6 +115,12 @@ class SpatialConfig(_Frozen):
     min_resolution_score: float = Field(
         default=0.5, ge=0, le=1, description="zones whose resolution score is below this are flagged"
     )
+    resolution_model: str = Field(
+        default="coverage",
+        pattern="^(footprint|coverage)$",
+        description="coverage: a zone's resolution score from the coverage model's posterior (docs/spatial.md); "
+        "footprint: from footprint overlaps",
+    )
     coverage: CoverageConfig = Field(default_factory=CoverageConfig, description="the coverage model's parameters")
 
 
@@ -135,7 +141,7 @@ class MobilityConfig(_Frozen):
     """Thresholds of the mobility stage (docs/mobility.md)."""
 
     presence_model: str = Field(
-        default="threshold",
+        default="posterior",
         pattern="^(threshold|weighted|posterior)$",
         description="threshold: weight >= min_weight; weighted: expected presence; posterior: from event sequences",
     )

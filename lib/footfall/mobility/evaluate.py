@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from footfall.config import Config
 from footfall.ingest.pseudonym import MasterKey, period_index, period_keys_df, with_pseudo_id
 from footfall.lakehouse import read_table, silver_path
 from footfall.mobility.calendar import with_local_hours
+from footfall.mobility.direction import X_M, Y_M
+from footfall.mobility.job import with_metric_centroid
 from footfall.synth.truth import agg_zone_hourly, slots_frame
 
 EST = "estimated"
@@ -170,6 +173,13 @@ def run_evaluate(
         )
     figures["by_category"] = by_category
     figures["by_zone"] = _zone_errors(compared, min_truth=5)
+    measured = _measured_resolution(spark, config, visits=visits, stays=stays, dates=dates, key=key)
+    figures["measured_resolution"] = measured
+    figures["nearest_resolvable_zone"] = _nearest_resolvable(spark, config, resolution_df=zones)
+    model_scores = {r[S.ZONE_ID]: r[S.RESOLUTION_SCORE] for r in zones.select(S.ZONE_ID, S.RESOLUTION_SCORE).collect()}
+    for zone_id, row in figures["by_zone"].items():
+        row["resolution_score"] = round(float(model_scores.get(zone_id, 0.0)), 4)
+        row["measured_resolution"] = measured.get(zone_id)
     curves = compared.select(S.ZONE_ID, S.HOUR_START_UTC, TRUE, EST).join(
         expected.select(S.ZONE_ID, S.HOUR_START_UTC, F.col(EST).alias("expected")),
         on=[S.ZONE_ID, S.HOUR_START_UTC],
@@ -191,6 +201,62 @@ def run_evaluate(
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(figures, indent=2) + "\n")
     return figures
+
+
+def _nearest_resolvable(spark: SparkSession, config: Config, *, resolution_df: DataFrame) -> dict[str, dict[str, Any]]:
+    """Per zone that is not resolvable, the nearest resolvable zone and the distance between their centroids (m):
+    what a retailer can buy instead of a store front no cell can resolve."""
+    zones = with_metric_centroid(
+        read_table(spark, silver_path(config.lakehouse, S.SILVER_ZONES_TABLE)),
+        wkb_col=S.GEOMETRY_WKB,
+        metric_crs=config.spatial.metric_crs,
+    ).join(resolution_df.select(S.ZONE_ID, S.IS_LOW_RESOLUTION), on=S.ZONE_ID, how="inner")
+    rows = zones.select(S.ZONE_ID, X_M, Y_M, S.IS_LOW_RESOLUTION).collect()
+    resolvable = [r for r in rows if not r[S.IS_LOW_RESOLUTION]]
+    nearest: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if not r[S.IS_LOW_RESOLUTION] or not resolvable:
+            continue
+        best = min(resolvable, key=lambda o: math.hypot(o[X_M] - r[X_M], o[Y_M] - r[Y_M]))
+        distance = math.hypot(best[X_M] - r[X_M], best[Y_M] - r[Y_M])
+        nearest[r[S.ZONE_ID]] = {S.ZONE_ID: best[S.ZONE_ID], "distance_m": round(distance)}
+    return nearest
+
+
+def _measured_resolution(
+    spark: SparkSession, config: Config, *, visits: DataFrame, stays: DataFrame, dates: list[dt.date], key: MasterKey
+) -> dict[str, float]:
+    """Per zone, the share of its estimated visitor-hours whose device really was in the zone in that hour.
+
+    The resolution score measured against the truth: the same question the model score answers from the coverage
+    model alone ("how much of the estimate comes from people really inside?"). Truth counts any stay, pass-bys too.
+    """
+    tz, period_days = config.timezone, config.privacy.pseudonym_period_days
+    keys = period_keys_df(
+        spark,
+        key=key,
+        periods={period_index(d, period_days=period_days) for d in dates}
+        | {period_index(d + dt.timedelta(days=1), period_days=period_days) for d in dates},
+    )
+    truth = (
+        with_local_hours(visits, tz=tz)
+        .transform(with_pseudo_id, keys_df=keys, period_days=period_days, date_col=S.DATE)
+        .select(S.PSEUDO_ID, S.ZONE_ID, S.HOUR_START_UTC)
+        .distinct()
+        .withColumn("_inside", F.lit(1))
+    )
+    estimated = (
+        with_local_hours(stays.where(F.col(S.IS_VISIT)), tz=tz)
+        .select(S.PSEUDO_ID, S.ZONE_ID, S.HOUR_START_UTC)
+        .distinct()
+    )
+    rows = (
+        estimated.join(truth, on=[S.PSEUDO_ID, S.ZONE_ID, S.HOUR_START_UTC], how="left")
+        .groupBy(S.ZONE_ID)
+        .agg(F.avg(F.coalesce(F.col("_inside"), F.lit(0))).alias("_share"))
+        .collect()
+    )
+    return {r[S.ZONE_ID]: round(float(r["_share"]), 4) for r in rows}
 
 
 def _home_agreement(

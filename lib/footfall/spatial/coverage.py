@@ -189,3 +189,33 @@ def coverage_tables(
         min_p=settings.min_p,
     )
     return coverage, shares
+
+
+def agg_coverage_resolution(coverage_df: DataFrame, tile_zones_df: DataFrame) -> DataFrame:
+    """Return (zone_id, resolution_score): the share of a zone's posterior mass that comes from phones inside it.
+
+    With people spread evenly over the tiles, one event on cell c puts mass m(c, z) = sum_t P(c|t) share(t, z) /
+    sum_t P(c|t) inside zone z (the posterior under a uniform prior). A phone in tile t then adds, on average,
+    E(t, z) = sum_c P(c|t) m(c, z) to the zone's estimate, and the score is sum_t share(t, z) E(t, z) / sum_t E(t, z).
+    One event per phone: a sequence of events only sharpens the posterior, so the score is a floor.
+    """
+    p = F.col(P_SERVE)
+    per_cell = coverage_df.groupBy(S.CELL_ID).agg(F.sum(p).alias("_den"))
+    mass = (
+        coverage_df.join(tile_zones_df, on=TILE_ID, how="inner")
+        .groupBy(S.CELL_ID, S.ZONE_ID)
+        .agg(F.sum(p * F.col(SHARE)).alias("_num"))
+        .join(per_cell, on=S.CELL_ID, how="inner")
+        .select(S.CELL_ID, S.ZONE_ID, (F.col("_num") / F.col("_den")).alias("_m"))
+    )
+    expected = (
+        coverage_df.join(F.broadcast(mass), on=S.CELL_ID, how="inner")
+        .groupBy(TILE_ID, S.ZONE_ID)
+        .agg(F.sum(p * F.col("_m")).alias("_e"))
+    )
+    return (
+        expected.join(tile_zones_df, on=[TILE_ID, S.ZONE_ID], how="left")
+        .fillna(0.0, subset=[SHARE])
+        .groupBy(S.ZONE_ID)
+        .agg((F.sum(F.col(SHARE) * F.col("_e")) / F.sum("_e")).alias(S.RESOLUTION_SCORE))
+    )

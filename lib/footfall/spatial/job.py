@@ -20,7 +20,7 @@ from footfall.config import Config, SpatialConfig
 from footfall.ingest.contract import CELLS_FILE, InputContractError, read_cells
 from footfall.ingest.market_share import MARKET_SHARE_FILE, read_market_share
 from footfall.lakehouse import SILVER_TABLES, Write, silver_path, write, write_together
-from footfall.spatial.coverage import coverage_tables
+from footfall.spatial.coverage import agg_coverage_resolution, coverage_tables
 from footfall.spatial.footprints import (
     check_cell_positions,
     check_cells_geometry,
@@ -160,15 +160,24 @@ def run_spatial(
         StorageLevel.MEMORY_AND_DISK
     )
     district_overlaps_df = with_overlaps(footprints_df, areas_df=districts_df, area_id=S.DISTRICT_ID)
-    resolution_df = agg_zone_resolution(
-        zone_overlaps_df, zones_df=zones_df, min_score=spatial.min_resolution_score
-    ).persist(StorageLevel.MEMORY_AND_DISK)
     coverage_df, tile_zones_df = coverage_tables(
         spark,
         with_metric_position(cells_df, metric_crs=crs),
         zones_df=zones_df,
         settings=spatial.coverage,
     )
+    coverage_df, tile_zones_df = (
+        coverage_df.persist(StorageLevel.MEMORY_AND_DISK),
+        tile_zones_df.persist(StorageLevel.MEMORY_AND_DISK),
+    )
+    resolution_df = agg_zone_resolution(
+        zone_overlaps_df,
+        zones_df=zones_df,
+        min_score=spatial.min_resolution_score,
+        scores_df=agg_coverage_resolution(coverage_df, tile_zones_df)
+        if spatial.resolution_model == "coverage"
+        else None,
+    ).persist(StorageLevel.MEMORY_AND_DISK)
     outputs = {
         S.SILVER_ZONES_TABLE: (select_areas(zones_df, schema=S.SILVER_ZONES, metric_crs=crs), S.SILVER_ZONES),
         S.SILVER_DISTRICTS_TABLE: (
@@ -205,7 +214,7 @@ def run_spatial(
         # Written last: its row says every table above belongs to this build (a crash in between rebuilds).
         write(record_df, SILVER_TABLES[S.SILVER_SPATIAL_INPUTS_TABLE], lake, append=True)
     finally:
-        for df in (footprints_df, zone_overlaps_df, resolution_df):
+        for df in (footprints_df, zone_overlaps_df, resolution_df, coverage_df, tile_zones_df):
             df.unpersist()
     return SpatialReport(
         inputs_hash=digest,

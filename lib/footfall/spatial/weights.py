@@ -77,12 +77,15 @@ def select_areas(areas_df: DataFrame, *, schema: T.StructType, metric_crs: str) 
     )
 
 
-def agg_zone_resolution(overlaps_df: DataFrame, *, zones_df: DataFrame, min_score: float) -> DataFrame:
+def agg_zone_resolution(
+    overlaps_df: DataFrame, *, zones_df: DataFrame, min_score: float, scores_df: DataFrame | None = None
+) -> DataFrame:
     """Return one SILVER_ZONE_RESOLUTION row per zone: cells overlapping it, best weight and resolution score.
 
     resolution_score = sum(overlap * weight) / sum(overlap) over the cells overlapping the zone: with people spread
     evenly, the share of the zone's weighted estimate that comes from people inside the zone (docs/spatial.md).
-    A cell with several validity periods counts once, with its latest footprint.
+    A cell with several validity periods counts once, with its latest footprint. `scores_df` (zone_id,
+    resolution_score), when given, replaces that score: the coverage model's (spatial/coverage.py).
     """
     latest_df = overlaps_df.groupBy(S.CELL_ID, S.ZONE_ID).agg(
         F.max_by(OVERLAP_M2, S.VALID_FROM).alias(OVERLAP_M2), F.max_by(S.WEIGHT, S.VALID_FROM).alias(S.WEIGHT)
@@ -92,6 +95,8 @@ def agg_zone_resolution(overlaps_df: DataFrame, *, zones_df: DataFrame, min_scor
         F.max(S.WEIGHT).alias(S.BEST_WEIGHT),
         (F.sum(F.col(OVERLAP_M2) * F.col(S.WEIGHT)) / F.sum(OVERLAP_M2)).alias(S.RESOLUTION_SCORE),
     )
+    if scores_df is not None:
+        per_zone_df = per_zone_df.drop(S.RESOLUTION_SCORE).join(scores_df, on=S.ZONE_ID, how="full_outer")
     score = F.coalesce(F.col(S.RESOLUTION_SCORE), F.lit(0.0))
     return (
         zones_df.select(S.ZONE_ID, S.CATEGORY, S.AREA_M2)
