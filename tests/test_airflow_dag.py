@@ -95,5 +95,6 @@ def test_dag_run_publishes_the_same_gold_as_the_cli(
     for table, (_, partition) in S.GOLD_TABLES.items():
         if partition == S.DATE:
             gold = spark.read.format("delta").load(gold_path(airflow_lakehouse, table))
-            assert {r[0] for r in gold.select(S.DATE).distinct().collect()} == {DAY}, f"{table}: not only {DAY}"
+            # a table may be empty (no flow between malls on a small city); none holds another date
+            assert {r[0] for r in gold.select(S.DATE).distinct().collect()} <= {DAY}, f"{table}: not only {DAY}"
     assert rows[S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE] > 0, f"no gold for {DAY}: {rows}"

@@ -10,6 +10,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.testing import assertDataFrameEqual
 
 from footfall import schemas as S
+from footfall.config import MobilityConfig
 from footfall.mobility.job import agg_window_stays, filter_entered_in_window, with_window_dates
 from footfall.mobility.windows import (
     home_nights,
@@ -67,9 +68,8 @@ def _build(spark: SparkSession, events: DataFrame, days: list[dt.date]) -> DataF
         f"{S.CELL_ID} STRING, {S.ZONE_ID} STRING, {S.WEIGHT} DOUBLE, {S.VALID_FROM} TIMESTAMP, {S.VALID_TO} TIMESTAMP",
     )
     windowed = with_window_dates(events, window_map_df=window_map_df(spark, days, tz=TZ, lookback_s=1800))
-    stays = agg_window_stays(
-        windowed, weights_df=weights, model="threshold", min_weight=0.05, max_gap_s=900, min_visit_s=300
-    )
+    settings = MobilityConfig(presence_model="threshold", min_weight=0.05, max_gap_s=900, min_visit_s=300)
+    stays = agg_window_stays(windowed, weights_df=weights, settings=settings)
     return stays.transform(filter_entered_in_window, tz=TZ).select(
         S.PSEUDO_ID, S.ZONE_ID, S.ENTERED_AT, S.LEFT_AT, S.DATE
     )

@@ -31,6 +31,10 @@ def ran(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> tuple[
             "demo": {"subscribers": 250, "days": 1, "start": "2026-03-08", "seed": 5},
             # a tiny city: a small k and every zone, so that gold has rows to compare
             "publish": {"k": K, "include_low_resolution": True},
+            # These tests check that every stage and gold table gets rows. On 250 people the posterior model (the
+            # default) counts only the malls, and nobody goes from one mall to another: no flow, no catchment.
+            # The threshold model counts something in every zone; tests/test_daily_runs.py runs the posterior.
+            "mobility": {"presence_model": "threshold"},
         },
         source="test",
     )
