@@ -75,13 +75,22 @@ def build_coverage(coverage_pdf: pd.DataFrame, shares_pdf: pd.DataFrame, *, zone
     return Coverage(cells, zone_ids, tuple(tiles), tuple(log_p), tuple(log_prior), tuple(zone_rows))
 
 
-def _lookup(cov: Coverage, cell: int, tiles: np.ndarray, *, log_floor: float) -> np.ndarray:
-    """log P(cell | tile) on the given tiles, log_floor where the cell does not serve."""
-    own = cov.tiles[cell]
-    if cell < 0 or len(own) == 0:
-        return np.full(len(tiles), log_floor)
-    pos = np.minimum(np.searchsorted(own, tiles), len(own) - 1)
-    return np.where(own[pos] == tiles, cov.log_p[cell][pos], log_floor)
+def _device_likelihoods(
+    cov: Coverage, idx: np.ndarray, targets: np.ndarray, *, log_floor: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (union, rows, table): the sorted union of the target events' tiles, each event's row in `table`, and
+    table[row, u] = log P(cell of the row | union tile u) (log_floor where the cell does not serve; the last row is
+    for cells the model does not know). One lookup per distinct cell of the device, not per event and neighbour."""
+    union = np.unique(np.concatenate([cov.tiles[c] for c in np.unique(idx[targets])]))
+    distinct = np.unique(idx[idx >= 0])
+    table = np.full((len(distinct) + 1, len(union)), log_floor)
+    for k, c in enumerate(distinct):
+        own = cov.tiles[c]
+        pos = np.searchsorted(union, own)
+        hit = (pos < len(union)) & (union[np.minimum(pos, len(union) - 1)] == own)
+        table[k, pos[hit]] = cov.log_p[c][hit]
+    rows = np.where(idx >= 0, np.searchsorted(distinct, idx), len(distinct))
+    return union, rows, table
 
 
 def zone_masses(
@@ -101,21 +110,23 @@ def zone_masses(
     n = len(cells)
     out = np.zeros((n, len(cov.zone_ids)))
     idx = np.array([cov.cell_index.get(str(c), -1) for c in cells], dtype=np.int64)
-    for i in range(n):
+    targets = np.array([i for i in range(n) if idx[i] >= 0 and len(cov.zone_rows[idx[i]][0]) > 0], dtype=np.int64)
+    if len(targets) == 0:
+        return out
+    union, rows, table = _device_likelihoods(cov, idx, targets, log_floor=log_floor)
+    for i in targets:
         c = idx[i]
-        if c < 0 or len(cov.zone_rows[c][0]) == 0:
-            continue
-        tiles = cov.tiles[c]
-        logpost = cov.log_prior[c] + cov.log_p[c]
         lo = np.searchsorted(seconds, seconds[i] - window_s, side="left")
         hi = np.searchsorted(seconds, seconds[i] + window_s, side="right")
-        near = np.array([j for j in range(lo, hi) if j != i], dtype=np.int64)
+        near = np.concatenate([np.arange(lo, i), np.arange(i + 1, hi)]).astype(np.int64)
         if len(near) > max_neighbours:
             near = near[np.argsort(np.abs(seconds[near] - seconds[i]), kind="stable")[:max_neighbours]]
-        for j in near:
-            w = 1.0 - abs(float(seconds[j] - seconds[i])) / window_s
-            if w > 0:
-                logpost = logpost + w * _lookup(cov, int(idx[j]), tiles, log_floor=log_floor)
+        weights = 1.0 - np.abs(seconds[near] - seconds[i]).astype(float) / window_s
+        near, weights = near[weights > 0], weights[weights > 0]
+        logpost = cov.log_prior[c] + cov.log_p[c]
+        if len(near):
+            support = np.searchsorted(union, cov.tiles[c])
+            logpost = logpost + weights @ table[np.ix_(rows[near], support)]
         post = np.exp(logpost - logpost.max())
         post /= post.sum()
         pos, zone, share = cov.zone_rows[c]
