@@ -38,6 +38,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     },
 }
 MODELS = ("threshold", "weighted", "posterior", "posterior-zone-prior")
+# Only the street picture's run keeps its hourly curves in the JSON (bench/evaluate_report.py): all of them would be
+# some 7,000 lines per run.
+PICTURE_RUN = (42, "xdr")
 
 
 def _config(root: Path, *, presence: str) -> Config:
@@ -100,6 +103,8 @@ def main() -> None:
                 seconds = time.perf_counter() - started
                 figures = run_evaluate(spark, cfg, truth=cfg.landing, dates=dates, key=key, out=None)
                 figures.update(seed=seed, mode=mode, variant=presence, mobility_s=round(seconds, 1))
+                if (seed, mode) != PICTURE_RUN:
+                    del figures["hourly_curves"]
                 results.append(figures)
                 print(_line(figures), flush=True)
                 args.json.parent.mkdir(parents=True, exist_ok=True)

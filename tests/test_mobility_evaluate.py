@@ -9,6 +9,7 @@ street's are (0.5).
 from __future__ import annotations
 
 import datetime as dt
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -21,7 +22,7 @@ from footfall import schemas as S
 from footfall.config import Config
 from footfall.ingest.pseudonym import MasterKey, period_index, period_keys_df, with_pseudo_id
 from footfall.lakehouse import SILVER_TABLES, write
-from footfall.mobility.evaluate import run_evaluate
+from footfall.mobility.evaluate import EST, TRUE, agg_error_figures, run_evaluate
 
 DAY = dt.date(2026, 3, 7)
 T10, T11 = dt.datetime(2026, 3, 7, 10, 0), dt.datetime(2026, 3, 7, 11, 0)
@@ -119,3 +120,12 @@ def test_a_zone_no_cell_resolves_is_offered_the_nearest_one_that_is(figures: dic
     assert set(nearest) == {"S"}  # M is resolvable itself
     assert nearest["S"]["zone_id"] == "M"
     assert nearest["S"]["distance_m"] == pytest.approx(1112, abs=5)  # 0.01 degrees of latitude
+
+
+def test_a_zone_never_estimated_has_no_correlation_rather_than_a_division_by_zero(spark: SparkSession) -> None:
+    # truth varies, the estimate is 0 in every hour (store fronts under the posterior model): r is undefined, and
+    # Spark's corr divided by the estimate's zero standard deviation (ANSI mode raised DIVIDE_BY_ZERO)
+    compared = spark.createDataFrame([(0.0, 6.0), (0.0, 8.0), (0.0, 0.0)], f"{EST} DOUBLE, {TRUE} DOUBLE")
+    got = agg_error_figures(compared, min_truth=5)
+    assert math.isnan(got["correlation"])
+    assert (got["zone_hours_compared"], got["median_abs_rel_error"], got["share_within_20pct"]) == (2, 1.0, 0.0)

@@ -270,11 +270,7 @@ def run_mobility(
         StorageLevel.MEMORY_AND_DISK
     )
     # Cells that may count as presence in a zone: an arrival comes from a cell that is none of the zone's.
-    counts_as_presence = filter_present(
-        weights,
-        model="weighted" if m.presence_model == "posterior" else m.presence_model,  # type: ignore[arg-type]
-        min_weight=m.min_weight,
-    )
+    counts_as_presence = filter_present(weights, model=m.presence_model, min_weight=m.min_weight)  # type: ignore[arg-type]
     cells = (
         with_metric_centroid(footprints, wkb_col=S.FOOTPRINT_WKB, metric_crs=metric)
         .groupBy(S.CELL_ID)

@@ -19,7 +19,6 @@ times its neighbours' likelihoods, and exploding events into (event, tile) rows 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +28,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from footfall import schemas as S
+from footfall.mobility.stays import NEXT_MASS, PREV_MASS
 
 LOG_FLOOR = float(np.log(1e-4))
 
@@ -154,22 +154,24 @@ def device_presence(
         # typed empties: an empty float column sent to Arrow as a string becomes a ChunkedArray, which Spark refuses
         empty = np.empty(0)
         return pdf.iloc[0:0].assign(
-            zone_id=np.empty(0, dtype=object), presence_weight=empty, prev_mass=empty, next_mass=empty
+            **{S.ZONE_ID: np.empty(0, dtype=object), S.PRESENCE_WEIGHT: empty, PREV_MASS: empty, NEXT_MASS: empty}
         )
     padded = np.vstack([np.zeros((1, masses.shape[1])), masses, np.zeros((1, masses.shape[1]))])
     return pdf.iloc[ev].assign(
-        zone_id=np.asarray(cov.zone_ids, dtype=object)[zn],
-        presence_weight=masses[ev, zn],
-        prev_mass=padded[ev, zn],  # row ev of padded is event ev - 1
-        next_mass=padded[ev + 2, zn],
+        **{
+            S.ZONE_ID: np.asarray(cov.zone_ids, dtype=object)[zn],
+            S.PRESENCE_WEIGHT: masses[ev, zn],
+            PREV_MASS: padded[ev, zn],  # row ev of padded is event ev - 1
+            NEXT_MASS: padded[ev + 2, zn],
+        }
     )
 
 
 PRESENCE_FIELDS = (
     T.StructField(S.ZONE_ID, T.StringType(), False),
     T.StructField(S.PRESENCE_WEIGHT, T.DoubleType(), False),
-    T.StructField("prev_mass", T.DoubleType(), False),
-    T.StructField("next_mass", T.DoubleType(), False),
+    T.StructField(PREV_MASS, T.DoubleType(), False),
+    T.StructField(NEXT_MASS, T.DoubleType(), False),
 )
 
 
@@ -200,11 +202,3 @@ def with_posterior_presence(
         return out[names]
 
     return relevant.groupBy(*device_cols).applyInPandas(one_device, schema=schema)
-
-
-def iter_device_presence(
-    groups: Iterator[pd.DataFrame], cov: Coverage, *, window_s: float, max_neighbours: int, min_mass: float
-) -> Iterator[pd.DataFrame]:
-    """device_presence over several devices' frames (for tests and the bench's single-process runs)."""
-    for pdf in groups:
-        yield device_presence(pdf, cov, window_s=window_s, max_neighbours=max_neighbours, min_mass=min_mass)

@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 
 from footfall import schemas as S
 
-PresenceModel = Literal["threshold", "weighted"]
+PresenceModel = Literal["threshold", "weighted", "posterior"]
 PRESENCE_WEIGHT = "presence_weight"
 
 
@@ -23,6 +23,7 @@ def filter_present(candidates_df: DataFrame, *, model: PresenceModel, min_weight
     """Keep the (event, zone) candidates that count as presence, with `presence_weight` (1.0 under threshold)."""
     if model == "threshold":
         return candidates_df.where(F.col(S.WEIGHT) >= min_weight).withColumn(PRESENCE_WEIGHT, F.lit(1.0))
-    if model == "weighted":
+    # posterior: events are placed by posterior.py; here it only names the cells that can put a device in a zone
+    if model in ("weighted", "posterior"):
         return candidates_df.where(F.col(S.WEIGHT) > 0).withColumn(PRESENCE_WEIGHT, F.col(S.WEIGHT))
-    raise ValueError(f"unknown presence model {model!r}: use threshold or weighted")
+    raise ValueError(f"unknown presence model {model!r}: use threshold, weighted or posterior")

@@ -103,15 +103,15 @@ def agg_stays(
     numbered = presence_df.withColumn(
         "stay_no", F.sum(starts).over(by_zone.rowsBetween(Window.unboundedPreceding, Window.currentRow))
     )
-    first, last = F.struct(S.EVENT_TS, S.CELL_ID), F.struct(S.EVENT_TS, S.CELL_ID)
+    order = F.struct(S.EVENT_TS, S.CELL_ID)  # the first event is min_by(order), the last max_by(order)
     by_mass = PREV_MASS in presence_df.columns
     weight = F.col(PRESENCE_WEIGHT) if PRESENCE_WEIGHT in presence_df.columns else F.lit(1.0)
     mass_aggs = (
         [
-            F.min_by(PRESENCE_WEIGHT, first).alias(FIRST_MASS),
-            F.min_by(PREV_MASS, first).alias(PREV_MASS),
-            F.max_by(PRESENCE_WEIGHT, last).alias(LAST_MASS),
-            F.max_by(NEXT_MASS, last).alias(NEXT_MASS),
+            F.min_by(PRESENCE_WEIGHT, order).alias(FIRST_MASS),
+            F.min_by(PREV_MASS, order).alias(PREV_MASS),
+            F.max_by(PRESENCE_WEIGHT, order).alias(LAST_MASS),
+            F.max_by(NEXT_MASS, order).alias(NEXT_MASS),
         ]
         if by_mass
         else []
@@ -119,9 +119,9 @@ def agg_stays(
     stays = numbered.groupBy(*device_cols, S.ZONE_ID, "stay_no").agg(
         F.min(S.EVENT_TS).alias(FIRST_TS),
         F.max(S.EVENT_TS).alias(LAST_TS),
-        F.min_by(PREV_TS, first).alias(PREV_TS),
-        F.min_by(PREV_CELL, first).alias(PREV_CELL),
-        F.max_by(NEXT_TS, last).alias(NEXT_TS),
+        F.min_by(PREV_TS, order).alias(PREV_TS),
+        F.min_by(PREV_CELL, order).alias(PREV_CELL),
+        F.max_by(NEXT_TS, order).alias(NEXT_TS),
         F.count(F.lit(1)).alias(N_EVENTS),
         F.max(weight).alias(PRESENCE_WEIGHT),
         *mass_aggs,
