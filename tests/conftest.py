@@ -52,6 +52,7 @@ _LONG_FIRST = (
     "test_pipeline.py",
     "test_daily_runs.py",
     "test_airflow_dag.py",
+    "test_notebooks.py",
     "test_forget_pending.py",
     "test_bad_inputs.py",
     "test_spatial_job.py",

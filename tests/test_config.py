@@ -90,3 +90,15 @@ def test_every_expected_error_has_its_exit_code_and_the_rest_are_internal() -> N
     assert exit_code_of(RunLockedError("x")) == EXIT_LOCKED
     assert exit_code_of(PseudonymKeyError("x")) == EXIT_SETUP
     assert exit_code_of(ZeroDivisionError()) is None and EXIT_INTERNAL == 70
+
+
+def test_the_catalog_is_not_part_of_the_config_hash() -> None:
+    """Switching the catalog on must not republish gold; any other setting changes the hash."""
+    from footfall.config import CatalogConfig
+    from footfall.publish.job import config_hash
+
+    config = load_config(repo_root() / "conf" / "local.yaml")
+    hive = config.model_copy(update={"catalog": CatalogConfig(kind="hive")})
+    stricter = config.model_copy(update={"publish": config.publish.model_copy(update={"k": config.publish.k + 1})})
+    assert config_hash(hive) == config_hash(config)
+    assert config_hash(stricter) != config_hash(config)

@@ -169,17 +169,78 @@ def test_gold_commits_carry_user_metadata(spark: SparkSession, ran: tuple[Config
     assert last["partitions"] == ["2026-03-08"] and last["input_versions"][S.SILVER_STAYS_TABLE] is not None
 
 
-def test_gold_reads_the_same_without_spark(spark: SparkSession, ran: tuple[Config, str]) -> None:
-    """An analyst without Spark (delta-rs) sees exactly the rows Spark sees, in every gold table."""
+def _arrow_readers() -> dict[str, object]:
+    """Return, per reader an analyst uses without Spark, a function from a Delta path to an Arrow table."""
+    import duckdb
+    import duckdb_extension_delta
+    import polars as pl
     from deltalake import DeltaTable as RustDeltaTable
 
+    # No extension server is reachable: DuckDB loads the Delta extension from the file its PyPI package ships.
+    extension = next(Path(duckdb_extension_delta.__file__).parent.rglob("*.duckdb_extension"))
+    con = duckdb.connect()
+    con.execute(f"LOAD '{extension}'")
+    return {
+        "delta-rs": lambda path: RustDeltaTable(path).to_pyarrow_table(),
+        "duckdb": lambda path: con.sql(f"SELECT * FROM delta_scan('{path}')").fetch_arrow_table(),
+        "polars": lambda path: pl.read_delta(path).to_arrow(),
+    }
+
+
+def test_gold_reads_the_same_without_spark(spark: SparkSession, ran: tuple[Config, str]) -> None:
+    """An analyst without Spark (delta-rs, DuckDB, polars) sees exactly the rows Spark sees, in every gold table."""
     from footfall.lakehouse import gold_path
 
     config, _ = ran
+    for reader, read in _arrow_readers().items():
+        for table, (schema, _) in S.GOLD_TABLES.items():
+            arrow = read(gold_path(config.lakehouse, table))  # type: ignore[operator]
+            rows = [tuple(_naive_utc(r[c]) for c in schema.names) for r in arrow.to_pylist()]
+            expected = _gold(spark, config, table).select(*schema.names)
+            assert len(rows) == expected.count(), f"{reader} reads {len(rows)} rows of {table}"
+            assertDataFrameEqual(spark.createDataFrame(rows, schema), expected)
+
+
+def test_a_new_session_reads_gold_through_the_persistent_catalog(
+    spark: SparkSession, own: Config, tmp_path: Path
+) -> None:
+    """With catalog.kind hive, a publish run registers footfall.* in the embedded Derby metastore, and a new Spark
+    session (another process) reads them with spark.table, without register_gold, at the published versions."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    metastore = tmp_path / "metastore"
+    config = own.model_copy(
+        update={"catalog": own.catalog.model_copy(update={"kind": "hive", "metastore_dir": metastore})}
+    )
+    config_file = tmp_path / "hive.yaml"
+    config_file.write_text(yaml.safe_dump(config.model_dump(mode="json")))
+    footfall = Path(sys.executable).parent / "footfall"
+    published = subprocess.run(
+        [str(footfall), "publish", "--config", str(config_file), "--start", "2026-03-08"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert published.returncode == 0, published.stderr
+    assert (metastore / "metastore_db").is_dir() and not (Path.cwd() / "metastore_db").exists()
+
+    out = tmp_path / "read"
+    reader = f"""
+from footfall.config import CatalogConfig
+from footfall.session import get_spark
+spark = get_spark("a-new-session", catalog=CatalogConfig(kind="hive", metastore_dir={str(metastore)!r}))
+for t in spark.catalog.listTables("footfall"):
+    spark.table(f"footfall.{{t.name}}").write.parquet({str(out)!r} + "/" + t.name)
+"""
+    read = subprocess.run([sys.executable, "-c", reader], capture_output=True, text=True, check=False)
+    assert read.returncode == 0, read.stderr[-2000:]
+    assert sorted(p.name for p in out.iterdir()) == sorted(S.GOLD_TABLES)
     for table, (schema, _) in S.GOLD_TABLES.items():
-        arrow = RustDeltaTable(gold_path(config.lakehouse, table)).to_pyarrow_table()
-        rows = [tuple(_naive_utc(r[c]) for c in schema.names) for r in arrow.to_pylist()]
-        assertDataFrameEqual(spark.createDataFrame(rows, schema), _gold(spark, config, table).select(*schema.names))
+        expected = _gold(spark, own, table).select(*schema.names)
+        assertDataFrameEqual(spark.read.parquet(str(out / table)).select(*schema.names), expected)
 
 
 def _naive_utc(value: object) -> object:

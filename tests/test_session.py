@@ -8,12 +8,15 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from footfall.config import CatalogConfig
 from footfall.jars import repo_root
 from footfall.session import (
     DELTA_EXTENSION,
     LOG4J2_ENV,
     SEDONA_EXTENSION,
     SEDONA_PROBE_FUNCTION,
+    catalog_settings,
+    derby_java_option,
     get_spark,
     java_options,
     log4j2_config,
@@ -164,3 +167,29 @@ def test_spark_defaults_win_over_the_local_defaults(tmp_path: Path) -> None:
     assert "spark.driver.memory" not in settings  # spark-submit's 16g stays
     assert session_settings({}, local=True, jars=["a.jar"])["spark.driver.memory"] == "4g"
     assert read_spark_defaults(None) == {}
+
+
+def test_the_session_catalog_adds_nothing_and_hive_gets_absolute_derby_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Embedded Derby's database, warehouse and log go under metastore_dir, never into the working folder."""
+    assert catalog_settings(None) == {} and catalog_settings(CatalogConfig()) == {}
+    assert derby_java_option(CatalogConfig()) == ""
+    monkeypatch.chdir(tmp_path)
+    hive = catalog_settings(CatalogConfig(kind="hive", metastore_dir=Path("ms")))
+    assert hive == {
+        "spark.sql.catalogImplementation": "hive",
+        "spark.sql.warehouse.dir": str(tmp_path / "ms" / "warehouse"),
+        "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={tmp_path / 'ms' / 'metastore_db'};"
+        "create=true",
+    }
+    assert derby_java_option(CatalogConfig(kind="hive", metastore_dir=Path("ms"))).endswith(f"{tmp_path}/ms/derby.log")
+
+
+def test_a_shared_metastore_service_replaces_derby() -> None:
+    catalog = CatalogConfig(kind="hive", metastore_uri="thrift://metastore:9083")
+    assert catalog_settings(catalog) == {
+        "spark.sql.catalogImplementation": "hive",
+        "spark.hadoop.hive.metastore.uris": "thrift://metastore:9083",
+    }
+    assert derby_java_option(catalog) == ""

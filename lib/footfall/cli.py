@@ -224,7 +224,7 @@ def ingest(
     # Key and landing footers first: both fail in a second, before Spark starts or anything is written.
     key = load_master_key(key_file=cfg.privacy.pseudonym_key_file)
     files = check_events_contract(cfg.landing, dates)
-    report = run_ingest(get_spark("footfall-ingest"), cfg, dates=dates, key=key, files=files)
+    report = run_ingest(get_spark("footfall-ingest", catalog=cfg.catalog), cfg, dates=dates, key=key, files=files)
     from rich.table import Table
 
     counts = ("rows_read", "rows_silver", "rows_quarantined", "rows_opted_out", "rows_minor")
@@ -264,7 +264,7 @@ def forget(
     key = load_master_key(key_file=cfg.privacy.pseudonym_key_file)
     run_id = uuid.uuid4().hex
     with run_lock(Path(cfg.lakehouse), run_id=run_id):
-        spark = get_spark("footfall-forget")
+        spark = get_spark("footfall-forget", catalog=cfg.catalog)
         report = run_forget(spark, cfg, key=key, run_id=run_id)
         deleted = ", ".join(f"{t} {n:,}" for t, n in report.rows_deleted.items()) or "nothing"
         vacuumed = ", ".join(report.tables_vacuumed) or "nothing"
@@ -308,7 +308,7 @@ def spatial(
     cfg = load_config(config)
     # File and GeoJSON structure first: both fail in a second, before Spark starts or anything is written.
     inputs = check_spatial_inputs(cfg.landing, cfg.spatial)
-    report = run_spatial(get_spark("footfall-spatial"), cfg, inputs=inputs, force=force)
+    report = run_spatial(get_spark("footfall-spatial", catalog=cfg.catalog), cfg, inputs=inputs, force=force)
     if report.skipped:
         console.print(
             f"spatial: inputs unchanged (hash {report.inputs_hash[:12]}), skipped the rebuild; --force rebuilds",
@@ -346,7 +346,7 @@ def mobility(
 
     cfg = load_config(config)
     dates = _dates(start, end)
-    report = run_mobility(get_spark("footfall-mobility"), cfg, dates=dates, force=force)
+    report = run_mobility(get_spark("footfall-mobility", catalog=cfg.catalog), cfg, dates=dates, force=force)
     if report.skipped:
         console.print("mobility: inputs unchanged since these dates were built, skipped; --force rebuilds")
         return
@@ -371,7 +371,7 @@ def publish(
 
     cfg = load_config(config)
     dates = _dates(start, end)
-    report = run_publish(get_spark("footfall-publish"), cfg, dates=dates, force=force)
+    report = run_publish(get_spark("footfall-publish", catalog=cfg.catalog), cfg, dates=dates, force=force)
     if report.skipped:
         console.print("publish: gold of these dates is already built from the same inputs, skipped; --force rebuilds")
         return
@@ -396,8 +396,24 @@ def evaluate(
     cfg = load_config(config)
     dates = _dates(start, end)
     key = load_master_key(key_file=cfg.privacy.pseudonym_key_file)
-    figures = run_evaluate(get_spark("footfall-evaluate"), cfg, truth=truth, dates=dates, key=key, out=out)
+    figures = run_evaluate(
+        get_spark("footfall-evaluate", catalog=cfg.catalog), cfg, truth=truth, dates=dates, key=key, out=out
+    )
     console.print_json(json.dumps(figures))
+
+
+@app.command()
+def report(
+    lakehouse: Annotated[Path, typer.Option(help="the lakehouse folder (with gold/ and silver/)")],
+    out: Annotated[Path, typer.Option(help="the HTML file to write")] = Path("report.html"),
+    zone: Annotated[str | None, typer.Option(help="only this zone's section (the map still shows the city)")] = None,
+    start: Annotated[str | None, typer.Option(help="first date, YYYY-MM-DD (default: every published date)")] = None,
+    end: Annotated[str | None, typer.Option(help="last date, YYYY-MM-DD (default: --start)")] = None,
+) -> None:
+    """Write the newest publication as one self-contained HTML page with charts, read without Spark (docs/report.md)."""
+    from footfall.report import write_report
+
+    console.print(str(write_report(lakehouse, out, zone=zone, start=start, end=end)), highlight=False, soft_wrap=True)
 
 
 def main(args: list[str] | None = None) -> None:

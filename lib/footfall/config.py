@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -197,6 +197,24 @@ class PublishConfig(_Frozen):
     noise: NoiseConfig = Field(default_factory=NoiseConfig, description="optional noise before thresholding")
 
 
+class CatalogConfig(_Frozen):
+    """Where `footfall.<table>` is registered after each publication (docs/outputs.md, "A catalog that outlives the
+    session")."""
+
+    kind: Literal["session", "hive"] = Field(
+        default="session",
+        description="session: views for the running session only; hive: a Hive metastore that outlives it",
+    )
+    metastore_dir: Path = Field(
+        default=Path("data/metastore"),
+        strict=False,
+        description="hive without metastore_uri: the embedded Derby metastore and warehouse (one JVM at a time)",
+    )
+    metastore_uri: str | None = Field(
+        default=None, description="hive: a shared metastore service instead of embedded Derby, e.g. thrift://host:9083"
+    )
+
+
 class Config(_Frozen):
     """The whole configuration of a footfall deployment."""
 
@@ -209,6 +227,7 @@ class Config(_Frozen):
     mobility: MobilityConfig = Field(default_factory=MobilityConfig, description="stays, visits, home, flows")
     spatial: SpatialConfig = Field(default_factory=SpatialConfig, description="footprints and cell-to-zone weights")
     publish: PublishConfig = Field(default_factory=PublishConfig, description="k, suppression, noise, extrapolation")
+    catalog: CatalogConfig = Field(default_factory=CatalogConfig, description="where footfall.<table> is registered")
 
 
 def _key_of(loc: tuple[int | str, ...]) -> str:
@@ -250,6 +269,12 @@ def load_config(path: Path | str) -> Config:
     config = parse_config(raw, source=str(path))
     root = repo_root()
     privacy = config.privacy.model_copy(update={"pseudonym_key_file": root / config.privacy.pseudonym_key_file})
+    catalog = config.catalog.model_copy(update={"metastore_dir": root / config.catalog.metastore_dir})
     return config.model_copy(
-        update={"landing": root / config.landing, "lakehouse": root / config.lakehouse, "privacy": privacy}
+        update={
+            "landing": root / config.landing,
+            "lakehouse": root / config.lakehouse,
+            "privacy": privacy,
+            "catalog": catalog,
+        }
     )

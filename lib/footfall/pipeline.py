@@ -62,7 +62,7 @@ def ensure_landing(config: Config, *, console: Console) -> None:
         highlight=False,
         soft_wrap=True,
     )
-    report = generate_city(get_spark("footfall-run"), out=landing, options=options)
+    report = generate_city(get_spark("footfall-run", catalog=config.catalog), out=landing, options=options)
     console.print(
         f"landing: {report.landing_rows:,} event rows in {report.seconds:.0f} s", highlight=False, soft_wrap=True
     )
@@ -200,7 +200,7 @@ def run_pipeline(
     key = load_master_key(key_file=config.privacy.pseudonym_key_file)
 
     with run_lock(Path(config.lakehouse), run_id=run_id):
-        spark = get_spark("footfall-run")
+        spark = get_spark("footfall-run", catalog=config.catalog)
         # Sized by the landing rows of the dates, not only by what ingest reads: mobility shuffles them too.
         size_shuffle(spark, events=landing_events_rows(landing, requested))
         versions = ", ".join(f"{k} {v}" for k, v in stack_versions(spark).items())

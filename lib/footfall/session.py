@@ -13,6 +13,7 @@ from pathlib import Path
 from pyspark import SparkConf
 from pyspark.sql import SparkSession
 
+from footfall.config import CatalogConfig
 from footfall.jars import local_jar_paths, repo_root
 
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
@@ -169,6 +170,30 @@ def session_settings(
     return settings
 
 
+def catalog_settings(catalog: CatalogConfig | None) -> dict[str, str]:
+    """Return the static settings of the configured catalog: none for the session catalog, Hive support otherwise."""
+    if catalog is None or catalog.kind == "session":
+        return {}
+    settings = {"spark.sql.catalogImplementation": "hive"}
+    if catalog.metastore_uri is not None:
+        # A shared metastore service keeps its own warehouse; footfall registers views over absolute Delta paths.
+        return settings | {"spark.hadoop.hive.metastore.uris": catalog.metastore_uri}
+    # Embedded Derby (pyspark ships it and Hive 2.3's client): absolute paths, or metastore_db/ and
+    # spark-warehouse/ would land in whatever folder the job happens to start in.
+    home = Path(catalog.metastore_dir).resolve()
+    return settings | {
+        "spark.sql.warehouse.dir": str(home / "warehouse"),
+        "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={home / 'metastore_db'};create=true",
+    }
+
+
+def derby_java_option(catalog: CatalogConfig | None) -> str:
+    """Return the JVM option that puts Derby's log beside its database (empty when Derby is not used)."""
+    if catalog is None or catalog.kind == "session" or catalog.metastore_uri is not None:
+        return ""
+    return f"-Dderby.stream.error.file={Path(catalog.metastore_dir).resolve() / 'derby.log'}"
+
+
 def launched_by_spark_submit() -> bool:
     """Return True when a JVM gateway already exists (spark-submit, pyspark shell, a notebook kernel)."""
     return "PYSPARK_GATEWAY_PORT" in os.environ
@@ -179,8 +204,10 @@ def get_spark(
     *,
     master: str = "local[*]",
     overrides: Mapping[str, str] | None = None,
+    catalog: CatalogConfig | None = None,
 ) -> SparkSession:
-    """Return the SparkSession with Delta and Sedona registered, building a local one when none exists."""
+    """Return the SparkSession with Delta and Sedona registered, building a local one when none exists; with a
+    `catalog` of kind hive, its tables and views outlive the session."""
     # pandas-on-Spark (used by pyspark.testing and toPandas) wants this set before the JVM starts.
     os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
     active = SparkSession.getActiveSession()
@@ -189,6 +216,7 @@ def get_spark(
         return ensure_sedona(active)
 
     builder = SparkSession.builder.appName(app_name)
+    overrides = catalog_settings(catalog) | dict(overrides or {})
     if launched_by_spark_submit():
         existing = dict(SparkConf().getAll())
         settings = session_settings(existing, local=False, jars=[], overrides=overrides)
@@ -200,6 +228,9 @@ def get_spark(
         # memory, say) wins over the factory's local defaults, as it would on a cluster.
         existing = read_spark_defaults(spark_defaults_file())
         settings = session_settings(existing, local=True, jars=jars, overrides=overrides, log4j2=log4j2_config())
+        if derby := derby_java_option(catalog):
+            key = "spark.driver.extraJavaOptions"
+            settings[key] = f"{settings.get(key, existing.get(key, ''))} {derby}".strip()
         builder = builder.master(master)
     for key, value in settings.items():
         builder = builder.config(key, value)

@@ -92,7 +92,8 @@ class PublishReport:
 
 def config_hash(config: Config) -> str:
     """Return a short, stable hash of the whole configuration, for the gold commits' metadata."""
-    return hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
+    # Not the catalog: where gold is registered changes nothing in it, and switching it on must not republish.
+    return hashlib.sha256(config.model_dump_json(exclude={"catalog"}).encode()).hexdigest()[:16]
 
 
 def _silver(spark: SparkSession, lakehouse: Path, table: str) -> DataFrame:
@@ -196,7 +197,9 @@ def run_publish(
     finish_history_drop(spark, lh)
     weeks = complete_weeks(dates, published={d.isoformat() for d in gold_dates(spark, lh)})
     if not force and set(date_strs) <= published_dates(spark, lh, fingerprint=fingerprint):
-        return PublishReport(run_id, date_strs, weeks, {}, {}, {}, (), (), str(lh / S.QUALITY), skipped=True)
+        # Nothing to write, but a persistent catalog switched on since the last publication still gets the views.
+        registered = tuple(register_gold(spark, lh))
+        return PublishReport(run_id, date_strs, weeks, {}, {}, {}, (), registered, str(lh / S.QUALITY), skipped=True)
 
     inputs = read_silver_inputs(spark, config, dates=dates, weeks=weeks)
     all_zones, published_zones, nested_zones = publishable_zones(spark, config, inputs)
