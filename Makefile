@@ -14,7 +14,7 @@ AF_CONSTRAINTS := orchestration/constraints-airflow.txt
 MVN := mvn -q -B -f jars/pom.xml
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: help setup airflow run test lint bench bench-accuracy bench-skew kill-test package test-cluster test-memory test-kill lock clean
+.PHONY: help setup airflow run demo-large test lint bench bench-accuracy bench-skew kill-test package test-cluster test-memory test-kill lock clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -54,11 +54,18 @@ $(AF_STAMP): $(AF_CONSTRAINTS)
 	$(AF_VENV)/bin/python -m pip install -q -c $(AF_CONSTRAINTS) apache-airflow==3.3.2 apache-airflow-providers-apache-spark==6.3.4
 	@touch $@
 
-run: setup ## run the pipeline end to end on the embedded default (conf/local.yaml) and print what it wrote
+run: setup ## run the pipeline end to end on the embedded default (conf/local.yaml), print what it wrote, write data/report.html
 	$(BIN)/footfall run --config conf/local.yaml --demo
+	@printf 'report: '
+	@$(BIN)/footfall report --lakehouse data/lakehouse --out data/report.html
+
+demo-large: setup ## the demo city with 4x the subscribers, so flows publish too (conf/demo-large.yaml; minutes, README)
+	$(BIN)/footfall run --config conf/demo-large.yaml --demo
+	@printf 'report: '
+	@$(BIN)/footfall report --lakehouse data/demo-large/lakehouse --out data/demo-large/report.html
 
 test: setup airflow ## run the test suite in two processes, a file per process at a time (tests/test_airflow_dag.py needs .venv-airflow)
-	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15
 
 bench: setup ## measure the whole pipeline against Spark's floor and DuckDB at ~1 M and ~10 M events; the generator; spatial; the accuracy matrix (bench/results/)
 	$(BIN)/python bench/pipeline.py --sizes 2000x7 20000x7 --label $(or $(LABEL),current)
@@ -78,8 +85,8 @@ kill-test: setup ## SIGKILL 24 daily runs inside every stage and VACUUM: no part
 	$(BIN)/python tests/killharness.py --trials $(or $(TRIALS),24)
 
 lint: setup ## ruff and mypy on lib/
-	$(BIN)/ruff check lib tests jobs bench
-	$(BIN)/ruff format --check lib tests jobs bench
+	$(BIN)/ruff check lib tests jobs bench orchestration notebooks
+	$(BIN)/ruff format --check lib tests jobs bench orchestration notebooks
 	$(BIN)/mypy
 
 # What executors import: a venv with the footfall wheel (not editable) and its runtime deps (not the dev extra), at

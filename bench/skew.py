@@ -1,6 +1,6 @@
 """Skew: the default city with and without 10 SIM boxes (one event a second for a whole day each).
 
-Three `footfall run`s of the default city (conf/local.yaml's demo: 3,000 subscribers, 2 days), each in a fresh
+Three `footfall run`s of the default city (conf/local.yaml's demo city), each in a fresh
 process on an empty lakehouse:
 1. the city as generated;
 2. the city plus 10 SIM boxes, with the default `ingest.max_events_per_device_day` (20,000): ingest quarantines

@@ -84,3 +84,20 @@ def lakehouse_of_run(landing: Path, folder: Path, dates: list[dt.date]) -> Path:
         patch.setenv("FOOTFALL_PSEUDONYM_KEY", TEST_KEY)
         run_days(daily_config(landing, lakehouse), dates)
     return lakehouse
+
+
+def assert_gold_of_day_equal(spark: SparkSession, actual: Path, expected: Path, day: dt.date) -> dict[str, int]:
+    """Assert that `actual`, a lakehouse of a run of `day` alone, holds exactly `expected`'s gold of that day in
+    every daily table, the same zones, and no week (a week publishes with its Sunday); return the rows compared."""
+    from pyspark.sql import functions as F
+
+    got, want = read_gold(spark, actual), read_gold(spark, expected)
+    rows = {}
+    for table, (_, partition) in S.GOLD_TABLES.items():
+        if partition == S.WEEK:
+            assert got[table].count() == 0, f"{table}: a run of {day} alone published a week"
+            continue
+        want_df = want[table] if partition is None else want[table].where(F.col(partition) == F.lit(day))
+        assertDataFrameEqual(got[table], want_df, checkRowOrder=False)
+        rows[table] = want_df.count()
+    return rows

@@ -1,5 +1,7 @@
 """The Airflow DAG (orchestration/dags/footfall_daily.py) run by `airflow dags test` publishes the same gold
-as `footfall run` for the same day. Airflow lives in its own venv (`make airflow`), so it runs as a subprocess."""
+for its day as one run of all the daily city's days (the shared `daily_batch`): gold does not depend on how dates are
+batched (tests/test_daily_runs.py), nor on what drives the run. Airflow lives in its own venv (`make airflow`), so it
+runs as a subprocess."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
-from tests.daily import DAYS, TEST_KEY, assert_gold_equal, daily_config, write_config
+from tests.daily import DAYS, TEST_KEY, assert_gold_of_day_equal, daily_config, write_config
 
 from footfall import schemas as S
 from footfall.lakehouse import gold_path
@@ -21,7 +23,6 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[1]
 AIRFLOW = REPO / ".venv-airflow/bin/airflow"
-FOOTFALL = REPO / ".venv/bin/footfall"
 DAY = DAYS[1]
 # `airflow dags test <logical date>`: Airflow 3 renders ds from the logical date itself (the data interval,
 # inferred for a manual run, is the day before). A scheduled run's logical date is its interval start.
@@ -46,9 +47,10 @@ def _clean_env(**extra: str) -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(drop)} | extra
 
 
-def test_dag_run_publishes_the_same_gold_as_the_cli(
+def test_dag_run_publishes_the_gold_of_its_day(
     spark: SparkSession,
     daily_landing: Path,
+    daily_batch: Path,
     tmp_path: Path,
     record_property: Callable[[str, object], None],
     capsys: pytest.CaptureFixture[str],
@@ -57,9 +59,7 @@ def test_dag_run_publishes_the_same_gold_as_the_cli(
         pytest.fail(f"{AIRFLOW} is missing: run `make airflow` (make test does it) to create .venv-airflow")
 
     airflow_lakehouse = tmp_path / "airflow" / "lakehouse"
-    cli_lakehouse = tmp_path / "cli" / "lakehouse"
     airflow_config = write_config(daily_config(daily_landing, airflow_lakehouse), tmp_path / "airflow.yaml")
-    cli_config = write_config(daily_config(daily_landing, cli_lakehouse), tmp_path / "cli.yaml")
 
     airflow_env = _clean_env(
         AIRFLOW_HOME=str(tmp_path / "airflow-home"),  # SQLite metadata DB, logs and config in there
@@ -83,15 +83,7 @@ def test_dag_run_publishes_the_same_gold_as_the_cli(
     assert TEST_KEY not in log, "the pseudonym key leaked into Airflow's output"
     assert TEST_KEY.encode() not in (tmp_path / "airflow-home/airflow.db").read_bytes(), "the key is in Airflow's DB"
 
-    _, cli_seconds = _run(
-        [FOOTFALL, "run", "--config", cli_config, "--start", DAY.isoformat()],
-        _clean_env(FOOTFALL_PSEUDONYM_KEY=TEST_KEY),
-        tmp_path,
-    )
-    with capsys.disabled():
-        print(f"[airflow] the same day by `footfall run`: {cli_seconds:.1f} s")
-
-    rows = assert_gold_equal(spark, airflow_lakehouse, cli_lakehouse)
+    rows = assert_gold_of_day_equal(spark, airflow_lakehouse, daily_batch, DAY)
     for table, (_, partition) in S.GOLD_TABLES.items():
         if partition == S.DATE:
             gold = spark.read.format("delta").load(gold_path(airflow_lakehouse, table))

@@ -92,13 +92,34 @@ def test_every_expected_error_has_its_exit_code_and_the_rest_are_internal() -> N
     assert exit_code_of(ZeroDivisionError()) is None and EXIT_INTERNAL == 70
 
 
-def test_the_catalog_is_not_part_of_the_config_hash() -> None:
-    """Switching the catalog on must not republish gold; any other setting changes the hash."""
+def test_where_gold_lives_is_not_part_of_the_config_hash(tmp_path: Path) -> None:
+    """Moving the lakehouse or landing, switching the catalog on or changing the demo city republishes nothing;
+    any setting gold depends on changes the hash."""
     from footfall.config import CatalogConfig
     from footfall.publish.job import config_hash
 
     config = load_config(repo_root() / "conf" / "local.yaml")
-    hive = config.model_copy(update={"catalog": CatalogConfig(kind="hive")})
+    moved = config.model_copy(
+        update={
+            "landing": tmp_path / "landing",
+            "lakehouse": tmp_path / "lakehouse",
+            "catalog": CatalogConfig(kind="hive"),
+            "demo": config.demo.model_copy(update={"subscribers": 10}),
+            "privacy": config.privacy.model_copy(update={"pseudonym_key_file": tmp_path / "key"}),
+        }
+    )
     stricter = config.model_copy(update={"publish": config.publish.model_copy(update={"k": config.publish.k + 1})})
-    assert config_hash(hive) == config_hash(config)
-    assert config_hash(stricter) != config_hash(config)
+    other_bands = config.model_copy(update={"privacy": config.privacy.model_copy(update={"age_bands": (18, 30)})})
+    assert config_hash(moved) == config_hash(config)
+    assert len({config_hash(config), config_hash(stricter), config_hash(other_bands)}) == 3
+
+
+def test_the_large_demo_is_the_demo_with_more_subscribers() -> None:
+    """conf/demo-large.yaml names only what differs; everything else must be what conf/local.yaml runs with."""
+    local = load_config(ROOT / "conf" / "local.yaml").model_dump()
+    large = load_config(ROOT / "conf" / "demo-large.yaml").model_dump()
+    assert large["demo"]["subscribers"] > local["demo"]["subscribers"]
+    assert large["lakehouse"] != local["lakehouse"] and large["landing"] != local["landing"]
+    for config in (local, large):
+        del config["demo"]["subscribers"], config["landing"], config["lakehouse"]
+    assert large == local

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 from rich.console import Console
-from tests.daily import DAYS, TEST_KEY, assert_gold_equal, daily_config, lakehouse_of_run, run_days
+from tests.daily import DAYS, TEST_KEY, assert_gold_equal, daily_config, run_days
 
 from footfall import schemas as S
 from footfall.lakehouse import gold_path
@@ -25,12 +25,6 @@ def _key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FOOTFALL_PSEUDONYM_KEY", TEST_KEY)
 
 
-@pytest.fixture(scope="module")
-def batch(daily_landing: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Return the lakehouse of one run over all three days."""
-    return lakehouse_of_run(daily_landing, tmp_path_factory.mktemp("batch"), list(DAYS))
-
-
 def _delta_versions(lakehouse: Path) -> dict[str, list[str]]:
     """Return, per Delta table under the lakehouse, the commit files of its log (what any write would add to)."""
     return {
@@ -40,20 +34,20 @@ def _delta_versions(lakehouse: Path) -> dict[str, list[str]]:
 
 
 def test_days_run_in_reverse_give_the_gold_of_one_batch(
-    spark: SparkSession, daily_landing: Path, batch: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    spark: SparkSession, daily_landing: Path, daily_batch: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The hard order: each date runs before the dates it builds on, and before the weeks' other days."""
     config = daily_config(daily_landing, tmp_path / "lakehouse")
     for day in reversed(DAYS):
         run_days(config, [day])
-    rows = assert_gold_equal(spark, config.lakehouse, batch)
+    rows = assert_gold_equal(spark, config.lakehouse, daily_batch)
     with capsys.disabled():
         print(f"\n[daily] reverse order vs one batch: {len(rows)} gold tables, {sum(rows.values())} rows equal: {rows}")
     assert rows[S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE] > 0 and rows[S.GOLD_ZONE_CATCHMENT_DAILY_TABLE] > 0
 
 
 def test_days_run_in_order_give_the_gold_of_one_batch_and_a_rerun_touches_nothing(
-    spark: SparkSession, daily_landing: Path, batch: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    spark: SparkSession, daily_landing: Path, daily_batch: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = daily_config(daily_landing, tmp_path / "lakehouse")
     weekly = gold_path(config.lakehouse, S.GOLD_ZONE_REPEAT_VISITS_WEEKLY_TABLE)
@@ -63,7 +57,7 @@ def test_days_run_in_order_give_the_gold_of_one_batch_and_a_rerun_touches_nothin
         # would give away Saturday's new visitors
         published = spark.read.format("delta").load(weekly).count()
         assert (published > 0) == (day == DAYS[-1]), (day, published)
-    rows = assert_gold_equal(spark, config.lakehouse, batch)
+    rows = assert_gold_equal(spark, config.lakehouse, daily_batch)
     with capsys.disabled():
         print(f"\n[daily] in order vs one batch: {len(rows)} gold tables, {sum(rows.values())} rows equal: {rows}")
 

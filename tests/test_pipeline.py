@@ -202,21 +202,21 @@ def test_gold_reads_the_same_without_spark(spark: SparkSession, ran: tuple[Confi
 
 
 def test_a_new_session_reads_gold_through_the_persistent_catalog(
-    spark: SparkSession, own: Config, tmp_path: Path
+    spark: SparkSession, ran: tuple[Config, str], tmp_path: Path
 ) -> None:
-    """With catalog.kind hive, a publish run registers footfall.* in the embedded Derby metastore, and a new Spark
-    session (another process) reads them with spark.table, without register_gold, at the published versions."""
+    """Switching catalog.kind to hive republishes nothing (the catalog is not in config_hash), yet the next publish
+    run registers footfall.* in the embedded Derby metastore, and a new Spark session (another process) reads every
+    table with spark.table, without register_gold."""
     import subprocess
     import sys
 
     import yaml
 
+    ran_config, _ = ran
     metastore = tmp_path / "metastore"
-    config = own.model_copy(
-        update={"catalog": own.catalog.model_copy(update={"kind": "hive", "metastore_dir": metastore})}
-    )
+    hive = ran_config.catalog.model_copy(update={"kind": "hive", "metastore_dir": metastore})
     config_file = tmp_path / "hive.yaml"
-    config_file.write_text(yaml.safe_dump(config.model_dump(mode="json")))
+    config_file.write_text(yaml.safe_dump(ran_config.model_copy(update={"catalog": hive}).model_dump(mode="json")))
     footfall = Path(sys.executable).parent / "footfall"
     published = subprocess.run(
         [str(footfall), "publish", "--config", str(config_file), "--start", "2026-03-08"],
@@ -225,6 +225,7 @@ def test_a_new_session_reads_gold_through_the_persistent_catalog(
         check=False,
     )
     assert published.returncode == 0, published.stderr
+    assert "skipped" in published.stdout, published.stdout  # the same gold: nothing was written again
     assert (metastore / "metastore_db").is_dir() and not (Path.cwd() / "metastore_db").exists()
 
     out = tmp_path / "read"
@@ -239,7 +240,7 @@ for t in spark.catalog.listTables("footfall"):
     assert read.returncode == 0, read.stderr[-2000:]
     assert sorted(p.name for p in out.iterdir()) == sorted(S.GOLD_TABLES)
     for table, (schema, _) in S.GOLD_TABLES.items():
-        expected = _gold(spark, own, table).select(*schema.names)
+        expected = _gold(spark, ran_config, table).select(*schema.names)
         assertDataFrameEqual(spark.read.parquet(str(out / table)).select(*schema.names), expected)
 
 

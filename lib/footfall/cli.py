@@ -373,7 +373,10 @@ def publish(
     dates = _dates(start, end)
     report = run_publish(get_spark("footfall-publish", catalog=cfg.catalog), cfg, dates=dates, force=force)
     if report.skipped:
-        console.print("publish: gold of these dates is already built from the same inputs, skipped; --force rebuilds")
+        registered = f"; {len(report.registered)} views footfall.* registered" if report.registered else ""
+        console.print(
+            f"publish: gold of these dates is already built from the same inputs, skipped{registered}; --force rebuilds"
+        )
         return
     print_published(report, console=console)
 
