@@ -64,8 +64,8 @@ demo-large: setup ## the demo city with 4x the subscribers, so flows publish too
 	@printf 'report: '
 	@$(BIN)/footfall report --lakehouse data/demo-large/lakehouse --out data/demo-large/report.html
 
-test: setup airflow ## run the test suite in two processes, a file per process at a time (tests/test_airflow_dag.py needs .venv-airflow)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15
+test: setup airflow ## run the test suite in two processes, a file per process at a time (tests/test_daily_runs.py's DAG test needs .venv-airflow)
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
 
 bench: setup ## measure the whole pipeline against Spark's floor and DuckDB at ~1 M and ~10 M events; the generator; spatial; the accuracy matrix (bench/results/)
 	$(BIN)/python bench/pipeline.py --sizes 2000x7 20000x7 --label $(or $(LABEL),current)

@@ -46,21 +46,11 @@ def daily_landing(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory)
     return out
 
 
-@pytest.fixture(scope="session")
-def daily_batch(daily_landing: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Return the lakehouse of one run over all three days of the daily city: the gold any batching must give.
-    Read-only. test_daily_runs.py and test_airflow_dag.py share it, on one worker (_SHARED_WORKER)."""
-    from tests.daily import DAYS, lakehouse_of_run
-
-    return lakehouse_of_run(daily_landing, tmp_path_factory.mktemp("batch"), list(DAYS))
-
-
 # The files that take minutes, longest first: `make test` hands files to its two workers in collection order
-# (--dist loadgroup, a file per group), so starting these first keeps one long file from running alone at the end.
+# (--dist loadfile), so starting these first keeps one long file from running alone at the end.
 _LONG_FIRST = (
     "test_pipeline.py",
     "test_daily_runs.py",
-    "test_airflow_dag.py",
     "test_notebooks.py",
     "test_forget_pending.py",
     "test_bad_inputs.py",
@@ -70,14 +60,6 @@ _LONG_FIRST = (
 )
 
 
-# Files that share a session fixture's minutes of work run as one group, on one worker.
-_SHARED_WORKER = {"test_daily_runs.py": "daily-city", "test_airflow_dag.py": "daily-city"}
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which turns the xdist_group mark into the group
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rank = {name: i for i, name in enumerate(_LONG_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
-    for item in items:
-        # one group per file, as --dist loadfile would make, except the files that share a fixture
-        item.add_marker(pytest.mark.xdist_group(_SHARED_WORKER.get(item.path.name, str(item.path))))
