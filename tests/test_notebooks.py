@@ -53,7 +53,10 @@ def charts(nb: nbformat.NotebookNode) -> int:
 
 @pytest.mark.integration
 def test_notebooks_run_in_order(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, record_property: Callable[[str, object], None]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    record_property: Callable[[str, object], None],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     # The kernel must run the interpreter that has footfall and the analyst tools installed (.venv's).
     assert Path(kernel_python()).absolute() == Path(sys.executable).absolute()
@@ -64,7 +67,8 @@ def test_notebooks_run_in_order(
 
     _, pipeline_s = execute(PIPELINE_NOTEBOOK)
     record_property("notebook_02_s", round(pipeline_s, 1))
-    print(f"\n{PIPELINE_NOTEBOOK}: {pipeline_s:.1f} s")
+    with capsys.disabled():  # make test's output shows each notebook's wall time
+        print(f"\n[notebooks] {PIPELINE_NOTEBOOK}: {pipeline_s:.1f} s")
     assert (work / "lakehouse" / "gold" / "_publications" / "_delta_log").is_dir()
     # the catalog's warehouse folder went into the working folder, not next to the notebook
     assert (NOTEBOOKS / "spark-warehouse").exists() == warehouse_before
@@ -72,7 +76,8 @@ def test_notebooks_run_in_order(
     monkeypatch.setenv("FOOTFALL_LAKEHOUSE", str(work / "lakehouse"))
     gold_nb, gold_s = execute(GOLD_NOTEBOOK)
     record_property("notebook_01_s", round(gold_s, 1))
-    print(f"{GOLD_NOTEBOOK}: {gold_s:.1f} s")
+    with capsys.disabled():
+        print(f"[notebooks] {GOLD_NOTEBOOK}: {gold_s:.1f} s")
     assert charts(gold_nb) >= 6  # hourly curve, dwell, rose, map, age x gender, repeat visits
 
 
