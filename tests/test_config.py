@@ -123,3 +123,11 @@ def test_the_large_demo_is_the_demo_with_more_subscribers() -> None:
     for config in (local, large):
         del config["demo"]["subscribers"], config["landing"], config["lakehouse"]
     assert large == local
+
+
+def test_a_metastore_uri_without_hive_is_refused_not_ignored(tmp_path: Path) -> None:
+    path = _write(tmp_path, "landing: a\nlakehouse: b\ncatalog:\n  metastore_uri: thrift://metastore:9083\n")
+    with pytest.raises(ConfigError, match="metastore_uri needs kind: hive"):
+        load_config(path)
+    hive = _write(tmp_path, "landing: a\nlakehouse: b\ncatalog:\n  kind: hive\n  metastore_uri: thrift://m:9083\n")
+    assert load_config(hive).catalog.metastore_uri == "thrift://m:9083"

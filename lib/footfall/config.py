@@ -214,6 +214,13 @@ class CatalogConfig(_Frozen):
         default=None, description="hive: a shared metastore service instead of embedded Derby, e.g. thrift://host:9083"
     )
 
+    @model_validator(mode="after")
+    def _uri_needs_hive(self) -> CatalogConfig:
+        # Otherwise a metastore named with the default kind would be ignored without a word.
+        if self.metastore_uri is not None and self.kind != "hive":
+            raise ValueError("metastore_uri needs kind: hive")
+        return self
+
 
 class Config(_Frozen):
     """The whole configuration of a footfall deployment."""

@@ -376,6 +376,24 @@ def repeat_visits_chart(repeat_df: pd.DataFrame) -> alt.TopLevelMixin:
     return alt.layer(bars, text).properties(width=240, height=170, title=alt.Title("Repeat visits", subtitle=subtitle))
 
 
+def _labelled_bars(
+    df: pd.DataFrame, *, value: str, value_title: str, colour: str, title: str, subtitle: str
+) -> alt.TopLevelMixin:
+    """Return horizontal bars of `value` per `label` row, largest first, each with its number beside it."""
+    y = alt.Y("label:N", title=None, sort="-x")
+    bars = (
+        alt.Chart(records(df))
+        .mark_bar()
+        .encode(x=alt.X(f"{value}:Q", title=value_title), y=y, color=alt.Color(f"{colour}:N", title=None))
+    )
+    text = (
+        alt.Chart(records(df)).mark_text(align="left", dx=3, fontSize=10).encode(x=f"{value}:Q", y=y, text=f"{value}:Q")
+    )
+    return alt.layer(bars, text).properties(
+        width=260, height=max(40, 18 * len(df)), title=alt.Title(title, subtitle=subtitle)
+    )
+
+
 def flows_chart(flows_df: pd.DataFrame, *, zone_id: str, names: Mapping[str, str]) -> alt.TopLevelMixin:
     """Return travellers from this zone to others and from others into it, summed over the period."""
     out = flows_df[flows_df[S.FROM_ZONE_ID] == zone_id].groupby(S.TO_ZONE_ID)[S.TRAVELLERS].sum()
@@ -384,21 +402,13 @@ def flows_chart(flows_df: pd.DataFrame, *, zone_id: str, names: Mapping[str, str
     rows += [{"way": "came from", "other": z, S.TRAVELLERS: int(v)} for z, v in into.items() if pd.notna(v)]
     df = pd.DataFrame(rows, columns=["way", "other", S.TRAVELLERS])
     df["label"] = [f"{w} {o} {names.get(o, '')}".strip() for w, o in zip(df["way"], df["other"], strict=True)]
-    y = alt.Y("label:N", title=None, sort="-x")
-    bars = (
-        alt.Chart(records(df))
-        .mark_bar()
-        .encode(x=alt.X("travellers:Q", title="travellers"), y=y, color=alt.Color("way:N", title=None))
-    )
-    text = (
-        alt.Chart(records(df))
-        .mark_text(align="left", dx=3, fontSize=10)
-        .encode(x="travellers:Q", y=y, text="travellers:Q")
-    )
-    return alt.layer(bars, text).properties(
-        width=260,
-        height=max(40, 18 * len(df)),
-        title=alt.Title("Flows (travellers)", subtitle="pairs not shown: withheld"),
+    return _labelled_bars(
+        df,
+        value=S.TRAVELLERS,
+        value_title="travellers",
+        colour="way",
+        title="Flows (travellers)",
+        subtitle="pairs not shown: withheld",
     )
 
 
@@ -408,17 +418,11 @@ def catchment_chart(catchment_df: pd.DataFrame, *, names: Mapping[str, str]) -> 
     df = df.groupby([S.HOME_DISTRICT_ID, S.IS_RESIDENT])[S.VISITORS].sum().reset_index()
     df["label"] = [f"{d} {names.get(d, '')}".strip() for d in df[S.HOME_DISTRICT_ID]]
     df["who"] = ["resident" if r else "from elsewhere" for r in df[S.IS_RESIDENT]]
-    y = alt.Y("label:N", title=None, sort="-x")
-    bars = (
-        alt.Chart(records(df))
-        .mark_bar()
-        .encode(x=alt.X("visitors:Q", title="visitor-days"), y=y, color=alt.Color("who:N", title=None))
-    )
-    text = (
-        alt.Chart(records(df)).mark_text(align="left", dx=3, fontSize=10).encode(x="visitors:Q", y=y, text="visitors:Q")
-    )
-    return alt.layer(bars, text).properties(
-        width=260,
-        height=max(40, 18 * len(df)),
-        title=alt.Title("Home districts", subtitle="districts not shown: withheld"),
+    return _labelled_bars(
+        df,
+        value=S.VISITORS,
+        value_title="visitor-days",
+        colour="who",
+        title="Home districts",
+        subtitle="districts not shown: withheld",
     )
