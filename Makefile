@@ -14,7 +14,7 @@ AF_CONSTRAINTS := orchestration/constraints-airflow.txt
 MVN := mvn -q -B -f jars/pom.xml
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: help setup airflow run demo-large test lint bench bench-accuracy bench-skew kill-test package test-cluster test-memory test-kill lock clean
+.PHONY: help setup airflow run demo-large test test-airflow lint bench bench-accuracy bench-skew kill-test package test-cluster test-memory test-kill lock clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -64,7 +64,7 @@ demo-large: setup ## the demo city with 4x the subscribers, so flows publish too
 	@printf 'report: '
 	@$(BIN)/footfall report --lakehouse data/demo-large/lakehouse --out data/demo-large/report.html
 
-test: setup airflow ## run the test suite in two processes, a file per process at a time (tests/test_daily_runs.py's DAG test needs .venv-airflow)
+test: setup ## run the test suite in two processes, a file per process at a time
 	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
 
 bench: setup ## measure the whole pipeline against Spark's floor and DuckDB at ~1 M and ~10 M events; the generator; spatial; the accuracy matrix (bench/results/)
@@ -121,6 +121,9 @@ test-cluster: setup package ## start a Spark standalone master and worker on 127
 
 test-memory: setup ## run the default city end to end with 1 GiB of driver and executor memory
 	$(BIN)/python -m pytest tests/memory -m memory -s
+
+test-airflow: setup airflow ## run the Airflow DAG with `airflow dags test` for one day: the gold of the batch of all days
+	$(BIN)/python -m pytest tests/test_daily_runs.py -m airflow -s
 
 test-kill: setup ## the short kill harness: an objection run killed in forget's VACUUM and between two gold writes, then converging
 	$(BIN)/python -m pytest tests/test_pipeline.py -m kill

@@ -160,7 +160,8 @@ def test_a_second_run_stops_at_once_while_one_holds_the_lakehouse(daily_landing:
 
 # The Airflow DAG (orchestration/dags/footfall_daily.py) run by `airflow dags test`: it publishes the same gold for
 # its day as the batch of all three days, so gold depends neither on how dates are batched nor on what drives the run.
-# Airflow lives in its own venv (`make airflow`), so it runs as a subprocess.
+# Airflow lives in its own venv (`make airflow`), so it runs as a subprocess. It takes three to four minutes on
+# 2 cores, so it has a target of its own, `make test-airflow`, which .ci/run runs after `make test`.
 REPO = Path(__file__).resolve().parents[1]
 AIRFLOW = REPO / ".venv-airflow/bin/airflow"
 DAY = DAYS[1]
@@ -187,6 +188,7 @@ def _clean_env(**extra: str) -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(drop)} | extra
 
 
+@pytest.mark.airflow
 def test_dag_run_publishes_the_gold_of_its_day(
     spark: SparkSession,
     daily_landing: Path,
@@ -196,7 +198,7 @@ def test_dag_run_publishes_the_gold_of_its_day(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     if not AIRFLOW.exists():
-        pytest.fail(f"{AIRFLOW} is missing: run `make airflow` (make test does it) to create .venv-airflow")
+        pytest.fail(f"{AIRFLOW} is missing: run `make airflow` (make test-airflow does it) to create .venv-airflow")
 
     airflow_lakehouse = tmp_path / "airflow" / "lakehouse"
     airflow_config = write_config(daily_config(daily_landing, airflow_lakehouse), tmp_path / "airflow.yaml")
