@@ -299,6 +299,9 @@ def test_a_second_run_reuses_landing_and_weights(spark: SparkSession, own: Confi
     out = io.StringIO()
     run_pipeline(config, console=Console(file=out, width=200), demo=True)
     printed = out.getvalue()
+    # the copy lives elsewhere, key file included: moving things is not a change of what they hold
+    for stage in ("ingest", "spatial", "mobility", "publish"):
+        assert f"{stage}: skipped" in printed, printed
     assert "using the export in" in printed and "spatial: skipped: inputs unchanged" in printed
     assert "created a development pseudonym key" not in printed
     assert Path(config.privacy.pseudonym_key_file).stat().st_mode & 0o077 == 0

@@ -40,7 +40,8 @@ def ingest_fingerprints(config: Config, dates: Iterable[dt.date], *, key: Master
         "subscribers": _file_digest(landing / SUBSCRIBERS_FILE),
         "cells": _file_digest(landing / CELLS_FILE),
         "key": key_fingerprint(key),
-        "privacy": config.privacy.model_dump(mode="json"),
+        # where the key file lies is not what it holds (the key's fingerprint is): a moved key re-ingests nothing
+        "privacy": config.privacy.model_dump(mode="json", exclude={"pseudonym_key_file"}),
         "ingest": config.ingest.model_dump(mode="json"),
         "version": INGEST_ALGORITHM_VERSION,
     }
