@@ -190,12 +190,15 @@ def test_real_layout_reads_opencellid_and_districts_in_two_parts() -> None:
     ],
 )
 def test_generate_cli_rejects_bad_options_in_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    import os
+
     out = tmp_path / "landing"
     proc = subprocess.run(
         [sys.executable, "-m", "footfall.cli", "generate", "--out", str(out), *args],
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, "JAVA_HOME": str(tmp_path / "no-java")},  # a bad option is refused before any JVM starts
     )
     assert proc.returncode == 2
     assert message in proc.stderr.replace("\n", "")

@@ -425,9 +425,7 @@ def real_city(options: GenerateOptions) -> City:
 
 def build_city(options: GenerateOptions) -> City:
     """Return the fictional city, or the real layout when cell and district files are given."""
-    if options.cells_file is not None or options.districts_file is not None:
-        if options.cells_file is None or options.districts_file is None:
-            raise ValueError("a real layout needs both --cells and --districts")
+    if options.cells_file is not None and options.districts_file is not None:  # GenerateOptions checks both or none
         return real_city(options)
     return fictional_city(options)
 

@@ -39,6 +39,8 @@ class GenerateOptions:
             raise ValueError(f"--bad-row-rate must be in [0, 0.5), got {self.bad_row_rate}")
         if self.min_visit_s <= 0:
             raise ValueError(f"--min-visit-s must be positive, got {self.min_visit_s}")
+        if (self.cells_file is None) != (self.districts_file is None):  # checked here, before any JVM starts
+            raise ValueError("a real layout needs both --cells and --districts")
 
     @property
     def end(self) -> dt.date:
