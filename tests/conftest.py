@@ -63,3 +63,20 @@ _LONG_FIRST = (
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rank = {name: i for i, name in enumerate(_LONG_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
+
+
+# Wall times a test records with record_property (name ending in `_s`: the notebooks', for one) are printed at the end
+# of the run. Under xdist a worker's own prints never reach the terminal, but its reports' user_properties do.
+_TIMINGS: list[tuple[str, str, object]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        _TIMINGS.extend((report.nodeid, k, v) for k, v in report.user_properties if k.endswith("_s"))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _TIMINGS:
+        terminalreporter.section("wall times the tests recorded")
+        for nodeid, name, value in _TIMINGS:
+            terminalreporter.line(f"{name}: {value} s  ({nodeid})")
