@@ -26,10 +26,17 @@ from footfall.session import get_spark
 from footfall.spatial import check_spatial_inputs, run_spatial
 from footfall.synth import GenerateOptions, generate_city
 
-# Each variant is a presence model and its settings. posterior-zone-prior: the posterior with a prior that puts 64
-# times the density inside zones and a low presence threshold, read as expected counts (hourly_visitors_expected).
+# Each variant is a presence model and its settings. threshold: the defaults before the posterior models, homes
+# included (footprint votes, nights 22:00-06:00), so that its column is the "before". posterior-zone-prior: the
+# posterior with a prior that puts 64 times the density inside zones and a low presence threshold, read as expected
+# counts (hourly_visitors_expected).
 VARIANTS: dict[str, dict[str, Any]] = {
-    "threshold": {"presence_model": "threshold"},
+    "threshold": {
+        "presence_model": "threshold",
+        "home_model": "footprint",
+        "night_start_hour": 22,
+        "night_end_hour": 6,
+    },
     "weighted": {"presence_model": "weighted"},
     "posterior": {"presence_model": "posterior"},
     "posterior-zone-prior": {

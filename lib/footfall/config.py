@@ -96,6 +96,9 @@ class CoverageConfig(_Frozen):
     wall_loss_db: float = Field(default=20.0, ge=0, description="building entry loss of a mall's walls, dB")
     shadowing_db: float = Field(default=6.0, gt=0, description="spread of shadowing per cell and event, dB")
     min_p: float = Field(default=1e-4, gt=0, lt=1, description="serving probabilities below this are not stored")
+    home_tile_m: float = Field(
+        default=100.0, ge=10, le=1000, description="tile side of the home grid, which covers the districts, metres"
+    )
 
 
 class SpatialConfig(_Frozen):
@@ -151,8 +154,16 @@ class MobilityConfig(_Frozen):
     min_visit_s: int = Field(default=300, gt=0, description="a stay this long is a visit, shorter a pass-by")
     arrival_lookback_s: int = Field(default=1800, gt=0, description="how far back the arrival direction looks")
     min_arrival_distance_m: float = Field(default=150.0, ge=0, description="closer than this: direction unknown")
-    night_start_hour: int = Field(default=22, ge=0, le=23, description="nights start at this local hour")
-    night_end_hour: int = Field(default=6, ge=0, le=23, description="nights end at this local hour")
+    home_model: str = Field(
+        default="posterior",
+        pattern="^(posterior|footprint)$",
+        description="posterior: each night's place from all its events on the home grid; footprint: cell weights",
+    )
+    home_event_cap_s: int = Field(
+        default=3600, gt=0, description="posterior homes: a night event stands for its half-gaps, each at most this"
+    )
+    night_start_hour: int = Field(default=20, ge=0, le=23, description="nights start at this local hour")
+    night_end_hour: int = Field(default=8, ge=0, le=23, description="nights end at this local hour")
     min_nights: int = Field(default=1, ge=1, description="nights in one district before it is a home")
     home_nights: int = Field(
         default=7, ge=1, le=30, description="nights before a date that vote for its home (the last ends that morning)"

@@ -334,6 +334,18 @@ SILVER_TILE_ZONES = T.StructType(
         T.StructField(SHARE, T.DoubleType(), False),
     ]
 )
+# The same model on a coarser grid over the districts, for homes (mobility/home_posterior.py): where a device spends
+# the night is anywhere in the city, not only near the zones.
+SILVER_HOME_COVERAGE_TABLE = "cell_home_tile_coverage"
+SILVER_HOME_TILE_DISTRICTS_TABLE = "home_tile_districts"
+SILVER_HOME_COVERAGE = SILVER_COVERAGE
+SILVER_HOME_TILE_DISTRICTS = T.StructType(
+    [
+        T.StructField(TILE_ID, T.LongType(), False),
+        T.StructField(DISTRICT_ID, T.StringType(), False),
+        T.StructField(SHARE, T.DoubleType(), False),
+    ]
+)
 SILVER_MARKET_SHARE = LANDING_MARKET_SHARE
 
 SILVER_ZONES = T.StructType(

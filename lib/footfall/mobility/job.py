@@ -33,6 +33,7 @@ from footfall.lakehouse import (
 from footfall.mobility.calendar import iso_week, iso_week_dates
 from footfall.mobility.direction import X_M, Y_M, with_arrival_direction
 from footfall.mobility.home import agg_device_home, agg_night_votes
+from footfall.mobility.home_posterior import HomeCoverage, agg_posterior_night_votes, build_home_coverage
 from footfall.mobility.posterior import Coverage, build_coverage, with_posterior_presence
 from footfall.mobility.presence import filter_present
 from footfall.mobility.stays import DEVICE, agg_stays, filter_distinct_events, with_device_neighbours
@@ -52,7 +53,7 @@ ZONE_DISTRICT_ID = "zone_district_id"
 
 
 # Bump when a mobility rule changes: the next run then rebuilds even though its inputs are unchanged.
-MOBILITY_ALGORITHM_VERSION = "3"  # 3: the posterior presence model
+MOBILITY_ALGORITHM_VERSION = "4"  # 3: the posterior presence model; 4: posterior homes
 STAGE = "mobility"
 # Upstream tables whose versions decide whether a mobility run has anything new to build from.
 INPUT_TABLES = (
@@ -64,6 +65,9 @@ INPUT_TABLES = (
     S.SILVER_DISTRICTS_TABLE,
     S.SILVER_COVERAGE_TABLE,
     S.SILVER_TILE_ZONES_TABLE,
+    S.SILVER_HOME_COVERAGE_TABLE,
+    S.SILVER_HOME_TILE_DISTRICTS_TABLE,
+    S.SILVER_MARKET_SHARE_TABLE,
 )
 
 
@@ -204,6 +208,14 @@ def load_coverage(spark: SparkSession, lakehouse: Path, *, zone_prior_factor: fl
     return build_coverage(coverage, tile_zones, zone_prior_factor=zone_prior_factor)
 
 
+def load_home_coverage(spark: SparkSession, lakehouse: Path) -> HomeCoverage:
+    """Read the home grid and the subscriber density behind its prior (posterior homes; a few MB for a city)."""
+    coverage = read_table(spark, silver_path(lakehouse, S.SILVER_HOME_COVERAGE_TABLE)).toArrow().to_pandas()
+    tiles = read_table(spark, silver_path(lakehouse, S.SILVER_HOME_TILE_DISTRICTS_TABLE)).toArrow().to_pandas()
+    shares = read_table(spark, silver_path(lakehouse, S.SILVER_MARKET_SHARE_TABLE)).select(S.DISTRICT_ID, S.SUBSCRIBERS)
+    return build_home_coverage(coverage, tiles, shares.toArrow().to_pandas())
+
+
 def stay_lookback_s(settings: MobilityConfig) -> int:
     """How far before local midnight a date's window starts: the longest gap a stay or an arrival looks back."""
     gap = settings.posterior.max_gap_s if settings.presence_model == "posterior" else settings.max_gap_s
@@ -278,7 +290,13 @@ def run_mobility(
         .agg(F.first(X_M).alias(X_M), F.first(Y_M).alias(Y_M))
     )
     zones = with_metric_centroid(zones_df, wkb_col=S.GEOMETRY_WKB, metric_crs=metric).select(S.ZONE_ID, X_M, Y_M)
-    votes = agg_night_votes(night_events, district_weights_df=district_weights, tz=tz, **hours)
+    votes = (
+        agg_posterior_night_votes(
+            night_events, coverage=load_home_coverage(spark, lh), tz=tz, event_cap_s=m.home_event_cap_s, **hours
+        )
+        if m.home_model == "posterior"
+        else agg_night_votes(night_events, district_weights_df=district_weights, tz=tz, **hours)
+    )
     home = agg_device_home(
         votes,
         night_map_df=night_map_df(spark, build, nights=m.home_nights),

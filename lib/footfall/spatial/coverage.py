@@ -162,33 +162,57 @@ def agg_serving_probability(
     return joined.select(S.CELL_ID, TILE_ID, mixed.alias(P_SERVE)).where(F.col(P_SERVE) >= min_p)
 
 
-def coverage_tables(
-    spark: SparkSession, cells_df: DataFrame, *, zones_df: DataFrame, settings: CoverageConfig
-) -> tuple[DataFrame, DataFrame]:
-    """Return the rows of silver/cell_tile_coverage and silver/tile_zones.
-
-    `cells_df` has the antenna position in the metric CRS (x_m, y_m); `zones_df` the metric `geom` and category.
-    """
-    x0, y0, nx, ny = grid_bounds(zones_df, margin_m=settings.margin_m, tile_m=settings.tile_m)
-    tiles = tile_grid(spark, x0=x0, y0=y0, nx=nx, ny=ny, tile_m=settings.tile_m)
-    shares = tile_zone_shares(tiles, zones_df=zones_df)
+def serving_on(tiles_df: DataFrame, cells_df: DataFrame, *, zones_df: DataFrame, settings: CoverageConfig) -> DataFrame:
+    """Return (cell_id, tile_id, p_serve) on the tiles of `tiles_df`: the model, whatever the grid."""
     cells = with_indoor_zone(latest_cells(cells_df), zones_df=zones_df)
     signals = with_signal(
-        cell_tile_pairs(tiles, cells_df=cells),
+        cell_tile_pairs(tiles_df, cells_df=cells),
         macro_power_db=settings.macro_power_db,
         small_power_db=settings.small_power_db,
         path_loss_exponent=settings.path_loss_exponent,
         pattern_floor_db=settings.pattern_floor_db,
     )
-    malls = zones_df.where(F.col(S.CATEGORY) == "mall").select(S.ZONE_ID)
-    coverage = agg_serving_probability(
+    malls = zones_df.where(F.col(S.CATEGORY) == "mall").select(S.ZONE_ID, GEOM)
+    return agg_serving_probability(
         signals,
-        mall_shares_df=shares.join(F.broadcast(malls), on=S.ZONE_ID, how="left_semi"),
+        mall_shares_df=tile_zone_shares(tiles_df, zones_df=malls),
         wall_loss_db=settings.wall_loss_db,
         shadowing_db=settings.shadowing_db,
         min_p=settings.min_p,
     )
-    return coverage, shares
+
+
+def coverage_tables(
+    spark: SparkSession, cells_df: DataFrame, *, zones_df: DataFrame, settings: CoverageConfig
+) -> tuple[DataFrame, DataFrame]:
+    """Return the rows of silver/cell_tile_coverage and silver/tile_zones: the grid over the zones plus margin_m.
+
+    `cells_df` has the antenna position in the metric CRS (x_m, y_m); `zones_df` the metric `geom` and category.
+    """
+    x0, y0, nx, ny = grid_bounds(zones_df, margin_m=settings.margin_m, tile_m=settings.tile_m)
+    tiles = tile_grid(spark, x0=x0, y0=y0, nx=nx, ny=ny, tile_m=settings.tile_m)
+    return serving_on(tiles, cells_df, zones_df=zones_df, settings=settings), tile_zone_shares(tiles, zones_df=zones_df)
+
+
+def home_coverage_tables(
+    spark: SparkSession,
+    cells_df: DataFrame,
+    *,
+    zones_df: DataFrame,
+    districts_df: DataFrame,
+    settings: CoverageConfig,
+) -> tuple[DataFrame, DataFrame]:
+    """Return the rows of silver/cell_home_tile_coverage and silver/home_tile_districts: the same model on a grid of
+    `home_tile_m` tiles over the districts' bounds, and each tile's share inside each district.
+
+    Homes can be anywhere in the city, so this grid covers all of it; it is coarser, because a home is placed in a
+    district, not in a shop, and a tile of 100 m has a quarter of the rows of one of 50 m.
+    """
+    x0, y0, nx, ny = grid_bounds(districts_df, margin_m=0.0, tile_m=settings.home_tile_m)
+    tiles = tile_grid(spark, x0=x0, y0=y0, nx=nx, ny=ny, tile_m=settings.home_tile_m)
+    areas = districts_df.select(F.col(S.DISTRICT_ID).alias(S.ZONE_ID), GEOM)
+    shares = tile_zone_shares(tiles, zones_df=areas).withColumnRenamed(S.ZONE_ID, S.DISTRICT_ID)
+    return serving_on(tiles, cells_df, zones_df=zones_df, settings=settings), shares
 
 
 def agg_coverage_resolution(coverage_df: DataFrame, tile_zones_df: DataFrame) -> DataFrame:

@@ -20,7 +20,7 @@ from footfall.config import Config, SpatialConfig
 from footfall.ingest.contract import CELLS_FILE, InputContractError, read_cells
 from footfall.ingest.market_share import MARKET_SHARE_FILE, read_market_share
 from footfall.lakehouse import SILVER_TABLES, Write, silver_path, write, write_together
-from footfall.spatial.coverage import agg_coverage_resolution, coverage_tables
+from footfall.spatial.coverage import agg_coverage_resolution, coverage_tables, home_coverage_tables
 from footfall.spatial.footprints import (
     check_cell_positions,
     check_cells_geometry,
@@ -48,7 +48,7 @@ from footfall.spatial.weights import (
 )
 
 # Bump when the way footprints or weights are computed changes: the next run then rebuilds on unchanged inputs.
-SPATIAL_ALGORITHM_VERSION = "3"  # 2: market shares join the inventory; 3: the coverage model
+SPATIAL_ALGORITHM_VERSION = "4"  # 2: market shares join the inventory; 3: the coverage model; 4: the home grid
 OUTPUT_TABLES = (
     S.SILVER_ZONES_TABLE,
     S.SILVER_DISTRICTS_TABLE,
@@ -59,6 +59,8 @@ OUTPUT_TABLES = (
     S.SILVER_MARKET_SHARE_TABLE,
     S.SILVER_COVERAGE_TABLE,
     S.SILVER_TILE_ZONES_TABLE,
+    S.SILVER_HOME_COVERAGE_TABLE,
+    S.SILVER_HOME_TILE_DISTRICTS_TABLE,
 )
 
 
@@ -170,6 +172,13 @@ def run_spatial(
         coverage_df.persist(StorageLevel.MEMORY_AND_DISK),
         tile_zones_df.persist(StorageLevel.MEMORY_AND_DISK),
     )
+    home_coverage_df, home_tiles_df = home_coverage_tables(
+        spark,
+        with_metric_position(cells_df, metric_crs=crs),
+        zones_df=zones_df,
+        districts_df=districts_df,
+        settings=spatial.coverage,
+    )
     resolution_df = agg_zone_resolution(
         zone_overlaps_df,
         zones_df=zones_df,
@@ -200,6 +209,8 @@ def run_spatial(
         S.SILVER_MARKET_SHARE_TABLE: (market_share_df, S.SILVER_MARKET_SHARE),
         S.SILVER_COVERAGE_TABLE: (coverage_df, S.SILVER_COVERAGE),
         S.SILVER_TILE_ZONES_TABLE: (tile_zones_df, S.SILVER_TILE_ZONES),
+        S.SILVER_HOME_COVERAGE_TABLE: (home_coverage_df, S.SILVER_HOME_COVERAGE),
+        S.SILVER_HOME_TILE_DISTRICTS_TABLE: (home_tiles_df, S.SILVER_HOME_TILE_DISTRICTS),
     }
     try:
         writes = {table: Write(df, SILVER_TABLES[table]) for table, (df, _) in outputs.items()}

@@ -1,0 +1,177 @@
+"""Posterior homes: the district where a device spent a night, from all of that night's events on the home grid.
+
+A phone at home stays put all night, so every event of the night is evidence about one place. Over the tiles of the
+home grid (spatial/coverage.py, `home_coverage_tables`):
+
+    log post(tile) = log prior(tile) + sum over events e of w_e * (log P(c_e | tile) - log_floor)
+
+P(c | tile) is the coverage model; a cell that cannot serve a tile counts `log_floor` there, as in the presence
+posterior (mobility/posterior.py), which adds the same constant to every tile and so drops out. The night votes for
+the district with the most posterior mass: sum over tiles of post(tile) times the tile's share inside the district.
+
+- **Time, not event counts.** An event stands for the time around it: half the gap to the event before plus half
+  the gap to the one after, each at most `event_cap_s`, in units of `event_cap_s`. A phone that sleeps at home sends
+  a few events in eight hours; an evening out sends many in one. Counting events would put the home in the bar.
+- **The prior** is the operator's subscriber density per district (silver/market_share: subscribers over the
+  district's area), spread over each tile by its shares. Without market shares it is uniform over the districts.
+
+NumPy per (device, night) in `applyInPandas`, as the presence posterior: a night has a handful of distinct cells,
+each serving a few hundred tiles, so one device-night is a sum over a few small arrays. The work per device-night is
+linear in its events plus its distinct cells times their tiles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from footfall import schemas as S
+from footfall.mobility.posterior import LOG_FLOOR
+from footfall.mobility.windows import NIGHT
+
+LOG_NO_PRIOR = float(np.log(1e-9))  # a tile in no district: a home there is all but ruled out
+
+
+@dataclass(frozen=True)
+class HomeCoverage:
+    """The home grid as arrays: per cell its tiles and log P(cell | tile); per tile its prior and districts."""
+
+    cell_index: dict[str, int]
+    tiles: tuple[np.ndarray, ...]  # per cell: the tiles it can serve, sorted
+    gain: tuple[np.ndarray, ...]  # per cell: log P(cell | tile) - log_floor, aligned with tiles (> 0)
+    log_prior: np.ndarray  # per tile id
+    district_ids: tuple[str, ...]
+    share_tile: np.ndarray  # the rows of (tile, district, share), sorted by tile
+    share_district: np.ndarray
+    share: np.ndarray
+
+
+def build_home_coverage(
+    coverage_pdf: pd.DataFrame, tile_districts_pdf: pd.DataFrame, market_share_pdf: pd.DataFrame
+) -> HomeCoverage:
+    """Return a HomeCoverage from (cell_id, tile_id, p_serve), (tile_id, district_id, share) and the market shares
+    (district_id, subscribers)."""
+    districts = tuple(sorted(tile_districts_pdf[S.DISTRICT_ID].unique()))
+    d_of = {d: i for i, d in enumerate(districts)}
+    n_tiles = int(max(coverage_pdf[S.TILE_ID].max(), tile_districts_pdf[S.TILE_ID].max(), -1)) + 1
+    # density per district: subscribers per unit of area (area in tiles); uniform without market shares
+    area = tile_districts_pdf.groupby(S.DISTRICT_ID)[S.SHARE].sum()
+    subs = (
+        market_share_pdf.set_index(S.DISTRICT_ID)[S.SUBSCRIBERS].reindex(area.index) if len(market_share_pdf) else None
+    )
+    density = (subs / area).fillna(0.0) if subs is not None else pd.Series(1.0, index=area.index)
+    if not (density > 0).any():
+        density = pd.Series(1.0, index=area.index)
+    prior = np.zeros(n_tiles)
+    np.add.at(
+        prior,
+        tile_districts_pdf[S.TILE_ID].to_numpy(np.int64),
+        tile_districts_pdf[S.SHARE].to_numpy(float) * tile_districts_pdf[S.DISTRICT_ID].map(density).to_numpy(float),
+    )
+    log_prior = np.where(prior > 0, np.log(np.where(prior > 0, prior, 1.0)), LOG_NO_PRIOR)
+    rows = tile_districts_pdf.sort_values([S.TILE_ID, S.DISTRICT_ID], kind="stable")
+    cov = coverage_pdf.sort_values([S.CELL_ID, S.TILE_ID], kind="stable")
+    cells: dict[str, int] = {}
+    tiles: list[np.ndarray] = []
+    gain: list[np.ndarray] = []
+    for cell_id, part in cov.groupby(S.CELL_ID, sort=True):
+        cells[str(cell_id)] = len(tiles)
+        tiles.append(part[S.TILE_ID].to_numpy(np.int64))
+        gain.append(np.log(part[S.P_SERVE].to_numpy(float)) - LOG_FLOOR)
+    return HomeCoverage(
+        cell_index=cells,
+        tiles=tuple(tiles),
+        gain=tuple(gain),
+        log_prior=log_prior,
+        district_ids=districts,
+        share_tile=rows[S.TILE_ID].to_numpy(np.int64),
+        share_district=rows[S.DISTRICT_ID].map(d_of).to_numpy(np.int64),
+        share=rows[S.SHARE].to_numpy(float),
+    )
+
+
+def event_weights(seconds: np.ndarray, *, cap_s: float) -> np.ndarray:
+    """Return each event's weight: half the gap before plus half the gap after, each capped at cap_s, over cap_s.
+
+    `seconds` are sorted. The first and last event of the night count a whole cap on their open side.
+    """
+    gaps = np.diff(seconds.astype(float))
+    before = np.minimum(np.concatenate([[cap_s], gaps]), cap_s)
+    after = np.minimum(np.concatenate([gaps, [cap_s]]), cap_s)
+    return (before + after) / (2.0 * cap_s)
+
+
+def district_masses(cov: HomeCoverage, cells: np.ndarray, weights: np.ndarray) -> np.ndarray | None:
+    """Return the posterior mass of each district for one night's events (cells and their weights), or None when
+    no event is on a cell the model knows."""
+    idx = np.array([cov.cell_index.get(str(c), -1) for c in cells], dtype=np.int64)
+    known = idx >= 0
+    if not known.any():
+        return None
+    per_cell = np.bincount(idx[known], weights=weights[known], minlength=len(cov.tiles))
+    used = np.flatnonzero(per_cell)
+    union = np.unique(np.concatenate([cov.tiles[c] for c in used]))
+    score = cov.log_prior[union].copy()
+    for c in used:
+        score[np.searchsorted(union, cov.tiles[c])] += per_cell[c] * cov.gain[c]
+    post = np.exp(score - score.max())
+    post /= post.sum()
+    lo, hi = np.searchsorted(cov.share_tile, union, side="left"), np.searchsorted(cov.share_tile, union, side="right")
+    rows = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)]).astype(np.int64)
+    owner = np.repeat(np.arange(len(union)), hi - lo)
+    return np.bincount(cov.share_district[rows], weights=post[owner] * cov.share[rows], minlength=len(cov.district_ids))
+
+
+def night_vote(cov: HomeCoverage, cells: np.ndarray, seconds: np.ndarray, *, event_cap_s: float) -> str | None:
+    """Return the district of one device-night (events sorted by time), or None without a known cell."""
+    masses = district_masses(cov, cells, event_weights(seconds, cap_s=event_cap_s))
+    if masses is None or masses.max() <= 0:
+        return None
+    return cov.district_ids[int(np.argmax(masses))]  # ties: the first district id, as the footprint vote
+
+
+VOTE_SCHEMA = T.StructType(
+    [
+        T.StructField(S.PSEUDO_ID, T.StringType(), False),
+        T.StructField(NIGHT, T.DateType(), False),
+        T.StructField(S.DISTRICT_ID, T.StringType(), False),
+    ]
+)
+
+
+def agg_posterior_night_votes(
+    events_df: DataFrame,
+    *,
+    coverage: HomeCoverage,
+    tz: str,
+    night_start_hour: int,
+    night_end_hour: int,
+    event_cap_s: float,
+) -> DataFrame:
+    """Return pseudo_id, night, district_id: each night's vote, the district with most of its posterior mass.
+
+    Nights as in `home.agg_night_votes`: from `night_start_hour` to `night_end_hour` local time, named by the date
+    they start on. A night with no event on a known cell casts no vote.
+    """
+    local = F.from_utc_timestamp(S.EVENT_TS, tz)
+    hour = F.hour(local)
+    at_night = (hour >= night_start_hour) | (hour < night_end_hour)
+    nightly = (
+        events_df.where(at_night)
+        .withColumn(NIGHT, F.to_date(local - F.expr(f"INTERVAL {night_end_hour} HOURS")))
+        .select(S.PSEUDO_ID, NIGHT, S.EVENT_TS, S.CELL_ID)
+    )
+
+    def one_night(pdf: pd.DataFrame) -> pd.DataFrame:
+        ordered = pdf.sort_values([S.EVENT_TS, S.CELL_ID], kind="stable")
+        seconds = ordered[S.EVENT_TS].to_numpy("datetime64[s]").astype(np.int64)
+        vote = night_vote(cov=coverage, cells=ordered[S.CELL_ID].to_numpy(), seconds=seconds, event_cap_s=event_cap_s)
+        first = pdf.iloc[0:0] if vote is None else pdf.iloc[0:1]  # no vote: typed empty rows, not an untyped frame
+        return first[[S.PSEUDO_ID, NIGHT]].assign(**{S.DISTRICT_ID: np.full(len(first), vote, dtype=object)})
+
+    return nightly.groupBy(S.PSEUDO_ID, NIGHT).applyInPandas(one_night, schema=VOTE_SCHEMA)
