@@ -13,6 +13,15 @@ UNKNOWN = "unknown"
 NIGHTS = "nights"
 
 
+def with_night(events_df: DataFrame, *, tz: str, night_start_hour: int, night_end_hour: int) -> DataFrame:
+    """Keep the events from `night_start_hour` to `night_end_hour` local time, with `night`: the local date the night
+    starts on."""
+    local = F.from_utc_timestamp(S.EVENT_TS, tz)
+    hour = F.hour(local)
+    at_night = (hour >= night_start_hour) | (hour < night_end_hour)
+    return events_df.where(at_night).withColumn(NIGHT, F.to_date(local - F.expr(f"INTERVAL {night_end_hour} HOURS")))
+
+
 def agg_night_votes(
     events_df: DataFrame,
     *,
@@ -26,14 +35,9 @@ def agg_night_votes(
     A night runs from `night_start_hour` to `night_end_hour` local time and is named by the date it starts on. It
     votes for the district with the largest summed cell-to-district weight of that night's events.
     """
-    local = F.from_utc_timestamp(S.EVENT_TS, tz)
-    hour = F.hour(local)
-    at_night = (hour >= night_start_hour) | (hour < night_end_hour)
-    night = F.to_date(local - F.expr(f"INTERVAL {night_end_hour} HOURS"))
     weights = district_weights_df.select(S.CELL_ID, S.DISTRICT_ID, S.WEIGHT, S.VALID_FROM, S.VALID_TO)
     nightly = (
-        events_df.where(at_night)
-        .withColumn(NIGHT, night)
+        with_night(events_df, tz=tz, night_start_hour=night_start_hour, night_end_hour=night_end_hour)
         .join(F.broadcast(weights), on=S.CELL_ID, how="inner")
         .where(
             (F.col(S.EVENT_TS) >= F.col(S.VALID_FROM))

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from footfall import schemas as S
+from footfall.mobility.home import with_night
 from footfall.mobility.posterior import LOG_FLOOR
 from footfall.mobility.windows import NIGHT
 
@@ -61,10 +61,8 @@ def build_home_coverage(
     n_tiles = int(max(coverage_pdf[S.TILE_ID].max(), tile_districts_pdf[S.TILE_ID].max(), -1)) + 1
     # density per district: subscribers per unit of area (area in tiles); uniform without market shares
     area = tile_districts_pdf.groupby(S.DISTRICT_ID)[S.SHARE].sum()
-    subs = (
-        market_share_pdf.set_index(S.DISTRICT_ID)[S.SUBSCRIBERS].reindex(area.index) if len(market_share_pdf) else None
-    )
-    density = (subs / area).fillna(0.0) if subs is not None else pd.Series(1.0, index=area.index)
+    subs = market_share_pdf.set_index(S.DISTRICT_ID)[S.SUBSCRIBERS].reindex(area.index).fillna(0.0)
+    density = subs / area
     if not (density > 0).any():
         density = pd.Series(1.0, index=area.index)
     prior = np.zeros(n_tiles)
@@ -155,16 +153,11 @@ def agg_posterior_night_votes(
 ) -> DataFrame:
     """Return pseudo_id, night, district_id: each night's vote, the district with most of its posterior mass.
 
-    Nights as in `home.agg_night_votes`: from `night_start_hour` to `night_end_hour` local time, named by the date
+    Nights as in `home.with_night`: from `night_start_hour` to `night_end_hour` local time, named by the date
     they start on. A night with no event on a known cell casts no vote.
     """
-    local = F.from_utc_timestamp(S.EVENT_TS, tz)
-    hour = F.hour(local)
-    at_night = (hour >= night_start_hour) | (hour < night_end_hour)
-    nightly = (
-        events_df.where(at_night)
-        .withColumn(NIGHT, F.to_date(local - F.expr(f"INTERVAL {night_end_hour} HOURS")))
-        .select(S.PSEUDO_ID, NIGHT, S.EVENT_TS, S.CELL_ID)
+    nightly = with_night(events_df, tz=tz, night_start_hour=night_start_hour, night_end_hour=night_end_hour).select(
+        S.PSEUDO_ID, NIGHT, S.EVENT_TS, S.CELL_ID
     )
 
     def one_night(pdf: pd.DataFrame) -> pd.DataFrame:

@@ -162,8 +162,18 @@ def agg_serving_probability(
     return joined.select(S.CELL_ID, TILE_ID, mixed.alias(P_SERVE)).where(F.col(P_SERVE) >= min_p)
 
 
-def serving_on(tiles_df: DataFrame, cells_df: DataFrame, *, zones_df: DataFrame, settings: CoverageConfig) -> DataFrame:
-    """Return (cell_id, tile_id, p_serve) on the tiles of `tiles_df`: the model, whatever the grid."""
+def serving_on(
+    tiles_df: DataFrame,
+    cells_df: DataFrame,
+    *,
+    zones_df: DataFrame,
+    mall_shares_df: DataFrame,
+    settings: CoverageConfig,
+) -> DataFrame:
+    """Return (cell_id, tile_id, p_serve) on the tiles of `tiles_df`: the model, whatever the grid.
+
+    `mall_shares_df` is (tile_id, zone_id, share) of those tiles inside malls.
+    """
     cells = with_indoor_zone(latest_cells(cells_df), zones_df=zones_df)
     signals = with_signal(
         cell_tile_pairs(tiles_df, cells_df=cells),
@@ -172,10 +182,9 @@ def serving_on(tiles_df: DataFrame, cells_df: DataFrame, *, zones_df: DataFrame,
         path_loss_exponent=settings.path_loss_exponent,
         pattern_floor_db=settings.pattern_floor_db,
     )
-    malls = zones_df.where(F.col(S.CATEGORY) == "mall").select(S.ZONE_ID, GEOM)
     return agg_serving_probability(
         signals,
-        mall_shares_df=tile_zone_shares(tiles_df, zones_df=malls),
+        mall_shares_df=mall_shares_df,
         wall_loss_db=settings.wall_loss_db,
         shadowing_db=settings.shadowing_db,
         min_p=settings.min_p,
@@ -191,7 +200,10 @@ def coverage_tables(
     """
     x0, y0, nx, ny = grid_bounds(zones_df, margin_m=settings.margin_m, tile_m=settings.tile_m)
     tiles = tile_grid(spark, x0=x0, y0=y0, nx=nx, ny=ny, tile_m=settings.tile_m)
-    return serving_on(tiles, cells_df, zones_df=zones_df, settings=settings), tile_zone_shares(tiles, zones_df=zones_df)
+    shares = tile_zone_shares(tiles, zones_df=zones_df)
+    malls = zones_df.where(F.col(S.CATEGORY) == "mall").select(S.ZONE_ID)
+    in_malls = shares.join(F.broadcast(malls), on=S.ZONE_ID, how="left_semi")
+    return serving_on(tiles, cells_df, zones_df=zones_df, mall_shares_df=in_malls, settings=settings), shares
 
 
 def home_coverage_tables(
@@ -212,7 +224,8 @@ def home_coverage_tables(
     tiles = tile_grid(spark, x0=x0, y0=y0, nx=nx, ny=ny, tile_m=settings.home_tile_m)
     areas = districts_df.select(F.col(S.DISTRICT_ID).alias(S.ZONE_ID), GEOM)
     shares = tile_zone_shares(tiles, zones_df=areas).withColumnRenamed(S.ZONE_ID, S.DISTRICT_ID)
-    return serving_on(tiles, cells_df, zones_df=zones_df, settings=settings), shares
+    in_malls = tile_zone_shares(tiles, zones_df=zones_df.where(F.col(S.CATEGORY) == "mall"))
+    return serving_on(tiles, cells_df, zones_df=zones_df, mall_shares_df=in_malls, settings=settings), shares
 
 
 def agg_coverage_resolution(coverage_df: DataFrame, tile_zones_df: DataFrame) -> DataFrame:

@@ -162,9 +162,10 @@ def run_spatial(
         StorageLevel.MEMORY_AND_DISK
     )
     district_overlaps_df = with_overlaps(footprints_df, areas_df=districts_df, area_id=S.DISTRICT_ID)
+    metric_cells_df = with_metric_position(cells_df, metric_crs=crs)
     coverage_df, tile_zones_df = coverage_tables(
         spark,
-        with_metric_position(cells_df, metric_crs=crs),
+        metric_cells_df,
         zones_df=zones_df,
         settings=spatial.coverage,
     )
@@ -174,7 +175,7 @@ def run_spatial(
     )
     home_coverage_df, home_tiles_df = home_coverage_tables(
         spark,
-        with_metric_position(cells_df, metric_crs=crs),
+        metric_cells_df,
         zones_df=zones_df,
         districts_df=districts_df,
         settings=spatial.coverage,
