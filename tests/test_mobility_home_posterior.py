@@ -23,6 +23,7 @@ from footfall.mobility.home_posterior import (
     district_masses,
     event_weights,
     night_vote,
+    nights_votes,
 )
 from footfall.spatial.coverage import home_coverage_tables
 from footfall.spatial.footprints import X_M, Y_M
@@ -116,6 +117,39 @@ def test_the_masses_follow_the_formula() -> None:
 
 def test_a_night_on_unknown_cells_casts_no_vote() -> None:
     assert night_vote(_uniform(), np.array(["X", "Y"]), np.array([0, 60]), event_cap_s=HOUR) is None
+
+
+def test_a_bucket_of_device_nights_gives_each_its_own_vote() -> None:
+    """nights_votes runs many device-nights in one call (a bucket): each votes as night_vote would alone, and a
+    night on unknown cells casts none."""
+    n1, n2 = dt.date(2026, 3, 6), dt.date(2026, 3, 7)
+    t0 = pd.Timestamp("2026-03-06 22:00:00")
+    nights = [
+        ("d1", n1, ["A", "A"]),  # D1
+        ("d1", n2, ["B", "B"]),  # D2: the same device's next night
+        ("d2", n1, ["X"]),  # no known cell: no vote
+        ("d3", n1, ["B", "A", "B"]),  # D2
+    ]
+    rows = [
+        (pid, night, t0 + pd.Timedelta(days=(night - n1).days, minutes=10 * i), cell)
+        for pid, night, cells in nights
+        for i, cell in enumerate(cells)
+    ]
+    events = pd.DataFrame(rows, columns=[S.PSEUDO_ID, "night", S.EVENT_TS, S.CELL_ID])
+    alone = {
+        (pid, night): night_vote(
+            _uniform(),
+            np.array(cells),
+            np.array([600 * i for i in range(len(cells))], dtype=np.int64),
+            event_cap_s=HOUR,
+        )
+        for pid, night, cells in nights
+    }
+    got = nights_votes(events, _uniform(), event_cap_s=HOUR)
+    assert list(got.itertuples(index=False, name=None)) == [
+        (pid, night, vote) for (pid, night), vote in alone.items() if vote is not None
+    ]
+    assert [v for v in alone.values()] == ["D1", "D2", None, "D2"]
 
 
 def test_spark_votes_per_local_night(spark: SparkSession) -> None:

@@ -19,7 +19,7 @@ from footfall import schemas as S
 from footfall.mobility.posterior import (
     LOG_FLOOR,
     build_coverage,
-    device_presence,
+    devices_presence,
     with_posterior_presence,
     zone_masses,
 )
@@ -69,12 +69,39 @@ def test_neighbours_outside_the_window_or_beyond_the_bound_do_not_count() -> Non
     assert bounded[0] == pytest.approx(1 / 3)
 
 
+def test_the_neighbour_closest_in_time_is_the_one_that_counts() -> None:
+    # The event on A at 100 s has B 100 s before and A 30 s after; with one neighbour allowed, A's counts (w 0.95):
+    # tile 0 keeps likelihood 1, tile 1 gets 0.5 ** 1.95. Had B counted, tile 0 would have been all but ruled out.
+    masses = _masses(["B", "A", "A"], [0, 100, 130], neighbours=1)
+    on_zone = 0.5 ** (1 + (1 - 30 / WINDOW_S))
+    assert masses[1] == pytest.approx(on_zone / (1 + on_zone))
+
+
+def test_a_bucket_of_devices_gives_each_device_its_own_posterior() -> None:
+    # Two devices interleaved in time, in one call: d1's lone event on A is 1/3 in the zone, as alone, although d2
+    # is on B 30 s later; d2's events are as they would be alone.
+    cov = build_coverage(COVERAGE, SHARES, zone_prior_factor=1.0)
+    t0 = pd.Timestamp("2026-03-07 10:00:00")
+    rows = [("d1", 0, "A"), ("d2", 30, "B"), ("d2", 90, "A"), ("d2", 150, "B")]
+    events = pd.DataFrame(
+        [(d, t0 + pd.Timedelta(seconds=s), c) for d, s, c in rows], columns=[S.PSEUDO_ID, S.EVENT_TS, S.CELL_ID]
+    )
+    kwargs = {"device_cols": (S.PSEUDO_ID,), "window_s": WINDOW_S, "max_neighbours": 16, "min_mass": 0.3}
+    together = devices_presence(events.sort_values([S.PSEUDO_ID, S.EVENT_TS]).reset_index(drop=True), cov, **kwargs)
+    alone = pd.concat(
+        [devices_presence(g.reset_index(drop=True), cov, **kwargs) for _, g in events.groupby(S.PSEUDO_ID)]
+    )
+    pd.testing.assert_frame_equal(together.reset_index(drop=True), alone.reset_index(drop=True))
+    assert together.loc[together[S.PSEUDO_ID] == "d1", S.PRESENCE_WEIGHT].tolist() == [pytest.approx(1 / 3)]
+    assert (together[S.PSEUDO_ID] == "d2").sum() == 3
+
+
 def test_the_zone_prior_raises_the_zone_tiles() -> None:
     # prior 4 on tile 1: 4 * 0.5 against 1 * 1 on tile 0
     assert _masses(["A"], [0], prior=4.0)[0] == pytest.approx(2 / 3)
 
 
-def test_device_presence_keeps_zone_rows_with_the_neighbours_masses() -> None:
+def test_devices_presence_keeps_zone_rows_with_the_neighbours_masses() -> None:
     cov = build_coverage(COVERAGE, SHARES, zone_prior_factor=1.0)
     t0 = pd.Timestamp("2026-03-07 10:00:00")
     events = pd.DataFrame(
@@ -84,7 +111,7 @@ def test_device_presence_keeps_zone_rows_with_the_neighbours_masses() -> None:
             "cell_id": ["C", "A", "B", "A"],  # C is no cell of the model: no mass anywhere
         }
     )
-    out = device_presence(events, cov, window_s=WINDOW_S, max_neighbours=16, min_mass=0.3)
+    out = devices_presence(events, cov, device_cols=(S.PSEUDO_ID,), window_s=WINDOW_S, max_neighbours=16, min_mass=0.3)
     assert list(out["cell_id"]) == ["A", "B", "A"]
     assert out["prev_mass"].iloc[0] == 0.0  # the event on C
     assert out["next_mass"].iloc[0] == pytest.approx(out["presence_weight"].iloc[1])
@@ -105,7 +132,14 @@ def test_spark_posterior_presence_equals_the_numpy_model(spark: SparkSession) ->
     pdf = pd.DataFrame(rows, columns=[S.PSEUDO_ID, S.EVENT_TS, S.CELL_ID])
     expected = pd.concat(
         [
-            device_presence(g.reset_index(drop=True), cov, window_s=WINDOW_S, max_neighbours=16, min_mass=0.3)
+            devices_presence(
+                g.reset_index(drop=True),
+                cov,
+                device_cols=(S.PSEUDO_ID,),
+                window_s=WINDOW_S,
+                max_neighbours=16,
+                min_mass=0.3,
+            )
             for _, g in pdf.groupby(S.PSEUDO_ID)
         ]
     )

@@ -15,8 +15,9 @@ the district with the most posterior mass: sum over tiles of post(tile) times th
 - **The prior** is the operator's subscriber density per district (silver/market_share: subscribers over the
   district's area), spread over each tile by its shares. Without market shares it is uniform over the districts.
 
-NumPy per (device, night) in `applyInPandas`, as the presence posterior: a night has a handful of distinct cells,
-each serving a few hundred tiles, so one device-night is a sum over a few small arrays. The work per device-night is
+NumPy per (device, night), in `applyInPandas` calls that each take a bucket of devices (mobility/buckets.py), as the
+presence posterior: a night has a handful of distinct cells, each serving a few hundred tiles, so one device-night is
+a sum over a few small arrays. The work per device-night is
 linear in its events plus its distinct cells times their tiles.
 """
 
@@ -30,6 +31,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 
 from footfall import schemas as S
+from footfall.mobility.buckets import BUCKET, device_bucket, group_slices
 from footfall.mobility.home import with_night
 from footfall.mobility.posterior import LOG_FLOOR
 from footfall.mobility.windows import NIGHT
@@ -120,8 +122,10 @@ def district_masses(cov: HomeCoverage, cells: np.ndarray, weights: np.ndarray) -
     post = np.exp(score - score.max())
     post /= post.sum()
     lo, hi = np.searchsorted(cov.share_tile, union, side="left"), np.searchsorted(cov.share_tile, union, side="right")
-    rows = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)]).astype(np.int64)
-    owner = np.repeat(np.arange(len(union)), hi - lo)
+    # the share rows of each union tile, lo[u] to hi[u], expanded without a Python loop
+    counts = hi - lo
+    owner = np.repeat(np.arange(len(union)), counts)
+    rows = lo[owner] + np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
     return np.bincount(cov.share_district[rows], weights=post[owner] * cov.share[rows], minlength=len(cov.district_ids))
 
 
@@ -131,6 +135,22 @@ def night_vote(cov: HomeCoverage, cells: np.ndarray, seconds: np.ndarray, *, eve
     if masses is None or masses.max() <= 0:
         return None
     return cov.district_ids[int(np.argmax(masses))]  # ties: the first district id, as the footprint vote
+
+
+def nights_votes(ordered: pd.DataFrame, cov: HomeCoverage, *, event_cap_s: float) -> pd.DataFrame:
+    """Return pseudo_id, night, district_id: the vote of each device-night in `ordered` (events sorted by pseudo_id,
+    night, event_ts and cell_id); a night without a known cell casts none."""
+    seconds = ordered[S.EVENT_TS].to_numpy("datetime64[s]").astype(np.int64)
+    cells = ordered[S.CELL_ID].to_numpy()
+    firsts: list[int] = []
+    votes: list[str] = []
+    for a, b in group_slices(ordered, [S.PSEUDO_ID, NIGHT]):
+        vote = night_vote(cov, cells[a:b], seconds[a:b], event_cap_s=event_cap_s)
+        if vote is not None:
+            firsts.append(a)
+            votes.append(vote)
+    # no vote: typed empty rows, not an untyped frame
+    return ordered.iloc[firsts][[S.PSEUDO_ID, NIGHT]].assign(**{S.DISTRICT_ID: np.array(votes, dtype=object)})
 
 
 VOTE_SCHEMA = T.StructType(
@@ -160,11 +180,12 @@ def agg_posterior_night_votes(
         S.PSEUDO_ID, NIGHT, S.EVENT_TS, S.CELL_ID
     )
 
-    def one_night(pdf: pd.DataFrame) -> pd.DataFrame:
-        ordered = pdf.sort_values([S.EVENT_TS, S.CELL_ID], kind="stable")
-        seconds = ordered[S.EVENT_TS].to_numpy("datetime64[s]").astype(np.int64)
-        vote = night_vote(cov=coverage, cells=ordered[S.CELL_ID].to_numpy(), seconds=seconds, event_cap_s=event_cap_s)
-        first = pdf.iloc[0:0] if vote is None else pdf.iloc[0:1]  # no vote: typed empty rows, not an untyped frame
-        return first[[S.PSEUDO_ID, NIGHT]].assign(**{S.DISTRICT_ID: np.full(len(first), vote, dtype=object)})
+    def one_bucket(pdf: pd.DataFrame) -> pd.DataFrame:
+        return nights_votes(
+            pdf.sort_values([S.PSEUDO_ID, NIGHT, S.EVENT_TS, S.CELL_ID], kind="stable").reset_index(drop=True),
+            coverage,
+            event_cap_s=event_cap_s,
+        )
 
-    return nightly.groupBy(S.PSEUDO_ID, NIGHT).applyInPandas(one_night, schema=VOTE_SCHEMA)
+    bucket = device_bucket(events_df.sparkSession, [S.PSEUDO_ID])
+    return nightly.groupBy(bucket.alias(BUCKET)).applyInPandas(one_bucket, schema=VOTE_SCHEMA)

@@ -13,12 +13,14 @@ A zone's presence probability at the event is the posterior mass inside it: sum 
 tile's share inside the zone. The prior is uniform over tiles, raised by `zone_prior_factor` inside zones: retail
 zones draw more people per square metre than their surroundings (docs/mobility.md, "Posterior").
 
-This is NumPy over one device's events (`applyInPandas`), not Spark built-ins: every event needs a few hundred tiles
-times its neighbours' likelihoods, and exploding events into (event, tile) rows would shuffle that product.
+This is NumPy over each device's events (`applyInPandas`, a bucket of devices per call: mobility/buckets.py), not
+Spark built-ins: every event needs a few hundred tiles times its neighbours' likelihoods, and exploding events into
+(event, tile) rows would shuffle that product.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +30,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from footfall import schemas as S
+from footfall.mobility.buckets import BUCKET, device_bucket, group_slices
 from footfall.mobility.stays import NEXT_MASS, PREV_MASS
 
 LOG_FLOOR = float(np.log(1e-4))
@@ -75,22 +78,28 @@ def build_coverage(coverage_pdf: pd.DataFrame, shares_pdf: pd.DataFrame, *, zone
     return Coverage(cells, zone_ids, tuple(tiles), tuple(log_p), tuple(log_prior), tuple(zone_rows))
 
 
-def _device_likelihoods(
-    cov: Coverage, idx: np.ndarray, targets: np.ndarray, *, log_floor: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return (union, rows, table): the sorted union of the target events' tiles, each event's row in `table`, and
-    table[row, u] = log P(cell of the row | union tile u) (log_floor where the cell does not serve; the last row is
-    for cells the model does not know). One lookup per distinct cell of the device, not per event and neighbour."""
-    union = np.unique(np.concatenate([cov.tiles[c] for c in np.unique(idx[targets])]))
-    distinct = np.unique(idx[idx >= 0])
-    table = np.full((len(distinct) + 1, len(union)), log_floor)
-    for k, c in enumerate(distinct):
-        own = cov.tiles[c]
-        pos = np.searchsorted(union, own)
-        hit = (pos < len(union)) & (union[np.minimum(pos, len(union) - 1)] == own)
-        table[k, pos[hit]] = cov.log_p[c][hit]
-    rows = np.where(idx >= 0, np.searchsorted(distinct, idx), len(distinct))
-    return union, rows, table
+def _neighbours(
+    seconds: np.ndarray, targets: np.ndarray, *, window_s: float, max_neighbours: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (events, weights), each (targets x max_neighbours): each target's closest other events within the
+    window, weighted 1 - |dt| / window_s (weight 0 pads a target with fewer neighbours).
+
+    The closest `max_neighbours` in time are among the `max_neighbours` before and after in sequence, so only those
+    are looked at; a tie in time goes to the event before."""
+    k = max_neighbours
+    offsets = np.concatenate([np.arange(-k, 0), np.arange(1, k + 1)])
+    cand = targets[:, None] + offsets[None, :]
+    inside = (cand >= 0) & (cand < len(seconds))
+    cand = np.clip(cand, 0, len(seconds) - 1)
+    gap = np.where(inside, np.abs(seconds[cand] - seconds[targets][:, None]).astype(float), np.inf)
+    closest = np.argsort(gap, axis=1, kind="stable")[:, :k]
+    events = np.take_along_axis(cand, closest, axis=1)
+    weights = np.maximum(1.0 - np.take_along_axis(gap, closest, axis=1) / window_s, 0.0)
+    return events, weights
+
+
+# Targets per block of the dense (targets x tiles) arrays: bounds a device's memory to a few MB, whatever its events.
+BLOCK_EVENTS = 256
 
 
 def zone_masses(
@@ -104,65 +113,102 @@ def zone_masses(
 ) -> np.ndarray:
     """Return an (events x zones) array: each event's posterior mass inside each zone.
 
-    `cells` are cell ids, `seconds` epoch seconds, both sorted by time. Work per event is bounded: its own cell's
-    tiles times at most `max_neighbours` neighbours (the closest in time), so a device costs linear time in its events.
+    `cells` are cell ids, `seconds` epoch seconds, both sorted by time. Only events on cells that can put mass in a
+    zone (targets) get a posterior. The arrays are over the union of the targets' tiles:
+    - one row per distinct cell of the device: log P(cell | tile), log_floor where it cannot serve;
+    - per target, the weights of its neighbours summed per distinct cell, so the neighbours' evidence is one matrix
+      product (targets x cells) @ (cells x tiles), not a loop over events and neighbours.
+    Work per target is bounded: its neighbours are at most `max_neighbours` (the closest in time), and targets go
+    through in blocks of BLOCK_EVENTS, so a device costs time linear in its events and memory bounded by a block.
     """
     n = len(cells)
     out = np.zeros((n, len(cov.zone_ids)))
     idx = np.array([cov.cell_index.get(str(c), -1) for c in cells], dtype=np.int64)
-    targets = np.array([i for i in range(n) if idx[i] >= 0 and len(cov.zone_rows[idx[i]][0]) > 0], dtype=np.int64)
+    known = np.flatnonzero(idx >= 0)
+    targets = known[[len(cov.zone_rows[c][0]) > 0 for c in idx[known]]].astype(np.int64)
     if len(targets) == 0:
         return out
-    union, rows, table = _device_likelihoods(cov, idx, targets, log_floor=log_floor)
-    for i in targets:
-        c = idx[i]
-        lo = np.searchsorted(seconds, seconds[i] - window_s, side="left")
-        hi = np.searchsorted(seconds, seconds[i] + window_s, side="right")
-        near = np.concatenate([np.arange(lo, i), np.arange(i + 1, hi)]).astype(np.int64)
-        if len(near) > max_neighbours:
-            near = near[np.argsort(np.abs(seconds[near] - seconds[i]), kind="stable")[:max_neighbours]]
-        weights = 1.0 - np.abs(seconds[near] - seconds[i]).astype(float) / window_s
-        near, weights = near[weights > 0], weights[weights > 0]
-        logpost = cov.log_prior[c] + cov.log_p[c]
-        if len(near):
-            support = np.searchsorted(union, cov.tiles[c])
-            logpost = logpost + weights @ table[np.ix_(rows[near], support)]
-        post = np.exp(logpost - logpost.max())
-        post /= post.sum()
-        pos, zone, share = cov.zone_rows[c]
-        out[i] = np.bincount(zone, weights=post[pos] * share, minlength=len(cov.zone_ids))
+    union = np.unique(np.concatenate([cov.tiles[c] for c in np.unique(idx[targets])]))
+    distinct = np.unique(idx[known])
+    # per distinct cell (and a last row for unknown cells): log P(cell | union tile), whether it serves the tile
+    table = np.full((len(distinct) + 1, len(union)), log_floor)
+    serves = np.zeros((len(distinct) + 1, len(union)), dtype=bool)
+    log_prior = np.zeros(len(union))
+    zone_share = np.zeros((len(union), len(cov.zone_ids)))
+    for r, c in enumerate(distinct):
+        pos = np.searchsorted(union, cov.tiles[c])
+        hit = (pos < len(union)) & (union[np.minimum(pos, len(union) - 1)] == cov.tiles[c])
+        table[r, pos[hit]] = cov.log_p[c][hit]
+        serves[r, pos[hit]] = True
+        log_prior[pos[hit]] = cov.log_prior[c][hit]  # the prior depends on the tile only
+        z_pos, z, share = cov.zone_rows[c]
+        if hit.all():  # a target's cell: all its tiles are in the union
+            zone_share[pos[z_pos], z] = share
+    rows = np.where(idx >= 0, np.searchsorted(distinct, np.maximum(idx, 0)), len(distinct))
+    # per cell of the targets, over the tiles it serves (the posterior is zero elsewhere)
+    for own in np.unique(rows[targets]):
+        support = np.flatnonzero(serves[own])
+        base = table[own, support] + log_prior[support]
+        sub_table = table[:, support]
+        of_cell = targets[rows[targets] == own]
+        for lo in range(0, len(of_cell), BLOCK_EVENTS):
+            block = of_cell[lo : lo + BLOCK_EVENTS]
+            logpost = np.broadcast_to(base, (len(block), len(support)))
+            if max_neighbours > 0 and n > 1:
+                events, weights = _neighbours(seconds, block, window_s=window_s, max_neighbours=max_neighbours)
+                per_cell = np.zeros((len(block), len(distinct) + 1))
+                np.add.at(
+                    per_cell, (np.repeat(np.arange(len(block)), events.shape[1]), rows[events].ravel()), weights.ravel()
+                )
+                logpost = logpost + per_cell @ sub_table
+            post = np.exp(logpost - logpost.max(axis=1, keepdims=True))
+            post /= post.sum(axis=1, keepdims=True)
+            out[block] = post @ zone_share[support]
     return out
 
 
-def device_presence(
+def _typed_empty(pdf: pd.DataFrame) -> pd.DataFrame:
+    # typed empties: an empty float column sent to Arrow as a string becomes a ChunkedArray, which Spark refuses
+    empty = np.empty(0)
+    return pdf.iloc[0:0].assign(
+        **{S.ZONE_ID: np.empty(0, dtype=object), S.PRESENCE_WEIGHT: empty, PREV_MASS: empty, NEXT_MASS: empty}
+    )
+
+
+def devices_presence(
     pdf: pd.DataFrame,
     cov: Coverage,
     *,
+    device_cols: Sequence[str],
     window_s: float,
     max_neighbours: int,
     min_mass: float,
 ) -> pd.DataFrame:
-    """Return one device's (event, zone) rows with posterior mass >= min_mass, and the mass at the events before and
-    after (for entry and exit): columns of `pdf` plus zone_id, presence_weight, prev_mass, next_mass.
+    """Return the (event, zone) rows with posterior mass >= min_mass, and the zone's mass at the device's events
+    before and after (for entry and exit): columns of `pdf` plus zone_id, presence_weight, prev_mass, next_mass.
 
-    `pdf` holds one device's events sorted by (event_ts, cell_id), with event_ts as datetime64.
+    `pdf` holds the events of any number of devices (told apart by `device_cols`), sorted by device, event_ts and
+    cell_id, with event_ts as datetime64. Each device's posterior uses its own events only.
     """
-    seconds = pdf["event_ts"].to_numpy("datetime64[s]").astype(np.int64)
-    masses = zone_masses(cov, pdf["cell_id"].to_numpy(), seconds, window_s=window_s, max_neighbours=max_neighbours)
-    ev, zn = np.nonzero(masses >= min_mass)
-    if len(ev) == 0:
-        # typed empties: an empty float column sent to Arrow as a string becomes a ChunkedArray, which Spark refuses
-        empty = np.empty(0)
-        return pdf.iloc[0:0].assign(
-            **{S.ZONE_ID: np.empty(0, dtype=object), S.PRESENCE_WEIGHT: empty, PREV_MASS: empty, NEXT_MASS: empty}
-        )
-    padded = np.vstack([np.zeros((1, masses.shape[1])), masses, np.zeros((1, masses.shape[1]))])
+    seconds = pdf[S.EVENT_TS].to_numpy("datetime64[s]").astype(np.int64)
+    cells = pdf[S.CELL_ID].to_numpy()
+    picked: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    for a, b in group_slices(pdf, device_cols):
+        masses = zone_masses(cov, cells[a:b], seconds[a:b], window_s=window_s, max_neighbours=max_neighbours)
+        ev, zn = np.nonzero(masses >= min_mass)
+        if len(ev):
+            padded = np.vstack([np.zeros((1, masses.shape[1])), masses, np.zeros((1, masses.shape[1]))])
+            # row ev of padded is event ev - 1, row ev + 2 event ev + 1
+            picked.append((ev + a, zn, masses[ev, zn], padded[ev, zn], padded[ev + 2, zn]))
+    if not picked:
+        return _typed_empty(pdf)
+    ev, zn, weight, prev, nxt = (np.concatenate(parts) for parts in zip(*picked, strict=True))
     return pdf.iloc[ev].assign(
         **{
             S.ZONE_ID: np.asarray(cov.zone_ids, dtype=object)[zn],
-            S.PRESENCE_WEIGHT: masses[ev, zn],
-            PREV_MASS: padded[ev, zn],  # row ev of padded is event ev - 1
-            NEXT_MASS: padded[ev + 2, zn],
+            S.PRESENCE_WEIGHT: weight,
+            PREV_MASS: prev,
+            NEXT_MASS: nxt,
         }
     )
 
@@ -195,10 +241,19 @@ def with_posterior_presence(
     relevant = events_df.join(seen, on=list(device_cols), how="left_semi")
     schema = T.StructType([*events_df.schema.fields, *PRESENCE_FIELDS])
     names = schema.fieldNames()
+    order = [*device_cols, S.EVENT_TS, S.CELL_ID]
 
-    def one_device(pdf: pd.DataFrame) -> pd.DataFrame:
-        ordered = pdf.sort_values([S.EVENT_TS, S.CELL_ID], kind="stable").reset_index(drop=True)
-        out = device_presence(ordered, coverage, window_s=window_s, max_neighbours=max_neighbours, min_mass=min_mass)
+    def one_bucket(pdf: pd.DataFrame) -> pd.DataFrame:
+        ordered = pdf.sort_values(order, kind="stable").reset_index(drop=True)
+        out = devices_presence(
+            ordered,
+            coverage,
+            device_cols=device_cols,
+            window_s=window_s,
+            max_neighbours=max_neighbours,
+            min_mass=min_mass,
+        )
         return out[names]
 
-    return relevant.groupBy(*device_cols).applyInPandas(one_device, schema=schema)
+    bucket = device_bucket(events_df.sparkSession, device_cols)
+    return relevant.groupBy(bucket.alias(BUCKET)).applyInPandas(one_bucket, schema=schema)
