@@ -34,7 +34,8 @@ def markdown(results: list[dict[str, Any]]) -> str:
         f"Seed {TUNED_SEED} is the default city, the posterior model's settings were tuned on it; the other seeds are"
         " cities the tuning never saw. Hourly visitors: MdARE and the share within ±20 % over zone-hours with ≥ 5"
         " true visitors, r over all zone-hours; counted as gold counts (distinct devices), and as expected values"
-        " (each device weighted by its presence probability; gold does not publish these). Dwell: relative error of"
+        " (each device weighted by its presence probability; gold publishes these for the square only, below)."
+        " Dwell: relative error of"
         " the estimated visit-dwell quartiles (p25 / median / p75). Direction: mean total variation distance of the"
         " arrival octants per zone.",
         "",
@@ -56,6 +57,23 @@ def markdown(results: list[dict[str, Any]]) -> str:
                 f" | {_fmt(x['share_within_20pct'])} | {_dwell(c['dwell_s_quantiles']['relative_error'])}"
                 f" | {_fmt(c['arrival_direction']['mean_total_variation_distance'])} |"
             )
+        lines.append("")
+    published = [f for f in results if f.get("expected_visitors")]
+    if published:
+        lines += [
+            "## Expected visitors as gold publishes them (`zone_visitors_expected_hourly`)",
+            "",
+            "silver/expected_visits summed per zone-hour, before k and rounding, for `posterior.expected.categories`.",
+            "",
+            "| seed | mode | variant | category | MdARE | within ±20 % | r |",
+            "| ---: | --- | --- | --- | ---: | ---: | ---: |",
+        ]
+        for f in published:
+            for category, e in f["expected_visitors"].items():
+                lines.append(
+                    f"| {f['seed']} | {f['mode']} | {f['variant']} | {category} | {_fmt(e['median_abs_rel_error'])}"
+                    f" | {_fmt(e['share_within_20pct'])} | {_fmt(e['correlation'])} |"
+                )
         lines.append("")
     lines += [
         "## Home agreement and the mobility stage's time",

@@ -109,3 +109,28 @@ def test_forget_applies_each_objection_once(spark: SparkSession, tmp_path: Path)
     assert (first.objections_applied, again.objections_applied, later.objections_applied) == (1, 0, 1)
     assert again.rows_deleted == {} and again.tables_vacuumed == []
     assert later.rows_deleted[S.SILVER_EVENTS_TABLE] == sum(1 for (m, *_), r in EVENTS if m == ADULT_F and r is None)
+
+
+def test_a_late_objector_leaves_the_expected_visits_and_their_dates_republish(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """Expected visits (silver/expected_visits) hold pseudonyms like stays: a late objection deletes their rows
+    there too, and the dates whose gold read them (the visit's date and, held, the day after) republish."""
+    config = make_landing(tmp_path)
+    key = master_key()
+    run_ingest(spark, config, dates=[DAY], key=key)
+    entered = dt.datetime.combine(DAY, dt.time(10))
+    rows = [
+        (pseudo(who, DAY), "Z01", entered, entered + dt.timedelta(minutes=20), 1200, 0.4, day)
+        for who, day in ((LATE_OBJECTOR, DAY), (ADULT_F, DAY), (ADULT_F, DAY + dt.timedelta(days=1)))
+    ]
+    path = silver_path(config.lakehouse, S.SILVER_EXPECTED_VISITS_TABLE)
+    spark.createDataFrame(rows, S.SILVER_EXPECTED_VISITS).write.format("delta").partitionBy(S.DATE).save(path)
+
+    _object(config, LATE_OBJECTOR, "2026-03-03T09:00:00Z")
+    report = run_forget(spark, config, key=key)
+
+    left = {(r[S.PSEUDO_ID], r[S.DATE]) for r in spark.read.format("delta").load(path).collect()}
+    assert left == {(pseudo(ADULT_F, DAY), DAY), (pseudo(ADULT_F, DAY), DAY + dt.timedelta(days=1))}
+    assert report.rows_deleted[S.SILVER_EXPECTED_VISITS_TABLE] == 1
+    assert report.affected_dates == [DAY, DAY + dt.timedelta(days=1)]

@@ -177,3 +177,15 @@ def test_a_device_never_in_a_zone_gives_typed_empty_rows(spark: SparkSession) ->
         events, coverage=cov, device_cols=(S.PSEUDO_ID,), window_s=WINDOW_S, max_neighbours=16, min_mass=0.9
     )
     assert got.count() == 0
+
+
+def test_only_some_zones_get_a_mass_while_the_prior_rises_in_all() -> None:
+    # Zone Y covers tile 0 with prior 4: the event on A then weighs tile 0 at 4 * 1 and tile 1 (zone Z) at 4 * 0.5,
+    # so Z holds 1/3, as with no prior at all; only Z is computed, and B's event is computed only because B serves Z.
+    shares = pd.DataFrame({"tile_id": [1, 0], "zone_id": ["Z", "Y"], "share": [1.0, 1.0]})
+    cov = build_coverage(COVERAGE, shares, zone_prior_factor=4.0, only_zones=["Z"])
+    assert cov.zone_ids == ("Z",)
+    masses = zone_masses(cov, np.array(["A"]), np.array([0], dtype=np.int64), window_s=WINDOW_S, max_neighbours=16)
+    assert masses[0, 0] == pytest.approx(1 / 3)
+    only_y = build_coverage(COVERAGE, shares, zone_prior_factor=4.0, only_zones=["Y"])
+    assert not only_y.touches_zones("B")  # B serves tiles 1 and 2, neither in Y

@@ -7,13 +7,17 @@ same city with a group of exactly k shows the rule withholds no more than it mus
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import fields, replace
+from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.testing import assertDataFrameEqual
 
 from footfall import schemas as S
-from footfall.config import PublishConfig
-from footfall.privacy.nesting import agg_nested_zones, zone_cells
+from footfall.config import PublishConfig, parse_config
+from footfall.lakehouse import silver_path
+from footfall.privacy.nesting import agg_nested_zones, agg_nested_zones_by_tiles, zone_cells
+from footfall.publish.job import publishable_zones
 from footfall.publish.staging import SilverInputs, select_publishable, stage_gold
 
 K = 5
@@ -56,6 +60,7 @@ def _gold(
             [(z, "mall", 1000.0, 3, 0.9, 0.9, False) for z in zones], S.SILVER_ZONE_RESOLUTION
         ),
         market_share_df=spark.createDataFrame([("D1", 1000, 250, 0.25)], S.LANDING_MARKET_SHARE),
+        expected_visits_df=spark.createDataFrame([], S.SILVER_EXPECTED_VISITS),
     )
     config = PublishConfig.model_validate({"k": K})
     staged = stage_gold(
@@ -163,3 +168,93 @@ def test_a_zone_whose_cells_all_serve_another_zone_is_nested_in_it(spark: SparkS
     # Z1 withheld for another reason (not a candidate): Z2 no longer has a published outer zone
     cells = zone_cells(weights_df, model="threshold", min_weight=0.05)
     assert agg_nested_zones(cells, zone_ids=["Z2", "Z3"]).count() == 0
+
+
+TILE_SHARES = [
+    (0, "Z1", 1.0),
+    (1, "Z1", 0.5),
+    (0, "Z2", 0.3),  # inside Z1: at most Z1's share on every tile
+    (1, "Z3", 0.6),  # more of tile 1 than Z1 has: it reaches outside Z1
+    (2, "Z4", 0.4),
+    (2, "Z5", 0.4),  # Z4 and Z5 cover the same: equal counts, difference 0
+    (0, "Z6", 0.2),
+    (3, "Z6", 0.1),  # partly outside every other zone
+]
+
+
+def test_under_the_posterior_a_zone_is_nested_where_its_tile_shares_are(spark: SparkSession) -> None:
+    """The posterior model's mass in a zone is the sum of tile posteriors times the zone's shares, so a zone whose
+    share of every tile is at most another's has a subset of its people."""
+    tiles = spark.createDataFrame(TILE_SHARES, S.SILVER_TILE_ZONES)
+    zones = ["Z1", "Z2", "Z3", "Z4", "Z5", "Z6"]
+    got = agg_nested_zones_by_tiles(tiles, zone_ids=zones)
+    assertDataFrameEqual(got, spark.createDataFrame([("Z2", "Z1")], f"{S.ZONE_ID} STRING, outer_zone_id STRING"))
+    assert agg_nested_zones_by_tiles(tiles, zone_ids=["Z2", "Z3"]).count() == 0  # Z1 is not published
+
+
+def test_publish_withholds_a_zone_nested_in_the_posterior_sense(spark: SparkSession, tmp_path: Path) -> None:
+    """Before stop 25, publish judged nesting by the cells' footprint weights whatever the presence model. Here
+    Z2's cell c3 serves no other zone, so by cells Z2 is not nested; but its tiles lie inside Z1's, so under the
+    posterior model everyone in Z2 is in Z1 and Z1 - Z2 is an exact group. It must be withheld as nested."""
+    valid = dt.datetime(2026, 1, 1)
+    weights = [("c1", "Z1", 0.6), ("c2", "Z1", 0.4), ("c3", "Z2", 1.0)]
+    spark.createDataFrame([(c, z, w, valid, None) for c, z, w in weights], S.SILVER_CELL_ZONE_WEIGHTS).write.format(
+        "delta"
+    ).save(silver_path(tmp_path, S.SILVER_CELL_ZONE_WEIGHTS_TABLE))
+    spark.createDataFrame(TILE_SHARES[:3], S.SILVER_TILE_ZONES).write.format("delta").save(
+        silver_path(tmp_path, S.SILVER_TILE_ZONES_TABLE)
+    )
+    zones_df = spark.createDataFrame([("Z1", "mall"), ("Z2", "mall")], f"{S.ZONE_ID} STRING, {S.CATEGORY} STRING")
+    resolution = spark.createDataFrame(
+        [("Z1", False), ("Z2", False)], f"{S.ZONE_ID} STRING, {S.IS_LOW_RESOLUTION} BOOLEAN"
+    )
+    unused = spark.createDataFrame([], f"{S.ZONE_ID} STRING")
+    inputs = SilverInputs(**{f.name: unused for f in fields(SilverInputs)})
+    inputs = replace(inputs, zones_df=zones_df, resolution_df=resolution)
+
+    def nested(model: str) -> dict[str, str]:
+        config = parse_config(
+            {
+                "landing": str(tmp_path / "landing"),
+                "lakehouse": str(tmp_path),
+                "privacy": {"pseudonym_key_file": str(tmp_path / "key")},
+                "mobility": {"presence_model": model},
+            },
+            source="test",
+        )
+        return publishable_zones(spark, config, inputs).nested
+
+    assert nested("posterior") == {"Z2": "Z1"}
+    assert nested("threshold") == {}  # by cells: c3 serves Z2 only
+
+
+def test_an_expected_zone_nested_in_a_published_zone_publishes_nothing(spark: SparkSession, tmp_path: Path) -> None:
+    """Z2, a square the cells cannot resolve, lies inside Z1, a mall that publishes counts: its expected visitors
+    would be a share of Z1's people, so Z2 publishes nothing. Z3, a square on its own, publishes expected visitors."""
+    valid = dt.datetime(2026, 1, 1)
+    spark.createDataFrame([("c1", "Z1", 1.0, valid, None)], S.SILVER_CELL_ZONE_WEIGHTS).write.format("delta").save(
+        silver_path(tmp_path, S.SILVER_CELL_ZONE_WEIGHTS_TABLE)
+    )
+    shares = [(0, "Z1", 1.0), (1, "Z1", 0.5), (0, "Z2", 0.3), (5, "Z3", 0.4)]
+    spark.createDataFrame(shares, S.SILVER_TILE_ZONES).write.format("delta").save(
+        silver_path(tmp_path, S.SILVER_TILE_ZONES_TABLE)
+    )
+    zones = [("Z1", "mall", False), ("Z2", "market_square", True), ("Z3", "market_square", True)]
+    zones_df = spark.createDataFrame([z[:2] for z in zones], f"{S.ZONE_ID} STRING, {S.CATEGORY} STRING")
+    resolution = spark.createDataFrame(
+        [(z[0], z[2]) for z in zones], f"{S.ZONE_ID} STRING, {S.IS_LOW_RESOLUTION} BOOLEAN"
+    )
+    unused = spark.createDataFrame([], f"{S.ZONE_ID} STRING")
+    inputs = replace(
+        SilverInputs(**{f.name: unused for f in fields(SilverInputs)}), zones_df=zones_df, resolution_df=resolution
+    )
+    config = parse_config(
+        {
+            "landing": str(tmp_path / "landing"),
+            "lakehouse": str(tmp_path),
+            "privacy": {"pseudonym_key_file": str(tmp_path / "key")},
+        },
+        source="test",
+    )
+    zones_out = publishable_zones(spark, config, inputs)
+    assert (zones_out.counted, zones_out.expected, zones_out.nested) == (["Z1"], ["Z3"], {"Z2": "Z1"})

@@ -151,6 +151,7 @@ def test_the_disclosure_rules_see_eleven_people_in_that_week(spark: SparkSession
         zones_df=spark.createDataFrame([("Z1", "zone Z1", "mall", 1000.0, False, None, b"\x00")], S.SILVER_ZONES),
         resolution_df=spark.createDataFrame([("Z1", "mall", 1000.0, 3, 0.9, 0.9, False)], S.SILVER_ZONE_RESOLUTION),
         market_share_df=spark.createDataFrame([("D1", 1000, 250, 0.25)], S.LANDING_MARKET_SHARE),
+        expected_visits_df=spark.createDataFrame([], S.SILVER_EXPECTED_VISITS),
     )
     dates = [(WEEK + dt.timedelta(days=i)).isoformat() for i in range(7)]
 

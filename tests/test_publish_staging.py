@@ -54,6 +54,11 @@ def _inputs(spark: SparkSession, devices: list[dict[str, object]]) -> SilverInpu
         market_share_df=spark.createDataFrame(
             [("D1", 1000, 250, 0.25), ("D2", 1000, 500, 0.5)], S.LANDING_MARKET_SHARE
         ),
+        # every device is also an expected visitor of both zones, surely there: what publishes decides the zones
+        expected_visits_df=spark.createDataFrame(
+            [(d["id"], z, entered, left, 1800, 1.0, DAY) for d in devices for z in ("Z1", "Z2")],
+            S.SILVER_EXPECTED_VISITS,
+        ),
     )
 
 
@@ -66,6 +71,7 @@ def _gold(spark: SparkSession, devices: list[dict[str, object]], **publish: obje
         dates=[DAY.isoformat()],
         weeks=["2026-W10"],
         published_zone_ids=["Z1", "Z2"] if config.include_low_resolution else ["Z1"],
+        expected_zone_ids=[] if config.include_low_resolution else ["Z2"],
         salt="test",
     )
     return {t: select_publishable(t, s.marked_df, mode=config.suppression_mode) for t, s in staged.items()}
@@ -140,3 +146,20 @@ def test_zones_their_cells_cannot_resolve_are_listed_but_not_counted(spark: Spar
     assert zones == {"Z1": True, "Z2": False}
     with_all = _gold(spark, devices, include_low_resolution=True)[S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE]
     assert {r[S.ZONE_ID] for r in with_all.where(F.col(S.VISITORS) == K + 1).collect()} == {"Z1", "Z2"}
+
+
+def test_a_zone_publishes_counts_or_expected_visitors_never_both(spark: SparkSession) -> None:
+    # Z1 publishes counts, Z2 (not resolvable) expected visitors; every device is in both zones' silver rows.
+    gold = _gold(spark, _devices(K + 1, zone="Z1") + _devices(K + 1, zone="Z2", prefix="q"))
+    expected_zones = {r[S.ZONE_ID] for r in gold[S.GOLD_ZONE_VISITORS_EXPECTED_HOURLY_TABLE].collect()}
+    assert expected_zones == {"Z2"}
+    counted = [t for t, df in gold.items() if S.ZONE_ID in df.columns]
+    counted.remove(S.GOLD_ZONE_VISITORS_EXPECTED_HOURLY_TABLE)
+    counted.remove(S.GOLD_ZONES_TABLE)
+    assert {t: {r[S.ZONE_ID] for r in gold[t].select(S.ZONE_ID).distinct().collect()} for t in counted} == {
+        S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE: {"Z1"},
+        S.GOLD_ZONE_DEMOGRAPHICS_DAILY_TABLE: {"Z1"},
+        S.GOLD_ZONE_ARRIVAL_DIRECTION_DAILY_TABLE: {"Z1"},
+        S.GOLD_ZONE_CATCHMENT_DAILY_TABLE: {"Z1"},
+        S.GOLD_ZONE_REPEAT_VISITS_WEEKLY_TABLE: {"Z1"},
+    }

@@ -43,6 +43,12 @@ CLEAN: dict[str, list[tuple]] = {
     S.GOLD_ZONE_CATCHMENT_DAILY_TABLE: [("Z1", DAY, "D1", True, None), ("Z1", DAY, "unknown", False, None)],
     S.GOLD_ZONE_REPEAT_VISITS_WEEKLY_TABLE: [("Z1", WEEK, "4+", K), ("Z1", WEEK, "1", None)],
     FLOWS: [("Z1", "Z2", DAY, K), ("Z2", "Z1", DAY, None)],
+    # the autumn day's two local 02:00 hours again, and a withheld hour
+    S.GOLD_ZONE_VISITORS_EXPECTED_HOURLY_TABLE: [
+        ("Z2", DAY, 2, dt.datetime(2026, 10, 25, 0), K),
+        ("Z2", DAY, 2, dt.datetime(2026, 10, 25, 1), K + 3),
+        ("Z2", DAY, 3, dt.datetime(2026, 10, 25, 2), None),
+    ],
     S.GOLD_ZONES_TABLE: [("Z1", "Altstadt", "mall", 1500.0, 1.0, True), ("Z2", "Markt", "mall", 80.0, 0.0, False)],
 }
 
@@ -126,6 +132,20 @@ def test_clean_tables_pass_with_both_autumn_0200_hours_counts_of_k_and_suppresse
             id="other-week",
         ),
         pytest.param(FLOWS, {S.TO_ZONE_ID: "Z9"}, 1, "expect_column_values_to_be_in_set(to_zone_id)", id="flow-to"),
+        pytest.param(
+            S.GOLD_ZONE_VISITORS_EXPECTED_HOURLY_TABLE,
+            {S.VISITORS_EXPECTED: K - 1},
+            1,
+            "expect_column_values_to_be_between(visitors_expected)",
+            id="expected-k-1",
+        ),
+        pytest.param(
+            S.GOLD_ZONE_VISITORS_EXPECTED_HOURLY_TABLE,
+            {},
+            2,
+            "expect_compound_columns_to_be_unique(zone_id,hour_start_utc)",
+            id="expected-duplicate-key",
+        ),
         pytest.param(
             S.GOLD_ZONES_TABLE, {S.AREA_M2: 0.0}, 1, "expect_column_values_to_be_between(area_m2)", id="area-0"
         ),

@@ -127,6 +127,22 @@ class SpatialConfig(_Frozen):
     coverage: CoverageConfig = Field(default_factory=CoverageConfig, description="the coverage model's parameters")
 
 
+ZoneCategory = Literal["mall", "shopping_street", "market_square", "store_front"]
+
+
+class ExpectedConfig(_Frozen):
+    """Expected visitors: zones a crisp count cannot resolve, counted as sums of presence probabilities under a prior
+    that puts more people inside zones than around them (docs/mobility.md, "Expected visitors"); chosen from
+    bench/results/evaluate_matrix.md."""
+
+    categories: list[ZoneCategory] = Field(
+        default_factory=lambda: list[ZoneCategory](["market_square"]),
+        description="zone categories estimated as expected visitors (empty: none); streets miss the 30 % error target",
+    )
+    zone_prior_factor: float = Field(default=64.0, ge=1, description="prior density inside zones relative to outside")
+    min_mass: float = Field(default=0.02, gt=0, le=1, description="least posterior mass for an expected visit's event")
+
+
 class PosteriorConfig(_Frozen):
     """The posterior presence model (docs/mobility.md, "Posterior"); tuned on seed 42 by bench/evaluate_matrix.py."""
 
@@ -138,6 +154,7 @@ class PosteriorConfig(_Frozen):
     )
     max_gap_s: int = Field(default=1800, gt=0, description="present events this close belong to one stay")
     max_edge_s: int = Field(default=1800, ge=0, description="the most entry or exit can lie before or after an event")
+    expected: ExpectedConfig = Field(default_factory=ExpectedConfig, description="expected visitors' settings")
 
 
 class MobilityConfig(_Frozen):

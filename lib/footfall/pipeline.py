@@ -96,9 +96,17 @@ def print_published(report: PublishReport, *, console: Console) -> None:
             highlight=False,
             soft_wrap=True,
         )
+    if report.expected_zones:
+        console.print(
+            f"zones published as expected visitors per hour instead of counts: {len(report.expected_zones)} "
+            f"(footfall.{S.GOLD_ZONE_VISITORS_EXPECTED_HOURLY_TABLE}; docs/outputs.md)",
+            highlight=False,
+            soft_wrap=True,
+        )
     if report.nested_zones:
         console.print(
-            f"zones withheld as nested in another zone (all their cells serve it): {len(report.nested_zones)}",
+            "zones withheld as nested in another zone (everyone counted there is counted in it too): "
+            f"{len(report.nested_zones)}",
             highlight=False,
             soft_wrap=True,
         )

@@ -450,6 +450,7 @@ SILVER_STAYS_TABLE = "stays"
 SILVER_DEVICE_HOME_TABLE = "device_home"
 SILVER_REPEAT_VISITS_TABLE = "repeat_visits"
 SILVER_ZONE_TRANSITIONS_TABLE = "zone_transitions"
+SILVER_EXPECTED_VISITS_TABLE = "expected_visits"
 
 # One row per stay; `date` is the local date of entry (the partition); a stay across midnight is one row here
 # and counts on both days when aggregated (docs/mobility.md).
@@ -469,6 +470,21 @@ SILVER_STAYS = T.StructType(
     ]
 )
 SILVER_STAYS_PARTITION = DATE
+# Expected visits (mobility.posterior.expected): visits of the zones of the expected categories under a prior that
+# puts more people inside zones than around them, each with the largest posterior mass it reached; gold sums the
+# masses per hour rather than counting devices (docs/mobility.md, "Expected visitors"). `date` as in stays.
+SILVER_EXPECTED_VISITS = T.StructType(
+    [
+        T.StructField(PSEUDO_ID, T.StringType(), False),
+        T.StructField(ZONE_ID, T.StringType(), False),
+        T.StructField(ENTERED_AT, T.TimestampType(), False),
+        T.StructField(LEFT_AT, T.TimestampType(), False),
+        T.StructField(DWELL_S, T.LongType(), False),
+        T.StructField(PRESENCE_WEIGHT, T.DoubleType(), False),
+        T.StructField(DATE, T.DateType(), False),
+    ]
+)
+SILVER_EXPECTED_VISITS_PARTITION = DATE
 # One row per device and date it was seen on: its home as voted by the nights before that date (docs/mobility.md).
 SILVER_DEVICE_HOME = T.StructType(
     [
@@ -510,6 +526,7 @@ DWELL_MEDIAN_S = "dwell_median_s"
 DWELL_P75_S = "dwell_p75_s"
 VISITS = "visits"
 VISITORS_EXTRAPOLATED = "visitors_extrapolated"
+VISITORS_EXPECTED = "visitors_expected"
 DIRECTION = "direction"
 TRAVELLERS = "travellers"
 IS_RESOLVABLE = "is_resolvable"
@@ -526,6 +543,7 @@ GOLD_ZONE_ARRIVAL_DIRECTION_DAILY_TABLE = "zone_arrival_direction_daily"
 GOLD_ZONE_CATCHMENT_DAILY_TABLE = "zone_catchment_daily"
 GOLD_ZONE_REPEAT_VISITS_WEEKLY_TABLE = "zone_repeat_visits_weekly"
 GOLD_ZONE_FLOWS_DAILY_TABLE = "zone_flows_daily"
+GOLD_ZONE_VISITORS_EXPECTED_HOURLY_TABLE = "zone_visitors_expected_hourly"
 GOLD_ZONES_TABLE = "zones"
 
 # hour_start_utc keeps the two 02:00 hours of the autumn DST day apart (the key is zone_id, hour_start_utc).
@@ -542,6 +560,17 @@ GOLD_ZONE_FOOTFALL_HOURLY = T.StructType(
         T.StructField(DWELL_MEDIAN_S, T.DoubleType(), True),
         T.StructField(DWELL_P75_S, T.DoubleType(), True),
         T.StructField(VISITORS_EXTRAPOLATED, T.LongType(), True),
+    ]
+)
+# Expected visitors of zones no crisp count resolves (mobility/expected.py): per zone-hour, the sum over devices of
+# each one's largest presence probability in the hour, rounded; published only when that sum is at least k.
+GOLD_ZONE_VISITORS_EXPECTED_HOURLY = T.StructType(
+    [
+        T.StructField(ZONE_ID, T.StringType(), False),
+        T.StructField(DATE, T.DateType(), False),
+        T.StructField(HOUR, T.IntegerType(), False),
+        T.StructField(HOUR_START_UTC, T.TimestampType(), False),
+        T.StructField(VISITORS_EXPECTED, T.LongType(), True),
     ]
 )
 GOLD_ZONE_DEMOGRAPHICS_DAILY = T.StructType(
@@ -604,6 +633,7 @@ GOLD_TABLES: dict[str, tuple[T.StructType, str | None]] = {
     GOLD_ZONE_CATCHMENT_DAILY_TABLE: (GOLD_ZONE_CATCHMENT_DAILY, DATE),
     GOLD_ZONE_REPEAT_VISITS_WEEKLY_TABLE: (GOLD_ZONE_REPEAT_VISITS_WEEKLY, WEEK),
     GOLD_ZONE_FLOWS_DAILY_TABLE: (GOLD_ZONE_FLOWS_DAILY, DATE),
+    GOLD_ZONE_VISITORS_EXPECTED_HOURLY_TABLE: (GOLD_ZONE_VISITORS_EXPECTED_HOURLY, DATE),
     GOLD_ZONES_TABLE: (GOLD_ZONES, None),
 }
 

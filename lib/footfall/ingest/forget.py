@@ -45,7 +45,12 @@ _SHA256_BLOCK = 64
 _IPAD = "_objection_ipad"
 _OPAD = "_objection_opad"
 # Derived tables partitioned by local date, and the weekly one; a gold date reads all of them (docs/outputs.md).
-_DATED = (S.SILVER_STAYS_TABLE, S.SILVER_DEVICE_HOME_TABLE, S.SILVER_ZONE_TRANSITIONS_TABLE)
+_DATED = (
+    S.SILVER_STAYS_TABLE,
+    S.SILVER_EXPECTED_VISITS_TABLE,
+    S.SILVER_DEVICE_HOME_TABLE,
+    S.SILVER_ZONE_TRANSITIONS_TABLE,
+)
 _WEEKLY = S.SILVER_REPEAT_VISITS_TABLE
 
 
@@ -195,7 +200,7 @@ def _affected(spark: SparkSession, lakehouse: Path, *, pseudo_df: DataFrame) -> 
     if not any(hit.values()):
         return []
     return affected_gold_dates(
-        stays=hit[S.SILVER_STAYS_TABLE],
+        stays=hit[S.SILVER_STAYS_TABLE] | hit[S.SILVER_EXPECTED_VISITS_TABLE],  # a visit counts into the next day
         dates=hit[S.SILVER_DEVICE_HOME_TABLE] | hit[S.SILVER_ZONE_TRANSITIONS_TABLE],
         weeks=hit[_WEEKLY],
         held=_held_dates(spark, lakehouse),

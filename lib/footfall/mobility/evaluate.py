@@ -20,9 +20,10 @@ from pyspark.sql import functions as F
 from footfall import schemas as S
 from footfall.config import Config
 from footfall.ingest.pseudonym import MasterKey, period_index, period_keys_df, with_pseudo_id
-from footfall.lakehouse import read_table, silver_path
+from footfall.lakehouse import read_table, silver_path, table_exists
 from footfall.mobility.calendar import with_local_hours
 from footfall.mobility.direction import X_M, Y_M
+from footfall.mobility.expected import contributions_expected_hourly
 from footfall.mobility.job import with_metric_centroid
 from footfall.synth.truth import agg_zone_hourly, slots_frame
 
@@ -84,6 +85,29 @@ def agg_expected_hourly(stays_df: DataFrame, *, tz: str) -> DataFrame:
         .agg(F.max(S.PRESENCE_WEIGHT).alias("w"))
     )
     return per_device.groupBy(S.ZONE_ID, S.HOUR_START_UTC).agg(F.sum("w").alias(EST))
+
+
+def _expected_visitors_errors(
+    spark: SparkSession, config: Config, *, true_hourly: DataFrame, zones: DataFrame, dates: list[dt.date]
+) -> dict[str, Any]:
+    """Return, per category of `posterior.expected.categories`, the error of the expected visitors gold publishes
+    (silver/expected_visits summed per zone-hour, before k and rounding); empty when there are none."""
+    path = silver_path(config.lakehouse, S.SILVER_EXPECTED_VISITS_TABLE)
+    categories = config.mobility.posterior.expected.categories
+    if config.mobility.presence_model != "posterior" or not categories or not table_exists(spark, path):
+        return {}
+    visits = read_table(spark, path).where(F.col(S.DATE).cast("string").isin([d.isoformat() for d in dates]))
+    estimated = (
+        contributions_expected_hourly(visits, tz=config.timezone)
+        .groupBy(S.ZONE_ID, S.HOUR_START_UTC)
+        .agg(F.sum(S.PRESENCE_WEIGHT).alias(EST))
+    )
+    compared = (
+        true_hourly.join(estimated, on=[S.ZONE_ID, S.HOUR_START_UTC], how="left")
+        .fillna(0.0, subset=[EST])
+        .join(F.broadcast(zones.select(S.ZONE_ID, S.CATEGORY)), on=S.ZONE_ID, how="inner")
+    )
+    return {c: agg_error_figures(compared.where(F.col(S.CATEGORY) == c), min_truth=5) for c in categories}
 
 
 def agg_error_figures(compared_df: DataFrame, *, min_truth: int) -> dict[str, float | int]:
@@ -172,6 +196,9 @@ def run_evaluate(
             expected.where(F.col(S.CATEGORY) == category), min_truth=5
         )
     figures["by_category"] = by_category
+    figures["expected_visitors"] = _expected_visitors_errors(
+        spark, config, true_hourly=true_hourly, zones=zones, dates=dates
+    )
     figures["by_zone"] = _zone_errors(compared, min_truth=5)
     measured = _measured_resolution(spark, config, visits=visits, stays=stays, dates=dates, key=key)
     figures["measured_resolution"] = measured

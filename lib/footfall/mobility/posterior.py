@@ -20,7 +20,7 @@ Spark built-ins: every event needs a few hundred tiles times its neighbours' lik
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,11 +53,22 @@ class Coverage:
         return i is not None and len(self.zone_rows[i][0]) > 0
 
 
-def build_coverage(coverage_pdf: pd.DataFrame, shares_pdf: pd.DataFrame, *, zone_prior_factor: float) -> Coverage:
-    """Return a Coverage from (cell_id, tile_id, p_serve) and (tile_id, zone_id, share) rows."""
+def build_coverage(
+    coverage_pdf: pd.DataFrame,
+    shares_pdf: pd.DataFrame,
+    *,
+    zone_prior_factor: float,
+    only_zones: Collection[str] | None = None,
+) -> Coverage:
+    """Return a Coverage from (cell_id, tile_id, p_serve) and (tile_id, zone_id, share) rows.
+
+    The prior is raised inside every zone; `only_zones`, when given, limits the zones that get a mass (and so the
+    cells whose events are computed) to those."""
+    in_zones = shares_pdf.groupby("tile_id")["share"].sum().clip(upper=1.0)
+    if only_zones is not None:
+        shares_pdf = shares_pdf[shares_pdf["zone_id"].isin(list(only_zones))]
     zone_ids = tuple(sorted(shares_pdf["zone_id"].unique()))
     z_of = {z: i for i, z in enumerate(zone_ids)}
-    in_zones = shares_pdf.groupby("tile_id")["share"].sum().clip(upper=1.0)
     cov = coverage_pdf.sort_values(["cell_id", "tile_id"], kind="stable")
     cells: dict[str, int] = {}
     tiles: list[np.ndarray] = []

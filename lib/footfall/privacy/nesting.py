@@ -6,7 +6,9 @@ of people, which may be below k:
 - an hour's visitors are a subset of the zone-day's visitors (a visit overlapping the hour overlaps the date);
 - a flow's travellers visited both of its zones that day;
 - a zone-day's visitors are a subset of the zone-week's;
-- a zone whose cells all also serve another zone has a subset of that zone's devices.
+- a zone whose cells all also serve another zone has a subset of that zone's devices (threshold and weighted
+  models); under the posterior model, a zone whose share of every tile is at most another zone's
+  (agg_nested_zones_by_tiles).
 
 The rule: when outer minus inner lies between 1 and k - 1, the inner hour or flow, or the outer week, is
 withheld (suppression "nested"); a zone nested in another publishable zone gets no counts at all. The totals
@@ -141,3 +143,42 @@ def agg_nested_zones(zone_cells_df: DataFrame, *, zone_ids: Sequence[str]) -> Da
     return shared.where((F.col("_shared") == F.col("_cells")) & (F.col("_outer_cells") > F.col("_cells"))).select(
         S.ZONE_ID, _OUTER
     )
+
+
+# Tile shares are areas from Sedona; an inner polygon's share of a tile equals the outer's up to rounding.
+SHARE_TOLERANCE = 1e-9
+
+
+def agg_nested_zones_by_tiles(tile_zones_df: DataFrame, *, zone_ids: Sequence[str]) -> DataFrame:
+    """Return zone_id and outer_zone_id for zones (of `zone_ids`) whose share of every tile is at most the outer
+    zone's, which covers more: the posterior model's nesting.
+
+    Under the posterior model an event's mass in a zone is the sum of its tiles' posterior times their shares in the
+    zone, so such an inner zone never holds more mass than the outer one: whoever is present in the inner zone is
+    present in the outer one at the same events. Which cells serve a zone does not decide presence there, so the
+    cell test (agg_nested_zones) does not apply. Zones with equal shares everywhere are equal, not nested.
+    """
+    tiles = tile_zones_df.where(F.col(S.ZONE_ID).isin(list(zone_ids))).select(S.TILE_ID, S.ZONE_ID, S.SHARE)
+    sizes = tiles.groupBy(S.ZONE_ID).agg(F.count(F.lit(1)).alias("_tiles"), F.sum(S.SHARE).alias("_area"))
+    inner = tiles.join(sizes, on=S.ZONE_ID)
+    outer = tiles.select(S.TILE_ID, F.col(S.ZONE_ID).alias(_OUTER), F.col(S.SHARE).alias("_outer_share")).join(
+        sizes.select(F.col(S.ZONE_ID).alias(_OUTER), F.col("_area").alias("_outer_area")), on=_OUTER
+    )
+    covered = (
+        inner.join(outer, on=S.TILE_ID)
+        .where((F.col(S.ZONE_ID) != F.col(_OUTER)) & (F.col("_outer_share") >= F.col(S.SHARE) - SHARE_TOLERANCE))
+        .groupBy(S.ZONE_ID, _OUTER, "_tiles", "_area", "_outer_area")
+        .agg(F.count(F.lit(1)).alias("_covered"))
+    )
+    return covered.where(
+        (F.col("_covered") == F.col("_tiles")) & (F.col("_outer_area") > F.col("_area") + SHARE_TOLERANCE)
+    ).select(S.ZONE_ID, _OUTER)
+
+
+def agg_nested_zones_for_model(
+    *, model: str, min_weight: float, weights_df: DataFrame, tile_zones_df: DataFrame, zone_ids: Sequence[str]
+) -> DataFrame:
+    """Return zone_id and outer_zone_id: the nesting that the presence model's counts follow."""
+    if model == "posterior":
+        return agg_nested_zones_by_tiles(tile_zones_df, zone_ids=zone_ids)
+    return agg_nested_zones(zone_cells(weights_df, model=model, min_weight=min_weight), zone_ids=zone_ids)

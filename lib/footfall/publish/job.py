@@ -39,9 +39,10 @@ from footfall.lakehouse import (
     write,
 )
 from footfall.mobility.calendar import iso_week, iso_week_dates
+from footfall.mobility.expected import expected_zone_ids
 from footfall.mobility.windows import stay_dates
 from footfall.privacy.disclosure import agg_suppressed_cells
-from footfall.privacy.nesting import OUTER_ZONE_ID, agg_nested_zones, zone_cells
+from footfall.privacy.nesting import OUTER_ZONE_ID, agg_nested_zones_for_model
 from footfall.privacy.noise import agg_privacy_ledger
 from footfall.privacy.suppression import SUPPRESSION
 from footfall.publish.gold import register_gold, write_gold_tables
@@ -65,6 +66,7 @@ INPUT_TABLES = (
     S.SILVER_ZONE_RESOLUTION_TABLE,
     S.SILVER_MARKET_SHARE_TABLE,
     S.SILVER_CELL_ZONE_WEIGHTS_TABLE,
+    S.SILVER_EXPECTED_VISITS_TABLE,
 )
 
 
@@ -85,7 +87,8 @@ class PublishReport:
     history_dropped: tuple[str, ...]
     registered: tuple[str, ...]
     quality_dir: str
-    withheld_zones: tuple[str, ...] = field(default=())  # not resolvable by their cells (nested ones aside)
+    withheld_zones: tuple[str, ...] = field(default=())  # not resolvable by their cells (nested, expected aside)
+    expected_zones: tuple[str, ...] = field(default=())  # publishing expected visitors instead of counts
     nested_zones: dict[str, str] = field(default_factory=dict)  # inner zone -> a zone it is nested in
     incomplete_weeks: tuple[str, ...] = field(default=())  # weeks of the dates not published: no Sunday yet
     skipped: bool = False
@@ -129,6 +132,9 @@ def read_silver_inputs(
         zones_df=_silver(spark, lh, S.SILVER_ZONES_TABLE),
         resolution_df=_silver(spark, lh, S.SILVER_ZONE_RESOLUTION_TABLE),
         market_share_df=_silver(spark, lh, S.SILVER_MARKET_SHARE_TABLE),
+        expected_visits_df=_silver(spark, lh, S.SILVER_EXPECTED_VISITS_TABLE).where(F.col(S.DATE).isin(stay_days))
+        if table_exists(spark, silver_path(lh, S.SILVER_EXPECTED_VISITS_TABLE))
+        else spark.createDataFrame([], S.SILVER_EXPECTED_VISITS),  # a lakehouse whose mobility predates them
     )
 
 
@@ -160,24 +166,48 @@ def complete_weeks(dates: Sequence[dt.date], *, published: set[str]) -> tuple[st
     )
 
 
-def publishable_zones(
-    spark: SparkSession, config: Config, inputs: SilverInputs
-) -> tuple[list[str], list[str], dict[str, str]]:
-    """Return all zone ids, the ids that publish counts, and the zones withheld as nested: {inner: outer}.
+@dataclass(frozen=True)
+class PublishableZones:
+    """Which zones publish what: all zones, those with counts, those with expected visitors, and the nested ones."""
 
-    A zone publishes when its cells resolve it (or `include_low_resolution`) and it is not nested in another
-    such zone (privacy/nesting.py).
+    all: list[str]
+    counted: list[str]
+    expected: list[str]
+    nested: dict[str, str]  # inner zone -> a zone it is nested in; withheld from every table
+
+
+def publishable_zones(spark: SparkSession, config: Config, inputs: SilverInputs) -> PublishableZones:
+    """Return which zones publish counts and which expected visitors.
+
+    A zone publishes counts when its cells resolve it (or `include_low_resolution`) and it is not nested in another
+    such zone, in the sense of the presence model (privacy/nesting.py). A zone of the expected categories
+    (mobility.posterior.expected) that does not publish counts publishes expected visitors, unless it is nested in a
+    zone that publishes either: its people would be a subset of that zone's.
     """
     zones = zone_ids_by_resolution(inputs)
     candidates = zones["all"] if config.publish.include_low_resolution else zones["resolvable"]
     m = config.mobility
     weights_df = _silver(spark, config.lakehouse, S.SILVER_CELL_ZONE_WEIGHTS_TABLE)
-    cells_df = zone_cells(weights_df, model=m.presence_model, min_weight=m.min_weight)
-    nested = {
-        r[S.ZONE_ID]: r[OUTER_ZONE_ID]
-        for r in agg_nested_zones(cells_df, zone_ids=candidates).orderBy(S.ZONE_ID, OUTER_ZONE_ID).collect()
-    }
-    return zones["all"], [z for z in candidates if z not in nested], nested
+    tile_zones_df = _silver(spark, config.lakehouse, S.SILVER_TILE_ZONES_TABLE)
+
+    def nesting(model: str, zone_ids: Sequence[str]) -> dict[str, str]:
+        pairs = agg_nested_zones_for_model(
+            model=model, min_weight=m.min_weight, weights_df=weights_df, tile_zones_df=tile_zones_df, zone_ids=zone_ids
+        )
+        return {r[S.ZONE_ID]: r[OUTER_ZONE_ID] for r in pairs.orderBy(S.ZONE_ID, OUTER_ZONE_ID).collect()}
+
+    nested = nesting(m.presence_model, candidates)
+    counted = [z for z in candidates if z not in nested]
+    expected_candidates = [z for z in expected_zone_ids(inputs.zones_df, settings=m) if z not in candidates]
+    if expected_candidates:
+        # expected visitors come from the posterior on tiles: nesting by tile shares, against every published zone
+        nested |= {
+            z: outer
+            for z, outer in nesting("posterior", [*counted, *expected_candidates]).items()
+            if z in expected_candidates
+        }
+    expected = [z for z in expected_candidates if z not in nested]
+    return PublishableZones(zones["all"], counted, expected, nested)
 
 
 def _suppression_counts(marked_df: DataFrame) -> dict[str, int]:
@@ -213,7 +243,8 @@ def run_publish(
         return PublishReport(run_id, date_strs, weeks, {}, {}, {}, (), registered, str(lh / S.QUALITY), skipped=True)
 
     inputs = read_silver_inputs(spark, config, dates=dates, weeks=weeks)
-    all_zones, published_zones, nested_zones = publishable_zones(spark, config, inputs)
+    zones = publishable_zones(spark, config, inputs)
+    all_zones, published_zones, nested_zones = zones.all, zones.counted, zones.nested
     staged = stage_gold(
         inputs,
         publish=publish,
@@ -221,6 +252,7 @@ def run_publish(
         dates=date_strs,
         weeks=weeks,
         published_zone_ids=published_zones,
+        expected_zone_ids=zones.expected,
         salt=run_id,
     )
     # Materialise once: noise is random, and what the suites pass must be the very rows that are written.
@@ -294,8 +326,9 @@ def run_publish(
         history_dropped=tuple(dropped),
         registered=tuple(register_gold(spark, lh)),
         quality_dir=str(quality_dir),
-        withheld_zones=tuple(sorted(set(all_zones) - set(published_zones) - set(nested_zones))),
+        withheld_zones=tuple(sorted(set(all_zones) - set(published_zones) - set(nested_zones) - set(zones.expected))),
         nested_zones=nested_zones,
+        expected_zones=tuple(zones.expected),
         incomplete_weeks=tuple(sorted({iso_week(d) for d in dates} - set(weeks))),
     )
 

@@ -15,12 +15,14 @@ from pyspark.sql import functions as F
 
 from footfall import schemas as S
 from footfall.config import NoiseConfig, PublishConfig
+from footfall.mobility.expected import contributions_expected_hourly
 from footfall.privacy import disclosure as D
 from footfall.privacy import nesting as N
 from footfall.privacy.extrapolation import agg_device_weights
 from footfall.privacy.noise import filter_bounded_contributions, noise_scale, with_noise, with_rounded_clamped
 from footfall.publish import contributions as C
 from footfall.publish.hourly import (
+    HOUR_KEYS,
     agg_zone_hourly_counts,
     contributions_hourly_presence,
     contributions_hourly_visits,
@@ -40,6 +42,7 @@ class SilverInputs:
     zones_df: DataFrame
     resolution_df: DataFrame
     market_share_df: DataFrame
+    expected_visits_df: DataFrame  # silver/expected_visits, dated like stays_df
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,30 @@ def stage_hourly(
     return D.with_hourly_suppression(cells, k=publish.k)
 
 
+def stage_expected_hourly(
+    expected_visits_df: DataFrame, *, publish: PublishConfig, tz: str, salt: str, seed: int | None
+) -> DataFrame:
+    """Return the marked cells of expected visitors per zone-hour (before the dates are cut to the run's).
+
+    Each device adds its largest presence probability in the hour, at most 1, so the sum is the expected number of
+    visitors and also bounds each device's share: a sum of at least k has at least k devices behind it, none adding
+    more than 1. Suppressed below k (the true sum, and the noisy one when noise is on); no published total holds
+    these hours, so k alone decides. Noise has the sensitivity of a count: each device adds at most 1 to at most
+    `contribution_bound` cells per date.
+    """
+    noise = publish.noise
+    contributions = _bounded(
+        contributions_expected_hourly(expected_visits_df, tz=tz), noise=noise, per=S.DATE, salt=salt
+    )
+    cells = contributions.groupBy(*HOUR_KEYS).agg(F.sum(S.PRESENCE_WEIGHT).alias(S.VISITORS_EXPECTED))
+    if _is_on(noise):
+        cells = with_noisy_counts(
+            cells, value_cols=[S.VISITORS_EXPECTED], noise=noise, scale=_scale(noise, values=1), seed=seed
+        )
+    marked = D.with_cell_suppression(cells, k=publish.k, value_col=S.VISITORS_EXPECTED)
+    return marked.withColumn(S.VISITORS_EXPECTED, F.round(S.VISITORS_EXPECTED).cast("long"))
+
+
 def stage_breakdown(
     contributions_df: DataFrame, *, table: str, publish: PublishConfig, salt: str, seed: int | None
 ) -> DataFrame:
@@ -167,8 +194,10 @@ def stage_gold(
     published_zone_ids: Sequence[str],
     salt: str,
     seed: int | None = None,
+    expected_zone_ids: Sequence[str] = (),
 ) -> dict[str, StagedTable]:
-    """Return every gold table's marked cells for the run's dates and weeks, limited to the zones that publish.
+    """Return every gold table's marked cells for the run's dates and weeks, limited to the zones that publish:
+    `published_zone_ids` in the tables of counts, `expected_zone_ids` in the expected visitors.
 
     `inputs.stays_df` must hold every date of `weeks` (and the day before each date): the nesting check compares
     each week with all of its days.
@@ -213,8 +242,22 @@ def stage_gold(
     flows = stage_flows(moves, publish=publish, salt=salt, seed=None if seed is None else seed + 1000)
     flows = N.with_flow_in_day_nesting(flows, day_devices_df=day_devices, k=k)
     staged[S.GOLD_ZONE_FLOWS_DAILY_TABLE] = StagedTable(flows, tuple(dates))
+    expected = stage_expected_hourly(
+        inputs.expected_visits_df.where(F.col(S.ZONE_ID).isin(list(expected_zone_ids))),
+        publish=publish,
+        tz=tz,
+        salt=salt,
+        seed=None if seed is None else seed + 2000,
+    )
+    staged[S.GOLD_ZONE_VISITORS_EXPECTED_HOURLY_TABLE] = StagedTable(expected.where(_in(S.DATE, dates)), tuple(dates))
     staged[S.GOLD_ZONES_TABLE] = StagedTable(agg_gold_zones(inputs.zones_df, resolution_df=inputs.resolution_df), ())
     return staged
+
+
+VALUE_COLS = {
+    S.GOLD_ZONE_FLOWS_DAILY_TABLE: S.TRAVELLERS,
+    S.GOLD_ZONE_VISITORS_EXPECTED_HOURLY_TABLE: S.VISITORS_EXPECTED,
+}
 
 
 def select_publishable(table: str, marked_df: DataFrame, *, mode: str) -> DataFrame:
@@ -224,5 +267,5 @@ def select_publishable(table: str, marked_df: DataFrame, *, mode: str) -> DataFr
         return marked_df.select(*schema.names)
     if table == S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE:
         return D.select_published_hourly(marked_df, mode=mode)  # type: ignore[arg-type]
-    value_col = S.TRAVELLERS if table == S.GOLD_ZONE_FLOWS_DAILY_TABLE else S.VISITORS
+    value_col = VALUE_COLS.get(table, S.VISITORS)
     return D.select_published(marked_df, value_col=value_col, mode=mode, columns=schema.names)  # type: ignore[arg-type]

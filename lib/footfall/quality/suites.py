@@ -17,13 +17,15 @@ from pyspark.sql import types as T
 from footfall import schemas as S
 from footfall.mobility.direction import OCTANTS, UNKNOWN
 
-COUNT_COLUMNS = (S.VISITORS, S.VISITS, S.PASSERS_BY, S.TRAVELLERS)  # published counts: each covers >= k devices
+# published counts: each covers >= k devices (an expected count >= k sums at most 1 per device: >= k devices)
+COUNT_COLUMNS = (S.VISITORS, S.VISITS, S.PASSERS_BY, S.TRAVELLERS, S.VISITORS_EXPECTED)
 ZONE_ID_COLUMNS = (S.ZONE_ID, S.FROM_ZONE_ID, S.TO_ZONE_ID)
 DIRECTIONS = (*OCTANTS, UNKNOWN)
 # A table's grain is its non-nullable columns, unless it is narrower: the hourly key is the UTC hour start
 # (the autumn DST day has two local 02:00 hours), and a zone is one row.
 NARROWER_KEYS: dict[str, tuple[str, ...]] = {
     S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE: (S.ZONE_ID, S.HOUR_START_UTC),
+    S.GOLD_ZONE_VISITORS_EXPECTED_HOURLY_TABLE: (S.ZONE_ID, S.HOUR_START_UTC),
     S.GOLD_ZONES_TABLE: (S.ZONE_ID,),
 }
 

@@ -1,0 +1,69 @@
+"""Expected visitors: zones a crisp count cannot resolve, counted as sums of presence probabilities.
+
+A shopping street is a 24 m band: which cell serves a phone cannot tell it from the 50 m around it, so counting the
+devices placed in it undercounts or overcounts with the cell layout (docs/mobility.md, "Measured accuracy"). Summing
+each device's probability of being in it, under a prior that puts more people inside retail zones than around them
+(`posterior.expected.zone_prior_factor`), tracks the level instead. Measured on three cities, the market square's
+hourly expected visitors are within 20-26 % of the truth (median), the streets' within 30-40 %:
+`posterior.expected.categories` names the categories that get them, the square by default.
+
+Silver keeps expected visits (silver/expected_visits): visits built from the events whose posterior mass in the
+zone is at least `posterior.expected.min_mass`, as the posterior model builds stays, each with the largest mass it
+reached. Gold sums, per zone-hour, each device's largest mass over its expected visits in that hour
+(`contributions_expected_hourly`): at most 1 per device, so a sum of at least k covers at least k people.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from footfall import schemas as S
+from footfall.config import MobilityConfig
+from footfall.mobility.calendar import with_local_hours
+from footfall.mobility.posterior import Coverage, with_posterior_presence
+from footfall.mobility.stays import agg_stays, with_device_neighbours
+from footfall.mobility.windows import WINDOW_DATE
+
+
+def agg_window_expected_visits(windowed_df: DataFrame, *, coverage: Coverage, settings: MobilityConfig) -> DataFrame:
+    """Return the expected visits of each (device, window date): visits built as the posterior model builds them,
+    on the expected coverage (a raised zone prior, the expected zones only) and its lower least mass, each with the
+    largest mass it reached as presence_weight; columns of silver/expected_visits with `window_date` for `date`."""
+    device = (S.PSEUDO_ID, WINDOW_DATE)
+    p = settings.posterior
+    present = with_posterior_presence(
+        with_device_neighbours(windowed_df, device_cols=device),
+        coverage=coverage,
+        device_cols=device,
+        window_s=p.window_s,
+        max_neighbours=p.max_neighbours,
+        min_mass=p.expected.min_mass,
+    )
+    stays = agg_stays(
+        present, max_gap_s=p.max_gap_s, min_visit_s=settings.min_visit_s, device_cols=device, max_edge_s=p.max_edge_s
+    )
+    return stays.where(F.col(S.IS_VISIT)).select(
+        S.PSEUDO_ID, S.ZONE_ID, S.ENTERED_AT, S.LEFT_AT, S.DWELL_S, S.PRESENCE_WEIGHT, WINDOW_DATE
+    )
+
+
+def expected_zone_ids(zones_df: DataFrame, *, settings: MobilityConfig) -> list[str]:
+    """Return the zones estimated as expected visitors: those of the expected categories, under the posterior model."""
+    categories = settings.posterior.expected.categories
+    if settings.presence_model != "posterior" or not categories:
+        return []
+    rows = zones_df.where(F.col(S.CATEGORY).isin(list(categories))).select(S.ZONE_ID).collect()
+    return sorted(r[S.ZONE_ID] for r in rows)
+
+
+def contributions_expected_hourly(expected_visits_df: DataFrame, *, tz: str) -> DataFrame:
+    """Return one row per device and zone-hour its expected visits overlap: pseudo_id, zone_id, date, hour,
+    hour_start_utc and presence_weight, the largest mass of those visits (a device counts at most once an hour)."""
+    keys = (S.PSEUDO_ID, S.ZONE_ID, S.DATE, S.HOUR, S.HOUR_START_UTC)
+    return (
+        with_local_hours(expected_visits_df, tz=tz)
+        .groupBy(*keys)
+        .agg(F.max(S.PRESENCE_WEIGHT).alias(S.PRESENCE_WEIGHT))
+        .select(*keys, S.PRESENCE_WEIGHT)
+    )
