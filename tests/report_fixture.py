@@ -146,27 +146,36 @@ def _gold(root: Path) -> dict[str, int]:
         partition=S.WEEK,
     )
     _write(gold / S.GOLD_ZONE_FLOWS_DAILY_TABLE, [], S.GOLD_ZONE_FLOWS_DAILY, partition=S.DATE)
+    _write(
+        gold / S.GOLD_ZONE_VISITORS_EXPECTED_HOURLY_TABLE,
+        [],
+        S.GOLD_ZONE_VISITORS_EXPECTED_HOURLY,
+        partition=S.DATE,
+    )
     versions = {t: 0 for t in S.GOLD_TABLES}
     versions[S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE] = 1
     return versions
 
 
-def _publications(root: Path, versions: dict[str, int]) -> None:
-    def row(sequence: int, run_id: str, table_versions: dict[str, int]) -> dict[str, Any]:
-        return {
-            S.SEQUENCE: sequence,
-            S.RUN_ID: run_id,
-            S.PUBLISHED_AT: dt.datetime(2026, 3, 9, 4, sequence, tzinfo=dt.UTC),
-            S.DATES: list(DATES),
-            S.WEEKS: [WEEK],
-            S.INPUTS: "inputs",
-            S.CONFIG_HASH: "cafe0123",
-            S.CODE_VERSION: "0.1.0",
-            S.TABLE_VERSIONS: list(table_versions.items()),
-            S.REWRITTEN: [],
-            S.HISTORY_DROPPED: True,
-        }
+def publication_row(sequence: int, run_id: str, table_versions: dict[str, int]) -> dict[str, Any]:
+    """Return a gold/_publications row of the fixture's dates naming `table_versions`."""
+    return {
+        S.SEQUENCE: sequence,
+        S.RUN_ID: run_id,
+        S.PUBLISHED_AT: dt.datetime(2026, 3, 9, 4, sequence, tzinfo=dt.UTC),
+        S.DATES: list(DATES),
+        S.WEEKS: [WEEK],
+        S.INPUTS: "inputs",
+        S.CONFIG_HASH: "cafe0123",
+        S.CODE_VERSION: "0.1.0",
+        S.TABLE_VERSIONS: list(table_versions.items()),
+        S.REWRITTEN: [],
+        S.HISTORY_DROPPED: True,
+    }
 
+
+def _publications(root: Path, versions: dict[str, int]) -> None:
+    row = publication_row
     path = root / S.GOLD / S.GOLD_PUBLICATIONS_TABLE
     old = {**versions, S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE: 0}
     _write(path, [row(1, "old", old)], S.GOLD_PUBLICATIONS, mode="append", k=OLD_K, run_id="old")
@@ -236,3 +245,29 @@ def build_lakehouse(root: Path) -> Path:
         run_id="killed",
     )
     return root
+
+
+EXPECTED_PEAK = 61  # Z03's expected visitors on 2026-03-07 at 11:00 in publication 3
+
+
+def publish_expected_visitors(root: Path) -> None:
+    """Publish hourly expected visitors of UNRESOLVABLE (gold version 1) in a third publication."""
+    start = dt.datetime(2026, 3, 7, 10, tzinfo=dt.UTC)  # 11:00 CET
+    rows = [
+        {
+            S.ZONE_ID: UNRESOLVABLE,
+            S.DATE: _day(DATES[0]),
+            S.HOUR: 11 + i,
+            S.HOUR_START_UTC: start + dt.timedelta(hours=i),
+            S.VISITORS_EXPECTED: v,
+        }
+        for i, v in enumerate((EXPECTED_PEAK, 44, None))
+    ]
+    table = root / S.GOLD / S.GOLD_ZONE_VISITORS_EXPECTED_HOURLY_TABLE
+    _write(table, rows, S.GOLD_ZONE_VISITORS_EXPECTED_HOURLY, partition=S.DATE, run_id="third")
+    versions = {t: 0 for t in S.GOLD_TABLES} | {
+        S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE: 1,
+        S.GOLD_ZONE_VISITORS_EXPECTED_HOURLY_TABLE: 1,
+    }
+    path = root / S.GOLD / S.GOLD_PUBLICATIONS_TABLE
+    _write(path, [publication_row(3, "third", versions)], S.GOLD_PUBLICATIONS, mode="append", run_id="third")

@@ -15,6 +15,7 @@ import pytest
 from shapely.geometry import MultiPolygon, Polygon, box, shape
 from tests.report_fixture import (
     DATES,
+    EXPECTED_PEAK,
     MISSING_HOUR,
     NULL_HOUR,
     OLD_PEAK,
@@ -27,6 +28,7 @@ from tests.report_fixture import (
     K,
     build_lakehouse,
     hourly_rows,
+    publish_expected_visitors,
     zone_shapes,
 )
 
@@ -262,3 +264,21 @@ def test_a_lakehouse_without_gold_exits_2_with_one_line(tmp_path: Path) -> None:
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("footfall: no publication yet in"), done.stderr
     assert not (tmp_path / "r.html").exists()
+
+
+def test_expected_visitors_replace_the_not_resolvable_label_with_their_curve(tmp_path: Path) -> None:
+    """A zone the cells cannot resolve that gold publishes as expected visitors shows their hourly curve (and its
+    peak), not "not resolvable"; a withheld hour of it is not drawn as 0. Before publication 3 it showed the label."""
+    lakehouse = build_lakehouse(tmp_path / "lakehouse")
+    before = _section(write_report(lakehouse, tmp_path / "before.html").read_text(encoding="utf-8"), UNRESOLVABLE)
+    assert "not resolvable" in before
+    publish_expected_visitors(lakehouse)
+    section = _section(write_report(lakehouse, tmp_path / "after.html").read_text(encoding="utf-8"), UNRESOLVABLE)
+    assert "not resolvable" not in section
+    assert "Expected visitors per local hour" in section
+    assert "Expected visitors: its cells cannot count" in section and "these counts may be far off" not in section
+    assert f'peak hourly visitors: <b class="published">{EXPECTED_PEAK}</b>' in section
+    labels = " | ".join(_aria_labels(section))
+    assert f"2026-03-07 11:00: {EXPECTED_PEAK} visitors" in labels
+    assert "2026-03-07 12:00: 44 visitors" in labels
+    assert "2026-03-07 13:00" not in labels  # withheld: no point, and no 0

@@ -170,7 +170,9 @@ def hourly_grid(hourly_df: pd.DataFrame, *, dates: Sequence[str]) -> pd.DataFram
     return out
 
 
-def hourly_chart(hourly_df: pd.DataFrame, *, dates: Sequence[str], k: int | None) -> alt.TopLevelMixin:
+def hourly_chart(
+    hourly_df: pd.DataFrame, *, dates: Sequence[str], k: int | None, title: str = "Visitors per local hour"
+) -> alt.TopLevelMixin:
     """Return visitors per local hour: a line per date, their average, grey bands where gold withheld the hour."""
     grid = hourly_grid(hourly_df, dates=dates)
     published = grid[grid[S.VISITORS].notna()].copy()
@@ -239,9 +241,7 @@ def hourly_chart(hourly_df: pd.DataFrame, *, dates: Sequence[str], k: int | None
     subtitle = f"grey: withheld ({who}); lines break there, never drop to 0"
     if len(dates) > 1:
         subtitle += "; dashed: average over the dates, where every date is published"
-    return alt.layer(*layers).properties(
-        width=620, height=230, title=alt.Title("Visitors per local hour", subtitle=subtitle)
-    )
+    return alt.layer(*layers).properties(width=620, height=230, title=alt.Title(title, subtitle=subtitle))
 
 
 def dwell_chart(hourly_df: pd.DataFrame) -> alt.TopLevelMixin:

@@ -112,12 +112,34 @@ def _read_gold(lakehouse: Path, publication: Mapping[str, Any], dates: Sequence[
         lakehouse, S.GOLD_ZONE_REPEAT_VISITS_WEEKLY_TABLE, publication=publication, partitions=weeks
     )
     gold[S.GOLD_ZONES_TABLE] = read_published_table(lakehouse, S.GOLD_ZONES_TABLE, publication=publication)
+    expected = S.GOLD_ZONE_VISITORS_EXPECTED_HOURLY_TABLE
+    gold[expected] = (
+        read_published_table(lakehouse, expected, publication=publication, partitions=dates)
+        if expected in publication[S.TABLE_VERSIONS]
+        else pd.DataFrame(columns=S.GOLD_ZONE_VISITORS_EXPECTED_HOURLY.names)  # a publication from before the table
+    )
     return gold
+
+
+# the column that holds each gold table's published number (a zone with one has numbers)
+_VALUE_COLUMN = {
+    S.GOLD_ZONE_FLOWS_DAILY_TABLE: S.TRAVELLERS,
+    S.GOLD_ZONE_VISITORS_EXPECTED_HOURLY_TABLE: S.VISITORS_EXPECTED,
+}
+
+
+def _expected_as_hourly(expected_df: pd.DataFrame) -> pd.DataFrame:
+    """Return expected visitors in the hourly table's visitor column, so the hourly chart draws them."""
+    return expected_df.rename(columns={S.VISITORS_EXPECTED: S.VISITORS})
 
 
 def _zone_labels(zones_df: pd.DataFrame, gold: Mapping[str, pd.DataFrame], *, k: int | None) -> dict[str, str | None]:
     """Return each zone's label (withheld / not resolvable), None for zones with a published number in the period."""
-    value = {t: S.VISITORS for t in gold if t not in (S.GOLD_ZONES_TABLE, S.GOLD_ZONE_FLOWS_DAILY_TABLE)}
+    value = {
+        t: _VALUE_COLUMN.get(t, S.VISITORS)
+        for t in gold
+        if t not in (S.GOLD_ZONES_TABLE, S.GOLD_ZONE_FLOWS_DAILY_TABLE)
+    }
     numbers = {str(z) for t, c in value.items() for z in _published(gold[t], c)[S.ZONE_ID]}
     flows = _published(gold[S.GOLD_ZONE_FLOWS_DAILY_TABLE], S.TRAVELLERS)
     numbers |= set(map(str, flows[S.FROM_ZONE_ID])) | set(map(str, flows[S.TO_ZONE_ID]))
@@ -143,6 +165,14 @@ def _zone_panels(
             S.GOLD_ZONE_REPEAT_VISITS_WEEKLY_TABLE,
         )
     )
+    expected = by_zone.get(S.GOLD_ZONE_VISITORS_EXPECTED_HOURLY_TABLE, {}).get(zone_id, empty)
+    if not expected.empty:
+        # a zone publishes counts or expected visitors, never both: its one chart is the expected hourly curve
+        as_hourly = _expected_as_hourly(expected)
+        title = "Expected visitors per local hour (sums of presence probabilities: the cells cannot count them)"
+        chart = C.hourly_chart(as_hourly, dates=dates, k=context["k"], title=title)
+        svg = render_svg(chart, key=f"{zone_id}-expected")
+        return [{"kind": "expected", "title": title, "svg": svg}]
     flows = context["flows"]
     flows = flows[(flows[S.FROM_ZONE_ID] == zone_id) | (flows[S.TO_ZONE_ID] == zone_id)]
     panels: list[tuple[str, str, pd.DataFrame, str, Callable[[], alt.TopLevelMixin]]] = [
@@ -227,7 +257,9 @@ def render_report(lakehouse: Path, *, zone: str | None = None, start: str | None
     k = int(metadata["k"]) if metadata.get("k") is not None else None
     selected = [zone] if zone is not None else list(zones_df[S.ZONE_ID])
     labels = _zone_labels(zones_df, gold, k=k)
-    peaks = _published(gold[S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE], S.VISITORS).groupby(S.ZONE_ID)[S.VISITORS].max()
+    hourly_peaks = _published(gold[S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE], S.VISITORS).groupby(S.ZONE_ID)[S.VISITORS].max()
+    expected = _published(gold[S.GOLD_ZONE_VISITORS_EXPECTED_HOURLY_TABLE], S.VISITORS_EXPECTED)
+    peaks = hourly_peaks.combine_first(expected.groupby(S.ZONE_ID)[S.VISITORS_EXPECTED].max())
     districts = read_district_shapes(lakehouse)
     catchment = gold[S.GOLD_ZONE_CATCHMENT_DAILY_TABLE]
     city_svg, map_notes = _city_map(
