@@ -275,7 +275,11 @@ def run_mobility(
     # build: stays per (device, window date)
     device = (S.PSEUDO_ID, WINDOW_DATE)
     windows = window_map_df(spark, build, tz=tz, lookback_s=lookback)
+    expected_zones = expected_zone_ids(zones_df, settings=m)
     windowed = with_window_dates(window_events, window_map_df=windows)
+    if expected_zones:
+        # stays and expected visits both read the windowed events: one read and one shuffle of them, not two
+        windowed = windowed.persist(StorageLevel.MEMORY_AND_DISK)
     # Persisted: stays and flows both derive from them, and without it the sorts over every windowed event (two
     # per event and window) run once for each (make bench, 10 M events: 37 task-seconds).
     coverage = (
@@ -286,7 +290,6 @@ def run_mobility(
     window_stays = agg_window_stays(windowed, weights_df=weights, settings=m, coverage=coverage).persist(
         StorageLevel.MEMORY_AND_DISK
     )
-    expected_zones = expected_zone_ids(zones_df, settings=m)
     expected_visits = (
         agg_window_expected_visits(
             windowed,
@@ -357,7 +360,7 @@ def run_mobility(
         n_homes = homes.select(S.PSEUDO_ID).distinct().count()
         n_moves = held["moves"].where(_in_dates(S.DATE, dates)).count()
     finally:
-        for df in (*held.values(), window_stays):
+        for df in (*held.values(), window_stays, windowed):
             df.unpersist()
     assert counts is not None
     return MobilityReport(tuple(dates), int(counts["n"]), int(counts["v"]), n_homes, n_moves)
