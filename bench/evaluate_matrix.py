@@ -68,10 +68,11 @@ def _line(figures: dict[str, Any]) -> str:
     for category in CATEGORIES:
         c = figures["by_category"][category]
         h, d = c["hourly_visitors"], c["dwell_s_quantiles"]["relative_error"]
-        x = c["hourly_visitors_expected"]
+        x, xk = c["hourly_visitors_expected"], c["hourly_visitors_expected_at_k"]
         parts.append(
             f"{category} MdARE {h['median_abs_rel_error']} w20 {h['share_within_20pct']} r {h['correlation']}"
-            f" (expected: {x['median_abs_rel_error']} / {x['share_within_20pct']})"
+            f" (expected: {x['median_abs_rel_error']} / {x['share_within_20pct']};"
+            f" at k: {xk['median_abs_rel_error']} over {xk['zone_hours_published']})"
             f" dwell {d} tvd {c['arrival_direction']['mean_total_variation_distance']};"
         )
     parts.append(f"home {figures['home_district']['est_true']}")

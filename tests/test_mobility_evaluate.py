@@ -22,7 +22,7 @@ from footfall import schemas as S
 from footfall.config import Config
 from footfall.ingest.pseudonym import MasterKey, period_index, period_keys_df, with_pseudo_id
 from footfall.lakehouse import SILVER_TABLES, write
-from footfall.mobility.evaluate import EST, TRUE, agg_error_figures, run_evaluate
+from footfall.mobility.evaluate import EST, TRUE, agg_error_figures, agg_error_figures_at_k, run_evaluate
 
 DAY = dt.date(2026, 3, 7)
 T10, T11 = dt.datetime(2026, 3, 7, 10, 0), dt.datetime(2026, 3, 7, 11, 0)
@@ -129,3 +129,18 @@ def test_a_zone_never_estimated_has_no_correlation_rather_than_a_division_by_zer
     got = agg_error_figures(compared, min_truth=5)
     assert math.isnan(got["correlation"])
     assert (got["zone_hours_compared"], got["median_abs_rel_error"], got["share_within_20pct"]) == (2, 1.0, 0.0)
+
+
+def test_the_error_at_k_is_taken_over_what_gold_would_publish_and_counts_an_empty_hour_in_full(
+    spark: SparkSession,
+) -> None:
+    # (estimate, truth) at k = 20: 19.9 is withheld whatever its truth; 22 over 20 is 10 % off; 30 over 20 is 50 % off;
+    # 20 over an hour nobody was in is published and counts as 20 times off, not dropped for its zero truth
+    rows = [(19.9, 40.0), (22.0, 20.0), (30.0, 20.0), (20.0, 0.0), (3.0, 2.0)]
+    compared = spark.createDataFrame(rows, f"{EST} DOUBLE, {TRUE} DOUBLE")
+    got = agg_error_figures_at_k(compared, k=20)
+    assert got["zone_hours_published"] == 3
+    assert got["median_abs_rel_error"] == 0.5
+    assert got["share_within_20pct"] == pytest.approx(1 / 3, abs=1e-4)
+    # of the three hours with at least 20 true visitors, 19.9 is the one gold would withhold
+    assert got["busy_published"] == pytest.approx(2 / 3, abs=1e-4)
