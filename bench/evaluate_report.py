@@ -64,13 +64,14 @@ def markdown(results: list[dict[str, Any]]) -> str:
         "The error of what a buyer would read: expected values taken over the zone-hours whose expected value reaches"
         " k, as `zone_visitors_expected_hourly` publishes them; a published hour with no true visitor counts as"
         " its full size off. busy hours published: the share of zone-hours with ≥ k true visitors that reach k."
-        " Only `posterior.expected.categories` are published; the other categories show what they would get.",
+        " The `posterior-zone-prior` variant computes what `posterior.expected` does; only"
+        " `posterior.expected.categories` (the square) are published, the other categories show what they would get.",
         "",
         "| seed | mode | variant | category | k | zone-hours published | MdARE | within ±20 % | busy hours published |",
         "| ---: | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for f in results:
-        if not f["variant"].startswith("posterior"):
+        if f["variant"] != "posterior-zone-prior":
             continue
         for category in CATEGORIES:
             xk = f["by_category"][category].get("hourly_visitors_expected_at_k")
