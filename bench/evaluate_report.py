@@ -77,6 +77,8 @@ def markdown(results: list[dict[str, Any]]) -> str:
             xk = f["by_category"][category].get("hourly_visitors_expected_at_k")
             if xk is None:
                 continue
+            if not xk["zone_hours_published"]:  # nothing published: no share within 20 % to speak of
+                xk = xk | {"share_within_20pct": None}
             lines.append(
                 f"| {f['seed']} | {f['mode']} | {f['variant']} | {category} | {xk['k']} | {xk['zone_hours_published']}"
                 f" | {_fmt(xk['median_abs_rel_error'])} | {_fmt(xk['share_within_20pct'])}"

@@ -107,12 +107,12 @@ def _expected_visitors_errors(
         .fillna(0.0, subset=[EST])
         .join(F.broadcast(zones.select(S.ZONE_ID, S.CATEGORY)), on=S.ZONE_ID, how="inner")
     )
-    k = config.publish.k
-    return {
-        c: agg_error_figures(compared.where(F.col(S.CATEGORY) == c), min_truth=5)
-        | {"at_k": agg_error_figures_at_k(compared.where(F.col(S.CATEGORY) == c), k=k)}
-        for c in categories
-    }
+    figures: dict[str, Any] = {}
+    for c in categories:
+        in_category = compared.where(F.col(S.CATEGORY) == c)
+        at_k = agg_error_figures_at_k(in_category, k=config.publish.k)
+        figures[c] = agg_error_figures(in_category, min_truth=5) | {"at_k": at_k}
+    return figures
 
 
 def agg_error_figures(compared_df: DataFrame, *, min_truth: int) -> dict[str, float | int]:
