@@ -14,7 +14,7 @@ AF_CONSTRAINTS := orchestration/constraints-airflow.txt
 MVN := mvn -q -B -f jars/pom.xml
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: help setup airflow run demo-large test test-airflow lint bench bench-accuracy bench-skew kill-test package test-cluster test-memory test-kill lock clean
+.PHONY: help setup airflow run demo-large test test-heavy test-notebooks test-airflow lint bench bench-accuracy bench-skew kill-test package test-cluster test-memory test-kill lock clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -64,8 +64,8 @@ demo-large: setup ## the demo city with 4x the subscribers, so flows publish too
 	@printf 'report: '
 	@$(BIN)/footfall report --lakehouse data/demo-large/lakehouse --out data/demo-large/report.html
 
-test: setup ## run the test suite in two processes, a file per process at a time
-	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
+test: setup ## run the test suite in two processes, a file per process at a time; ends with the ten slowest tests and the count of whole-pipeline runs
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=10
 
 bench: setup ## measure the whole pipeline against Spark's floor and DuckDB at ~1 M and ~10 M events; the generator; spatial; the accuracy matrix (bench/results/)
 	$(BIN)/python bench/pipeline.py --sizes 2000x7 20000x7 --label $(or $(LABEL),current)
@@ -127,6 +127,17 @@ test-airflow: setup airflow ## run the Airflow DAG with `airflow dags test` for 
 
 test-kill: setup ## the short kill harness: an objection run killed in forget's VACUUM and between two gold writes, then converging
 	$(BIN)/python -m pytest tests/test_pipeline.py -m kill
+
+test-notebooks: setup ## execute both notebooks, each in a kernel of its own (notebook 02 runs the pipeline on a 300-subscriber city)
+	$(BIN)/python -m pytest tests/test_notebooks.py -m notebooks -s
+
+# What .ci/run adds to `make test`, in one test process: the cluster, memory, kill, Airflow, notebook and catalog
+# checks share one generated city and one batch run of it (conftest's daily_landing and daily_batch), and the kill
+# and catalog checks share tests/test_pipeline.py's run, instead of each target building its own.
+HEAVY := cluster or memory or kill or airflow or notebooks or catalog
+
+test-heavy: setup package airflow ## the heavy checks .ci/run runs after make test, in one process sharing one city and its runs (minutes)
+	$(BIN)/python -m pytest tests -m "$(HEAVY)" -s --durations=10
 
 clean: ## remove the venvs, the jars and build output (not data/)
 	rm -rf $(VENV) $(AF_VENV) $(JARS) dist build lib/*.egg-info

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pyspark.sql import SparkSession
+
+import footfall.pipeline as _pipeline
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 # The session must load the checkout's log4j2 file, whatever the caller's shell says (test_session checks it).
@@ -46,6 +50,15 @@ def daily_landing(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory)
     return out
 
 
+@pytest.fixture(scope="session")
+def daily_batch(daily_landing: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return the lakehouse of one run over the three days of `daily_landing`: the reference gold that every
+    batching, the Airflow DAG and the cluster must give. Built once per test process. Read-only: copy it first."""
+    from tests.daily import DAYS, lakehouse_of_run
+
+    return lakehouse_of_run(daily_landing, tmp_path_factory.mktemp("batch"), list(DAYS))
+
+
 # The files that take minutes, longest first: `make test` hands files to its two workers in collection order
 # (--dist loadfile), so starting these first keeps one long file from running alone at the end.
 _LONG_FIRST = (
@@ -65,17 +78,75 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
 
 
+# The guard on whole-pipeline runs. Every run_pipeline that completes in a test process is counted and put on
+# the test's teardown report (also under xdist); a test that completes one, in a fixture or itself, must carry the
+# `pipeline` marker, or its teardown fails. Runs in a subprocess (the CLI, a notebook's kernel, spark-submit) are
+# not counted: their tests carry the marker by hand. The summary prints the count and the ten slowest tests.
+_RUNS = [0]
+_RUNS_AT_START = pytest.StashKey[int]()
+
+
+def _counted(run: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(run)
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        result = run(*args, **kwargs)
+        _RUNS[0] += 1
+        return result
+
+    return counted
+
+
+_pipeline.run_pipeline = _counted(_pipeline.run_pipeline)  # type: ignore[method-assign]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    ran = _RUNS[0] - item.stash.get(_RUNS_AT_START, _RUNS[0])
+    marked = item.get_closest_marker("pipeline") is not None
+    if call.when == "teardown":
+        item.user_properties += [("pipeline_runs", ran), ("pipeline_marked", marked)]
+    outcome = yield
+    report = outcome.get_result()
+    if call.when == "teardown" and ran and not marked and report.passed:
+        report.outcome = "failed"
+        report.longrepr = f"{item.nodeid} completed {ran} whole-pipeline runs without the `pipeline` marker"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    item.stash[_RUNS_AT_START] = _RUNS[0]  # before setup: a module fixture's run counts for its first test
+    yield
+
+
+_DURATIONS: dict[str, float] = {}
+_PIPELINE: dict[str, tuple[int, bool]] = {}
+
+
 # Wall times a test records with record_property (name ending in `_s`: the notebooks', for one) are printed at the end
 # of the run. Under xdist a worker's own prints never reach the terminal, but its reports' user_properties do.
 _TIMINGS: list[tuple[str, str, object]] = []
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _DURATIONS[report.nodeid] = _DURATIONS.get(report.nodeid, 0.0) + report.duration
     if report.when == "call":
         _TIMINGS.extend((report.nodeid, k, v) for k, v in report.user_properties if k.endswith("_s"))
+    if report.when == "teardown":
+        props = dict(report.user_properties)
+        _PIPELINE[report.nodeid] = (int(props.get("pipeline_runs", 0)), bool(props.get("pipeline_marked", False)))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _DURATIONS:
+        terminalreporter.section("the ten slowest tests (setup + call + teardown)")
+        for nodeid, seconds in sorted(_DURATIONS.items(), key=lambda kv: -kv[1])[:10]:
+            terminalreporter.line(f"{seconds:8.1f} s  {nodeid}")
+        runs = sum(n for n, _ in _PIPELINE.values())
+        marked = sum(1 for _, m in _PIPELINE.values() if m)
+        terminalreporter.line(
+            f"total {sum(_DURATIONS.values()):.0f} test-seconds in {len(_DURATIONS)} tests; whole-pipeline runs in "
+            f"the test processes: {runs}; tests marked `pipeline` (in-process or subprocess runs): {marked}"
+        )
     if _TIMINGS:
         terminalreporter.section("wall times the tests recorded")
         for nodeid, name, value in _TIMINGS:

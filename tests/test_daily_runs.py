@@ -22,8 +22,8 @@ from tests.daily import (
     assert_gold_equal,
     assert_gold_of_day_equal,
     daily_config,
-    lakehouse_of_run,
     run_days,
+    seed_spatial,
     write_config,
 )
 
@@ -33,16 +33,13 @@ from footfall.pipeline import MissingDatesError, run_pipeline
 
 pytestmark = pytest.mark.integration
 
+# The reverse and in-order runs start from a lakehouse that holds the batch's spatial tables (tests/daily.py,
+# seed_spatial): spatial depends on the inventory only, and its own skip is what a second daily run does anyway.
+
 
 @pytest.fixture(autouse=True)
 def _key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FOOTFALL_PSEUDONYM_KEY", TEST_KEY)
-
-
-@pytest.fixture(scope="module")
-def daily_batch(daily_landing: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Return the lakehouse of one run over all three days: the gold any batching, and the DAG, must give."""
-    return lakehouse_of_run(daily_landing, tmp_path_factory.mktemp("batch"), list(DAYS))
 
 
 def _delta_versions(lakehouse: Path) -> dict[str, list[str]]:
@@ -53,11 +50,12 @@ def _delta_versions(lakehouse: Path) -> dict[str, list[str]]:
     }
 
 
+@pytest.mark.pipeline
 def test_days_run_in_reverse_give_the_gold_of_one_batch(
     spark: SparkSession, daily_landing: Path, daily_batch: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The hard order: each date runs before the dates it builds on, and before the weeks' other days."""
-    config = daily_config(daily_landing, tmp_path / "lakehouse")
+    config = daily_config(daily_landing, seed_spatial(daily_batch, tmp_path / "lakehouse"))
     for day in reversed(DAYS):
         run_days(config, [day])
     rows = assert_gold_equal(spark, config.lakehouse, daily_batch)
@@ -66,10 +64,11 @@ def test_days_run_in_reverse_give_the_gold_of_one_batch(
     assert rows[S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE] > 0 and rows[S.GOLD_ZONE_CATCHMENT_DAILY_TABLE] > 0
 
 
+@pytest.mark.pipeline
 def test_days_run_in_order_give_the_gold_of_one_batch_and_a_rerun_touches_nothing(
     spark: SparkSession, daily_landing: Path, daily_batch: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = daily_config(daily_landing, tmp_path / "lakehouse")
+    config = daily_config(daily_landing, seed_spatial(daily_batch, tmp_path / "lakehouse"))
     weekly = gold_path(config.lakehouse, S.GOLD_ZONE_REPEAT_VISITS_WEEKLY_TABLE)
     for day in DAYS:
         run_days(config, [day])
@@ -189,6 +188,7 @@ def _clean_env(**extra: str) -> dict[str, str]:
 
 
 @pytest.mark.airflow
+@pytest.mark.pipeline
 def test_dag_run_publishes_the_gold_of_its_day(
     spark: SparkSession,
     daily_landing: Path,
@@ -201,6 +201,7 @@ def test_dag_run_publishes_the_gold_of_its_day(
         pytest.fail(f"{AIRFLOW} is missing: run `make airflow` (make test-airflow does it) to create .venv-airflow")
 
     airflow_lakehouse = tmp_path / "airflow" / "lakehouse"
+    seed_spatial(daily_batch, airflow_lakehouse)  # the DAG's run need not build the city's spatial tables again
     airflow_config = write_config(daily_config(daily_landing, airflow_lakehouse), tmp_path / "airflow.yaml")
 
     airflow_env = _clean_env(

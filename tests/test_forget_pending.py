@@ -10,7 +10,16 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
-from tests.daily import DAYS, TEST_KEY, assert_gold_equal, daily_config, lakehouse_of_run, read_gold, run_days
+from tests.daily import (
+    DAYS,
+    TEST_KEY,
+    assert_gold_equal,
+    daily_config,
+    lakehouse_of_run,
+    read_gold,
+    run_days,
+    seed_spatial,
+)
 
 from footfall import schemas as S
 from footfall.config import Config
@@ -19,7 +28,7 @@ from footfall.ingest.pseudonym import ENV_KEY, period_index, period_keys_df, wit
 from footfall.lakehouse import read_table, silver_path
 from test_pipeline import _without_customer
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.pipeline]
 
 
 @pytest.fixture(autouse=True)
@@ -86,7 +95,8 @@ def test_dates_a_forget_left_pending_are_republished_by_the_nextrun_days(
     forget_and_run = time.monotonic() - began
 
     began = time.monotonic()
-    clean = daily_config(tmp_path / "landing-without", tmp_path / "lakehouse-without")
+    # the same inventory: the clean city's spatial tables are Saturday's (tests/daily.py, seed_spatial)
+    clean = daily_config(tmp_path / "landing-without", seed_spatial(saturday, tmp_path / "lakehouse-without"))
     _without_customer(daily_landing, clean.landing, objector)
     run_days(clean, [DAYS[1], DAYS[2]])
     clean_run = time.monotonic() - began

@@ -52,6 +52,8 @@ def charts(nb: nbformat.NotebookNode) -> int:
 
 
 @pytest.mark.integration
+@pytest.mark.notebooks
+@pytest.mark.pipeline
 def test_notebooks_run_in_order(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,

@@ -16,7 +16,7 @@ from footfall.config import Config, parse_config
 from footfall.lakehouse import read_table, silver_path
 from footfall.mobility.direction import OCTANTS, UNKNOWN
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.pipeline]
 K = 3
 
 
@@ -201,6 +201,7 @@ def test_gold_reads_the_same_without_spark(spark: SparkSession, ran: tuple[Confi
             assertDataFrameEqual(spark.createDataFrame(rows, schema), expected)
 
 
+@pytest.mark.catalog
 def test_a_new_session_reads_gold_through_the_persistent_catalog(
     spark: SparkSession, ran: tuple[Config, str], tmp_path: Path
 ) -> None:

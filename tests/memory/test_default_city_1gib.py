@@ -22,6 +22,7 @@ KEY = "footfall-memory-test-key-0123456789abcdef"
 
 
 @pytest.mark.memory
+@pytest.mark.pipeline
 def test_the_default_city_runs_with_1_gib_of_driver_and_executor_memory(tmp_path: Path) -> None:
     conf_dir, events = tmp_path / "spark-conf", tmp_path / "eventlog"
     conf_dir.mkdir()
