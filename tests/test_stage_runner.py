@@ -172,3 +172,13 @@ def test_spatial_build_on_inline_rows_gives_the_weights_of_the_formulas(spark: S
     finally:
         for df in held:
             df.unpersist()
+
+
+def test_mobility_before_ingest_names_ingest_and_writes_nothing(spark: SparkSession, tmp_path: Path) -> None:
+    from footfall.config import Config
+    from footfall.mobility.job import run_mobility
+
+    config = Config(landing=tmp_path / "landing", lakehouse=tmp_path / "lake")
+    with pytest.raises(MissingInputError, match=r"^mobility needs silver/events, .*: run `footfall ingest` first"):
+        run_mobility(spark, config, dates=[dt.date(2026, 3, 6)])
+    assert not config.lakehouse.exists()

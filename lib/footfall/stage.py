@@ -217,7 +217,7 @@ def run_stage(
     lakehouse: Path,
     *,
     run_id: str,
-    fingerprints: Mapping[str, str],
+    fingerprints: Mapping[str, str] | Callable[[], Mapping[str, str]],
     read: Callable[[], I],
     build: Callable[[I], Built[B]],
     report: Callable[[Built[B], Mapping[str, Mapping[str, int]]], R],
@@ -228,11 +228,15 @@ def run_stage(
 ) -> StageResult[R]:
     """Run a stage: check its inputs, skip when built from the same fingerprints, else read, build, validate, write.
 
+    `fingerprints` (or the function that computes them once the inputs are known to exist) maps each date the run
+    builds (ISO, or UNDATED) to a hash of what it builds from;
     `built` overrides where the last build's fingerprints are read from (default: the marker's commits);
     `validate` raises before anything is written; `report` summarises the build while its frames are still held;
     `metadata` joins the run's userMetadata in every commit.
     """
     check_inputs(spark, stage, lakehouse)
+    if callable(fingerprints):
+        fingerprints = fingerprints()
     if not force and is_built((built or (lambda: built_fingerprints(spark, stage, lakehouse)))(), fingerprints):
         return StageResult(stage.name, run_id, fingerprints, skipped=True)
     outputs = build(read())
