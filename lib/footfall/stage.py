@@ -116,12 +116,17 @@ class Output:
 @dataclass(frozen=True)
 class Built(Generic[B]):
     """What a stage's build returns: its output tables, how to make the marker from the other writes' metrics,
-    the frames it persisted (unpersisted once written), and anything else it found (`info`)."""
+    the frames it persisted (unpersisted once written), and anything else it found (`info`).
+
+    `first` makes the records that must land before any output (publish: the privacy budget it spends, the tables
+    it creates empty); it runs with the run's commit metadata.
+    """
 
     outputs: Mapping[Table, Output]
     marker: Output | Callable[[Mapping[str, Mapping[str, int]]], Output]
     info: B
     held: Sequence[DataFrame] = ()
+    first: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -198,6 +203,8 @@ def write_outputs(
         for t, o in built.outputs.items()
     }
     with commit_metadata(spark, metadata):
+        if built.first is not None:
+            built.first()
         metrics = write_together(lakehouse, writes)
         last = built.marker if isinstance(built.marker, Output) else built.marker(metrics)
         metrics[stage.marker.name] = write(
