@@ -182,3 +182,20 @@ def test_mobility_before_ingest_names_ingest_and_writes_nothing(spark: SparkSess
     with pytest.raises(MissingInputError, match=r"^mobility needs silver/events, .*: run `footfall ingest` first"):
         run_mobility(spark, config, dates=[dt.date(2026, 3, 6)])
     assert not config.lakehouse.exists()
+
+
+def test_publish_staging_reads_nothing_so_noise_needs_the_weight_from_the_read(spark: SparkSession) -> None:
+    from footfall.config import PublishConfig
+    from footfall.publish.job import max_device_weight
+    from footfall.publish.staging import stage_gold
+    from test_publish_staging import DAY, TZ, _devices, _inputs
+
+    inputs = _inputs(spark, _devices(5))
+    config = PublishConfig.model_validate({"k": 3, "noise": {"mechanism": "laplace"}})
+    args = {"publish": config, "tz": TZ, "dates": [DAY.isoformat()], "weeks": [], "published_zone_ids": ["Z1"]}
+    with pytest.raises(ValueError, match="largest device weight"):
+        stage_gold(inputs, salt="s", seed=1, **args)  # type: ignore[arg-type]
+    # the read's weight: homes in D2, 500 subscribers of 1000 residents, so each device stands for 2 people
+    assert max_device_weight(inputs) == pytest.approx(2.0)
+    staged = stage_gold(inputs, salt="s", seed=1, max_weight=2.0, **args)  # type: ignore[arg-type]
+    assert staged[S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE].partition_values == (DAY.isoformat(),)

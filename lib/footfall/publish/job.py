@@ -394,13 +394,15 @@ def run_publish(
             first=first,
         )
 
+    run_meta = {**metadata, **run_metadata(STAGE, run_id=run_id, fingerprints=fingerprints)}
+
     def validate(b: Built[PublishBuild]) -> None:
-        found["validations"] = validate_gold(spark, b.info, config=config, run_id=run_id, run_at=run_at)
+        with commit_metadata(spark, run_meta):  # the validation runs' commits are the run's too
+            found["validations"] = validate_gold(spark, b.info, config=config, run_id=run_id, run_at=run_at)
 
     def report(b: Built[PublishBuild], _metrics: Mapping[str, Mapping[str, int]]) -> PublishReport:
         out, zones = b.info, b.info.zones
-        run_meta = {**metadata, **run_metadata(STAGE, run_id=run_id, fingerprints=fingerprints), "partitions": []}
-        with commit_metadata(spark, run_meta):  # the publication's history drop is its run's commit too
+        with commit_metadata(spark, {**run_meta, "partitions": []}):  # the history drop is its run's commit too
             dropped = finish_history_drop(spark, lh)
         withheld = set(zones.all) - set(zones.counted) - set(zones.nested) - set(zones.expected)
         return PublishReport(
