@@ -128,15 +128,15 @@ def test_the_cli_exits_8_on_a_missing_input_without_a_jvm(monkeypatch: pytest.Mo
 
 def test_spatial_build_on_inline_rows_gives_the_weights_of_the_formulas(spark: SparkSession) -> None:
     from footfall.spatial.geojson import DISTRICTS, ZONES
-    from footfall.spatial.job import SpatialRead, _areas, build_spatial
+    from footfall.spatial.job import SpatialRead, build_spatial, read_areas
 
     settings = SpatialConfig(footprint_model="sector", min_resolution_score=0.5, resolution_model="footprint")
     zones = [
         ("A", "half", "mall", json.dumps(_square(0, 0, SIDE_A))),
         ("B", "whole", "market_square", json.dumps(_square(2000, 0, SIDE_B))),
     ]
-    zones_df, _ = _areas(spark, zones, ZONES, settings.metric_crs)
-    districts_df, _ = _areas(
+    zones_df, _ = read_areas(spark, zones, ZONES, settings.metric_crs)
+    districts_df, _ = read_areas(
         spark, [("D1", "all", 1000, json.dumps(_square(0, 0, 12_000)))], DISTRICTS, settings.metric_crs
     )
     (lon1, lat1), (lon2, lat2) = _lonlat(0, 0), _lonlat(2000, 0)
@@ -199,3 +199,16 @@ def test_publish_staging_reads_nothing_so_noise_needs_the_weight_from_the_read(s
     assert max_device_weight(inputs) == pytest.approx(2.0)
     staged = stage_gold(inputs, salt="s", seed=1, max_weight=2.0, **args)  # type: ignore[arg-type]
     assert staged[S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE].partition_values == (DAY.isoformat(),)
+
+
+def test_a_build_recorded_before_the_runner_still_counts_as_built(spark: SparkSession, tmp_path: Path) -> None:
+    """mobility's commits used to say {stage, inputs, dates}: an existing lakehouse is not rebuilt for it."""
+    from footfall.lakehouse import write
+
+    stage, lake = _toy_stage(tmp_path), tmp_path / "lake"
+    legacy = {"stage": "toy", "inputs": "fp-old", "dates": ["2026-03-05", "2026-03-06"]}
+    for table in stage.outputs:
+        write(spark.createDataFrame([(1,)], TOY_SCHEMA), table, lake, user_metadata=legacy)
+    assert built_fingerprints(spark, stage, lake) == {"2026-03-05": "fp-old", "2026-03-06": "fp-old"}
+    assert _run(spark, stage, lake, fingerprint="fp-old", run_id="run-1") == (True, {})
+    assert not _run(spark, stage, lake, fingerprint="fp-new", run_id="run-2")[0]

@@ -114,9 +114,10 @@ def check_spatial_inputs(landing: Path, spatial: SpatialConfig) -> SpatialInputs
     return SpatialInputs(inputs_hash=digest, zones=zones, districts=districts)
 
 
-def _areas(
+def read_areas(
     spark: SparkSession, rows: list[tuple[Any, ...]], spec: FeatureSpec, metric_crs: str
 ) -> tuple[DataFrame, list[str]]:
+    """Return checked features with valid geometries in the metric CRS, and the repairs made (for the report)."""
     # A few hundred features at most: recomputing them for the check is cheaper than caching.
     checked_df = with_valid_geometry(features_df(spark, rows, spec=spec))
     repaired = check_repairs(checked_df, spec=spec)
@@ -137,8 +138,8 @@ class SpatialRead:
 def read_spatial(spark: SparkSession, config: Config, inputs: SpatialInputs) -> SpatialRead:
     """Return the landing inputs as frames; raise InputContractError on a bad geometry or cell, before any write."""
     crs = config.spatial.metric_crs
-    zones_df, zone_repairs = _areas(spark, inputs.zones, ZONES, crs)
-    districts_df, district_repairs = _areas(spark, inputs.districts, DISTRICTS, crs)
+    zones_df, zone_repairs = read_areas(spark, inputs.zones, ZONES, crs)
+    districts_df, district_repairs = read_areas(spark, inputs.districts, DISTRICTS, crs)
     cells_df = read_cells(spark, config.landing)
     check_cells_geometry(cells_df)
     check_cell_positions(cells_df)
