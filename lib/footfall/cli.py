@@ -32,6 +32,7 @@ EXIT_QUALITY_GATE = 4
 EXIT_SETUP = 5
 EXIT_VALIDATION = 6  # a gold table failed its expectations: nothing was published (results in <lakehouse>/quality/)
 EXIT_LOCKED = 7  # another footfall run holds the lakehouse
+EXIT_MISSING_INPUT = 8  # a stage's input table is not in the lakehouse: the message names the stage to run first
 EXIT_INTERNAL = 70  # a bug: one line here, the traceback in the log (FOOTFALL_DEBUG=1 prints it)
 
 # The one map from errors to exit codes, by class name so that `footfall --help` need not import Spark.
@@ -44,6 +45,7 @@ EXIT_CODES: dict[str, int] = {
     "PseudonymKeyError": EXIT_SETUP,
     "PublishValidationError": EXIT_VALIDATION,
     "RunLockedError": EXIT_LOCKED,
+    "MissingInputError": EXIT_MISSING_INPUT,
     "FileExistsError": EXIT_USAGE,
     "FileNotFoundError": EXIT_USAGE,
     "ValueError": EXIT_USAGE,

@@ -180,7 +180,8 @@ def run_pipeline(
     """Run every stage for `dates` (every landing date when None), print what each did, return what was published.
 
     Order: forget, ingest of what the dates need, spatial, mobility, publish; each stage skips when its inputs are
-    unchanged since it last ran. `demo` (only `make run`) may generate the demo city and a development key.
+    unchanged since it last ran, and every commit a stage makes carries the run id. `demo` (only `make run`) may
+    generate the demo city and a development key.
     """
     from footfall.ingest import check_events_contract, create_dev_key, load_master_key, run_forget, run_ingest
     from footfall.ingest.forget import clear_pending, dates_to_republish
@@ -238,7 +239,9 @@ def run_pipeline(
             if todo or republish:
                 _import_validation_in_background()
             if todo:
-                ingest = run_ingest(spark, config, dates=todo, key=key, files=check_events_contract(landing, todo))
+                ingest = run_ingest(
+                    spark, config, dates=todo, key=key, files=check_events_contract(landing, todo), run_id=run_id
+                )
                 read = sum(int(r[S.ROWS_READ]) for r in ingest.audit)
                 kept = sum(int(r[S.ROWS_SILVER]) for r in ingest.audit)
                 st.summary = (
@@ -248,7 +251,7 @@ def run_pipeline(
             else:
                 st.summary = "skipped: every landing date the run needs is in silver and unchanged"
         with progress.stage("spatial") as st:
-            spatial = run_spatial(spark, config, inputs=check_spatial_inputs(landing, config.spatial))
+            spatial = run_spatial(spark, config, inputs=check_spatial_inputs(landing, config.spatial), run_id=run_id)
             st.summary = (
                 "skipped: inputs unchanged, kept the weights"
                 if spatial.skipped
@@ -257,7 +260,7 @@ def run_pipeline(
                 f"{config.spatial.min_resolution_score}"
             )
         with progress.stage("mobility") as st:
-            mobility = run_mobility(spark, config, dates=requested)
+            mobility = run_mobility(spark, config, dates=requested, run_id=run_id)
             st.summary = (
                 "skipped: inputs unchanged since these dates were built"
                 if mobility.skipped
@@ -265,7 +268,7 @@ def run_pipeline(
                 f"{mobility.devices_with_home:,} devices with a home"
             )
         with progress.stage("publish") as st:
-            published = run_publish(spark, config, dates=run_dates)
+            published = run_publish(spark, config, dates=run_dates, run_id=run_id)
             st.summary = (
                 "skipped: gold of these dates is already built from the same inputs"
                 if published.skipped

@@ -35,8 +35,9 @@ from footfall.ingest.contract import (
 from footfall.ingest.plan import STAGE, ingest_fingerprints
 from footfall.ingest.pseudonym import MasterKey, period_keys_df, period_start, periods_of_utc_dates, with_pseudo_id
 from footfall.ingest.subscribers import with_subscriber_dimension
-from footfall.lakehouse import SILVER_TABLES, Write, commit_metadata, write, write_together
+from footfall.lakehouse import SILVER_TABLES, Table
 from footfall.session import size_shuffle
+from footfall.stage import Built, Output, run_stage
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,98 @@ def _read_counts(spark: SparkSession, raw_df: DataFrame, dates: Sequence[dt.date
     return spark.createDataFrame([(d, int(counted.get(d, 0))) for d in dates], schema)
 
 
+@dataclass(frozen=True)
+class IngestInputs:
+    """What an ingest run reads: the landing files as frames, the rows read per date, and the period keys."""
+
+    subscribers_df: DataFrame
+    cells_df: DataFrame
+    raw_df: DataFrame
+    read_counts_df: DataFrame  # (event_date, rows_read) for every date of the run
+    keys_df: DataFrame
+    period_starts: list[dt.date]
+
+
+def read_ingest(
+    spark: SparkSession, config: Config, *, dates: Sequence[dt.date], key: MasterKey, files: Sequence[EventFile]
+) -> IngestInputs:
+    """Return the landing inputs of `dates`; the keys and the subscriber dimension cover every period those dates'
+    local dates fall in (an event's period is that of its local date, maybe a day off its UTC partition)."""
+    # a local session raises its shuffle partitions for a large input (a cluster keeps its own)
+    size_shuffle(spark, events=sum(f.rows for f in files))
+    raw_df = read_landing_events(spark, files)
+    period_days = config.privacy.pseudonym_period_days
+    periods = periods_of_utc_dates(dates, period_days=period_days)
+    return IngestInputs(
+        subscribers_df=read_subscribers(spark, config.landing),
+        cells_df=read_cells(spark, config.landing),
+        raw_df=raw_df,
+        read_counts_df=_read_counts(spark, raw_df, dates),
+        keys_df=period_keys_df(spark, key=key, periods=periods),
+        period_starts=[period_start(p, period_days=period_days) for p in periods],
+    )
+
+
+def build_ingest(
+    inputs: IngestInputs, config: Config, *, run_id: str, run_at: dt.datetime
+) -> tuple[dict[Table, DataFrame], DataFrame]:
+    """Return the silver tables of the run (events, quarantine, the subscriber dimension, the audit rows) and the
+    checked rows events and quarantine derive from, persisted on disk until they are written.
+
+    The audit is materialised, so what the reconciliation checks is what is written; no msisdn is persisted: only
+    rows after pseudonymisation are.
+    """
+    spark = inputs.raw_df.sparkSession
+    privacy = config.privacy
+    period_days = privacy.pseudonym_period_days
+    # On disk only: held in memory, 100 M checked rows crowd out the sorts that write them (docs/scale.md).
+    checked_df = (
+        inputs.raw_df.transform(
+            with_reason,
+            subscribers_df=inputs.subscribers_df,
+            cell_validity_df=agg_cell_validity(inputs.cells_df),
+            period_days=period_days,
+            min_age=privacy.age_bands[0],
+            timezone=config.timezone,
+            max_events_per_device_day=config.ingest.max_events_per_device_day,
+        )
+        .transform(with_pseudo_id, keys_df=inputs.keys_df, period_days=period_days, date_col=LOCAL_DATE)
+        .persist(StorageLevel.DISK_ONLY)
+    )
+    audit_df = agg_ingest_audit(
+        checked_df, read_counts_df=inputs.read_counts_df, run_id=run_id, run_at=run_at
+    ).localCheckpoint()
+    period_starts_df = spark.createDataFrame(
+        [(start,) for start in inputs.period_starts],
+        T.StructType([T.StructField(S.PERIOD_START, T.DateType(), False)]),
+    )
+    dimension_df = inputs.subscribers_df.transform(
+        with_subscriber_dimension,
+        period_starts_df=period_starts_df,
+        keys_df=inputs.keys_df,
+        period_days=period_days,
+        age_bands=privacy.age_bands,
+    )
+    return {
+        SILVER_TABLES[S.SILVER_SUBSCRIBERS_TABLE]: dimension_df,
+        SILVER_TABLES[S.SILVER_QUARANTINE_TABLE]: filter_quarantine(checked_df, run_id=run_id),
+        SILVER_TABLES[S.SILVER_EVENTS_TABLE]: filter_silver_events(checked_df),
+        SILVER_TABLES[S.SILVER_INGEST_AUDIT_TABLE]: audit_df,
+    }, checked_df
+
+
+def check_reconciled(audit_df: DataFrame, *, run_id: str) -> None:
+    """Raise ReconciliationError naming the first date whose rows read are not all placed somewhere."""
+    unreconciled = filter_unreconciled(audit_df).orderBy(S.EVENT_DATE).collect()
+    if unreconciled:
+        first = unreconciled[0]
+        raise ReconciliationError(
+            f"ingest run {run_id}: {first[S.EVENT_DATE]} read {first[S.ROWS_READ]} rows but placed "
+            f"{first[S.ROWS_SILVER]} in silver, {first[S.ROWS_QUARANTINED]} in quarantine and dropped "
+            f"{first[S.ROWS_OPTED_OUT]} (objection) + {first[S.ROWS_MINOR]} (minor); nothing was written"
+        )
+
+
 def run_ingest(
     spark: SparkSession,
     config: Config,
@@ -74,95 +167,38 @@ def run_ingest(
     """Ingest the landing partitions of `dates` into silver; raise before writing anything when a check fails.
 
     `files` is the result of `check_events_contract` when the caller ran it already (the CLI does, before Spark).
+    Always writes: which dates need ingesting is the plan's call (plan_ingest, on the runner's built_fingerprints).
     """
     dates = sorted(set(dates))
-    files = check_events_contract(config.landing, dates) if files is None else files
-    privacy = config.privacy
+    checked_files = check_events_contract(config.landing, dates) if files is None else files
     run_id = run_id or uuid.uuid4().hex
     run_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    audit_table = STAGE.marker
 
-    # a local session raises its shuffle partitions for a large input (a cluster keeps its own)
-    size_shuffle(spark, events=sum(f.rows for f in files))
-    subscribers_df = read_subscribers(spark, config.landing)
-    cells_df = read_cells(spark, config.landing)
-    raw_df = read_landing_events(spark, files)
-
-    # An event's period is that of its local date, which may be the day before or after its UTC partition: the
-    # keys and the subscriber dimension cover every period those dates fall in.
-    period_days = privacy.pseudonym_period_days
-    periods = periods_of_utc_dates(dates, period_days=period_days)
-    starts = [period_start(p, period_days=period_days) for p in periods]
-    keys_df = period_keys_df(spark, key=key, periods=periods)
-    # Persisted only after pseudonymisation: no msisdn ever reaches Spark's block store or spill files. On disk only:
-    # held in memory, 100 M checked rows crowd out the sorts that write them (docs/scale.md).
-    checked_df = (
-        raw_df.transform(
-            with_reason,
-            subscribers_df=subscribers_df,
-            cell_validity_df=agg_cell_validity(cells_df),
-            period_days=period_days,
-            min_age=privacy.age_bands[0],
-            timezone=config.timezone,
-            max_events_per_device_day=config.ingest.max_events_per_device_day,
+    def built(inputs: IngestInputs) -> Built[dict[Table, DataFrame]]:
+        frames, checked_df = build_ingest(inputs, config, run_id=run_id, run_at=run_at)
+        # the dimension replaces exactly the periods it was built for; other periods keep their rows
+        values = {SILVER_TABLES[S.SILVER_SUBSCRIBERS_TABLE]: inputs.period_starts}
+        return Built(
+            outputs={t: Output(df, values.get(t, dates)) for t, df in frames.items() if t != audit_table},
+            marker=Output(frames[audit_table], append=True),
+            info=frames,
+            held=[checked_df],
         )
-        .transform(with_pseudo_id, keys_df=keys_df, period_days=period_days, date_col=LOCAL_DATE)
-        .persist(StorageLevel.DISK_ONLY)
+
+    result = run_stage(
+        spark,
+        STAGE,
+        config.lakehouse,
+        run_id=run_id,
+        fingerprints=lambda: ingest_fingerprints(config, dates, key=key),
+        force=True,
+        read=lambda: read_ingest(spark, config, dates=dates, key=key, files=checked_files),
+        build=built,
+        validate=lambda b: check_reconciled(b.info[audit_table], run_id=run_id),
+        report=lambda b, _metrics: [
+            r.asDict(recursive=True) for r in b.info[audit_table].orderBy(S.EVENT_DATE).collect()
+        ],
     )
-    try:
-        audit_df = agg_ingest_audit(
-            checked_df, read_counts_df=_read_counts(spark, raw_df, dates), run_id=run_id, run_at=run_at
-        ).localCheckpoint()
-        unreconciled = filter_unreconciled(audit_df).orderBy(S.EVENT_DATE).collect()
-        if unreconciled:
-            first = unreconciled[0]
-            raise ReconciliationError(
-                f"ingest run {run_id}: {first[S.EVENT_DATE]} read {first[S.ROWS_READ]} rows but placed "
-                f"{first[S.ROWS_SILVER]} in silver, {first[S.ROWS_QUARANTINED]} in quarantine and dropped "
-                f"{first[S.ROWS_OPTED_OUT]} (objection) + {first[S.ROWS_MINOR]} (minor); nothing was written"
-            )
-        period_starts_df = spark.createDataFrame(
-            [(start,) for start in starts], T.StructType([T.StructField(S.PERIOD_START, T.DateType(), False)])
-        )
-        dimension_df = subscribers_df.transform(
-            with_subscriber_dimension,
-            period_starts_df=period_starts_df,
-            keys_df=keys_df,
-            period_days=period_days,
-            age_bands=privacy.age_bands,
-        )
-        # every commit says which run wrote it; the audit's also carries the fingerprints a rerun compares
-        metadata = {"stage": STAGE, "run_id": run_id, "fingerprints": ingest_fingerprints(config, dates, key=key)}
-        with commit_metadata(spark, metadata):
-            _write_silver(config, checked_df, dimension_df, audit_df, dates=dates, period_starts=starts, run_id=run_id)
-        audit = [r.asDict(recursive=True) for r in audit_df.orderBy(S.EVENT_DATE).collect()]
-    finally:
-        checked_df.unpersist()
-    return IngestReport(run_id=run_id, audit=audit)
-
-
-def _write_silver(
-    config: Config,
-    checked_df: DataFrame,
-    dimension_df: DataFrame,
-    audit_df: DataFrame,
-    *,
-    dates: Sequence[dt.date],
-    period_starts: Sequence[dt.date],
-    run_id: str,
-) -> None:
-    """Write the run's silver partitions, then its audit rows last: their presence says the writes committed.
-
-    The dimension replaces exactly the periods it was built for (`period_starts`); other periods keep their rows.
-    """
-    lake = config.lakehouse
-    write_together(
-        lake,
-        {
-            S.SILVER_SUBSCRIBERS_TABLE: Write(dimension_df, SILVER_TABLES[S.SILVER_SUBSCRIBERS_TABLE], period_starts),
-            S.SILVER_QUARANTINE_TABLE: Write(
-                filter_quarantine(checked_df, run_id=run_id), SILVER_TABLES[S.SILVER_QUARANTINE_TABLE], dates
-            ),
-            S.SILVER_EVENTS_TABLE: Write(filter_silver_events(checked_df), SILVER_TABLES[S.SILVER_EVENTS_TABLE], dates),
-        },
-    )
-    write(audit_df, SILVER_TABLES[S.SILVER_INGEST_AUDIT_TABLE], lake, append=True)
+    assert result.report is not None
+    return IngestReport(run_id=run_id, audit=result.report)

@@ -15,11 +15,21 @@ from footfall import schemas as S
 from footfall.config import Config
 from footfall.ingest.contract import CELLS_FILE, SUBSCRIBERS_FILE, events_partition
 from footfall.ingest.pseudonym import MasterKey, key_fingerprint
-from footfall.lakehouse import commit_metadatas, silver_path
+from footfall.lakehouse import SILVER_TABLES
+from footfall.stage import Stage, built_fingerprints, silver
 
 # Bump when ingest's rules change: every partition is then re-ingested on its next run.
 INGEST_ALGORITHM_VERSION = "2"  # 2: pseudonym periods by local date, aligned to ISO weeks
-STAGE = "ingest"
+# Landing in (checked by the contract before Spark), silver out; the audit is written last: its rows say the
+# run's writes landed, and its commits carry the fingerprints a rerun compares.
+STAGE = Stage(
+    name="ingest",
+    inputs=(),
+    outputs=silver(
+        S.SILVER_SUBSCRIBERS_TABLE, S.SILVER_QUARANTINE_TABLE, S.SILVER_EVENTS_TABLE, S.SILVER_INGEST_AUDIT_TABLE
+    ),
+    marker=SILVER_TABLES[S.SILVER_INGEST_AUDIT_TABLE],
+)
 
 
 def landing_dates(landing: Path) -> list[dt.date]:
@@ -59,13 +69,9 @@ def ingest_fingerprints(config: Config, dates: Iterable[dt.date], *, key: Master
 
 
 def last_fingerprints(spark: SparkSession, lakehouse: Path) -> dict[str, str]:
-    """Return per date (ISO) the fingerprint of its latest ingest, from the audit table's commits."""
-    found: dict[str, str] = {}
-    for meta in commit_metadatas(spark, silver_path(lakehouse, S.SILVER_INGEST_AUDIT_TABLE)):  # newest first
-        if meta.get("stage") == STAGE:
-            for day, fingerprint in (meta.get("fingerprints") or {}).items():
-                found.setdefault(day, fingerprint)
-    return found
+    """Return per date (ISO) the fingerprint of its latest ingest, from the audit table's commits (the runner's
+    `built_fingerprints`, as for every stage)."""
+    return built_fingerprints(spark, STAGE, lakehouse)
 
 
 def plan_ingest(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,17 +20,7 @@ from sedona.spark.sql import st_predicates as STP
 
 from footfall import schemas as S
 from footfall.config import Config, MobilityConfig
-from footfall.lakehouse import (
-    SILVER_TABLES,
-    Write,
-    commit_metadata,
-    commit_metadatas,
-    read_table,
-    silver_path,
-    table_version,
-    write,
-    write_together,
-)
+from footfall.lakehouse import SILVER_TABLES, Table, read_table, silver_path, table_exists, table_version
 from footfall.mobility.calendar import iso_week, iso_week_dates
 from footfall.mobility.direction import X_M, Y_M, with_arrival_direction
 from footfall.mobility.expected import agg_window_expected_visits, expected_zone_ids
@@ -49,26 +40,38 @@ from footfall.mobility.windows import (
     windows_event_dates,
 )
 from footfall.spatial.weights import with_zone_candidates
+from footfall.stage import Built, Output, Stage, run_stage, silver
 
 ZONE_DISTRICT_ID = "zone_district_id"
 
 
 # Bump when a mobility rule changes: the next run then rebuilds even though its inputs are unchanged.
 MOBILITY_ALGORITHM_VERSION = "5"  # 3: the posterior presence model; 4: posterior homes; 5: expected visits
-STAGE = "mobility"
-# Upstream tables whose versions decide whether a mobility run has anything new to build from.
-INPUT_TABLES = (
-    S.SILVER_EVENTS_TABLE,
-    S.SILVER_CELL_ZONE_WEIGHTS_TABLE,
-    S.SILVER_CELL_DISTRICT_WEIGHTS_TABLE,
-    S.SILVER_CELL_FOOTPRINTS_TABLE,
-    S.SILVER_ZONES_TABLE,
-    S.SILVER_DISTRICTS_TABLE,
-    S.SILVER_COVERAGE_TABLE,
-    S.SILVER_TILE_ZONES_TABLE,
-    S.SILVER_HOME_COVERAGE_TABLE,
-    S.SILVER_HOME_TILE_DISTRICTS_TABLE,
-    S.SILVER_MARKET_SHARE_TABLE,
+STAGE = Stage(
+    name="mobility",
+    # their versions decide whether a mobility run has anything new to build from
+    inputs=silver(
+        S.SILVER_EVENTS_TABLE,
+        S.SILVER_CELL_ZONE_WEIGHTS_TABLE,
+        S.SILVER_CELL_DISTRICT_WEIGHTS_TABLE,
+        S.SILVER_CELL_FOOTPRINTS_TABLE,
+        S.SILVER_ZONES_TABLE,
+        S.SILVER_DISTRICTS_TABLE,
+        S.SILVER_COVERAGE_TABLE,
+        S.SILVER_TILE_ZONES_TABLE,
+        S.SILVER_HOME_COVERAGE_TABLE,
+        S.SILVER_HOME_TILE_DISTRICTS_TABLE,
+        S.SILVER_MARKET_SHARE_TABLE,
+    ),
+    outputs=silver(
+        S.SILVER_DEVICE_HOME_TABLE,
+        S.SILVER_STAYS_TABLE,
+        S.SILVER_ZONE_TRANSITIONS_TABLE,
+        S.SILVER_EXPECTED_VISITS_TABLE,
+        S.SILVER_REPEAT_VISITS_TABLE,
+    ),
+    # the weeks are rebuilt from the stays: written last, its commit says the whole build landed
+    marker=SILVER_TABLES[S.SILVER_REPEAT_VISITS_TABLE],
 )
 
 
@@ -86,7 +89,7 @@ class MobilityReport:
 
 def mobility_fingerprint(spark: SparkSession, config: Config) -> str:
     """Return a hash of what mobility builds from: upstream table versions, the mobility rules and settings."""
-    versions = {t: table_version(spark, silver_path(config.lakehouse, t)) for t in INPUT_TABLES}
+    versions = {t.name: table_version(spark, t.path(config.lakehouse)) for t in STAGE.inputs}
     settings = {
         "versions": versions,
         "mobility": config.mobility.model_dump(mode="json"),
@@ -95,15 +98,6 @@ def mobility_fingerprint(spark: SparkSession, config: Config) -> str:
         "algorithm": MOBILITY_ALGORITHM_VERSION,
     }
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:32]
-
-
-def built_dates(spark: SparkSession, lakehouse: Path, *, fingerprint: str) -> set[str]:
-    """Return the dates (ISO) mobility already built from inputs with this fingerprint (its last table's commits)."""
-    done: set[str] = set()
-    for meta in commit_metadatas(spark, silver_path(lakehouse, S.SILVER_REPEAT_VISITS_TABLE)):
-        if meta.get("stage") == STAGE and meta.get("inputs") == fingerprint:
-            done |= set(meta.get("dates") or [])
-    return done
 
 
 def with_metric_centroid(df: DataFrame, *, wkb_col: str, metric_crs: str) -> DataFrame:
@@ -240,87 +234,119 @@ def needed_event_dates(config: Config, *, dates: Sequence[dt.date]) -> list[dt.d
     )
 
 
-def run_mobility(
-    spark: SparkSession, config: Config, *, dates: Sequence[dt.date], force: bool = False
-) -> MobilityReport:
-    """Build stays, homes and flows of the dates and the day before each (a publication reads both), and the
-    repeat visits of their ISO weeks; replace those partitions of the mobility silver tables.
+@dataclass(frozen=True)
+class MobilityInputs:
+    """What a mobility run builds from: silver frames pruned to the run's partitions, the coverage models loaded
+    for the posterior (None under the other models), and the stays silver holds on the other days of the weeks."""
 
-    Each date is built from its own window of events only (mobility/windows.py), so the rows of a date do not
-    depend on which other dates the run covers.
-    """
+    window_events_df: DataFrame  # the events of the dates' windows
+    night_events_df: DataFrame  # the events of the nights behind their homes
+    weights_df: DataFrame
+    district_weights_df: DataFrame
+    footprints_df: DataFrame
+    zones_df: DataFrame
+    districts_df: DataFrame
+    week_stays_df: DataFrame  # the stays of the run's ISO weeks on the days it does not build
+    coverage: Coverage | None
+    home_coverage: HomeCoverage | None
+    expected_zones: list[str]
+    expected_coverage: Coverage | None
+
+
+def read_mobility(spark: SparkSession, config: Config, *, build: Sequence[dt.date]) -> MobilityInputs:
+    """Return what mobility reads for the dates `build`: each read prunes to its own partitions (the windows' dates,
+    the home nights' dates, the other days of the weeks), the coverage models are loaded into memory."""
     m, tz, lh = config.mobility, config.timezone, config.lakehouse
-    metric = config.spatial.metric_crs
-    build = stay_dates(dates)
-    fingerprint = mobility_fingerprint(spark, config)
-    if not force and {d.isoformat() for d in build} <= built_dates(spark, lh, fingerprint=fingerprint):
-        return MobilityReport(tuple(dates), 0, 0, 0, 0, skipped=True)
-    lookback = stay_lookback_s(m)
     hours = {"night_start_hour": m.night_start_hour, "night_end_hour": m.night_end_hour}
-
-    # read: each use prunes to its own partitions (the windows' dates; the home nights' dates)
     events = read_table(spark, silver_path(lh, S.SILVER_EVENTS_TABLE)).select(
         S.PSEUDO_ID, S.EVENT_TS, S.CELL_ID, S.EVENT_DATE
     )
-    window_events = events.where(_in_dates(S.EVENT_DATE, windows_event_dates(build, tz=tz, lookback_s=lookback)))
-    night_events = events.where(
-        _in_dates(S.EVENT_DATE, nights_event_dates(build, tz=tz, nights=m.home_nights, **hours))
-    )
-    weights = read_table(spark, silver_path(lh, S.SILVER_CELL_ZONE_WEIGHTS_TABLE))
-    district_weights = read_table(spark, silver_path(lh, S.SILVER_CELL_DISTRICT_WEIGHTS_TABLE))
-    footprints = read_table(spark, silver_path(lh, S.SILVER_CELL_FOOTPRINTS_TABLE))
+    window_days = windows_event_dates(build, tz=tz, lookback_s=stay_lookback_s(m))
+    night_days = nights_event_dates(build, tz=tz, nights=m.home_nights, **hours)
     zones_df = read_table(spark, silver_path(lh, S.SILVER_ZONES_TABLE))
-    districts_df = read_table(spark, silver_path(lh, S.SILVER_DISTRICTS_TABLE))
+    expected_zones = expected_zone_ids(zones_df, settings=m)
+    week_days = [d for w in sorted({iso_week(d) for d in build}) for d in iso_week_dates(w) if d not in set(build)]
+    stays_path = silver_path(lh, S.SILVER_STAYS_TABLE)
+    return MobilityInputs(
+        window_events_df=events.where(_in_dates(S.EVENT_DATE, window_days)),
+        night_events_df=events.where(_in_dates(S.EVENT_DATE, night_days)),
+        weights_df=read_table(spark, silver_path(lh, S.SILVER_CELL_ZONE_WEIGHTS_TABLE)),
+        district_weights_df=read_table(spark, silver_path(lh, S.SILVER_CELL_DISTRICT_WEIGHTS_TABLE)),
+        footprints_df=read_table(spark, silver_path(lh, S.SILVER_CELL_FOOTPRINTS_TABLE)),
+        zones_df=zones_df,
+        districts_df=read_table(spark, silver_path(lh, S.SILVER_DISTRICTS_TABLE)),
+        week_stays_df=read_table(spark, stays_path).where(_in_dates(S.DATE, week_days)).select(*S.SILVER_STAYS.names)
+        if table_exists(spark, stays_path)
+        else spark.createDataFrame([], S.SILVER_STAYS),  # mobility's first run
+        coverage=load_coverage(spark, lh, zone_prior_factor=m.posterior.zone_prior_factor)
+        if m.presence_model == "posterior"
+        else None,
+        home_coverage=load_home_coverage(spark, lh) if m.home_model == "posterior" else None,
+        expected_zones=expected_zones,
+        expected_coverage=load_coverage(
+            spark, lh, zone_prior_factor=m.posterior.expected.zone_prior_factor, only_zones=expected_zones
+        )
+        if expected_zones
+        else None,
+    )
 
-    # build: stays per (device, window date)
+
+@dataclass(frozen=True)
+class MobilityBuild:
+    """mobility's tables by registry table, and the frames it persisted (to unpersist once they are written)."""
+
+    tables: dict[Table, DataFrame]
+    weeks: list[str]
+    held: list[DataFrame]
+
+
+def build_mobility(inputs: MobilityInputs, config: Config, *, build: Sequence[dt.date]) -> MobilityBuild:
+    """Return stays, homes, flows and expected visits of the dates `build` and the repeat visits of their ISO weeks
+    (pure: no read, write or collect; the frames stays and flows derive from are persisted)."""
+    m, tz, metric = config.mobility, config.timezone, config.spatial.metric_crs
+    spark = inputs.window_events_df.sparkSession
+    lookback = stay_lookback_s(m)
+    hours = {"night_start_hour": m.night_start_hour, "night_end_hour": m.night_end_hour}
+    zones_df = inputs.zones_df
+
+    # stays per (device, window date)
     device = (S.PSEUDO_ID, WINDOW_DATE)
     windows = window_map_df(spark, build, tz=tz, lookback_s=lookback)
-    expected_zones = expected_zone_ids(zones_df, settings=m)
-    windowed = with_window_dates(window_events, window_map_df=windows)
-    if expected_zones:
+    windowed = with_window_dates(inputs.window_events_df, window_map_df=windows)
+    if inputs.expected_zones:
         # stays and expected visits both read the windowed events: one read and one shuffle of them, not two
         windowed = windowed.persist(StorageLevel.MEMORY_AND_DISK)
     # Persisted: stays and flows both derive from them, and without it the sorts over every windowed event (two
     # per event and window) run once for each (make bench, 10 M events: 37 task-seconds).
-    coverage = (
-        load_coverage(spark, lh, zone_prior_factor=m.posterior.zone_prior_factor)
-        if m.presence_model == "posterior"
-        else None
-    )
-    window_stays = agg_window_stays(windowed, weights_df=weights, settings=m, coverage=coverage).persist(
-        StorageLevel.MEMORY_AND_DISK
-    )
+    window_stays = agg_window_stays(
+        windowed, weights_df=inputs.weights_df, settings=m, coverage=inputs.coverage
+    ).persist(StorageLevel.MEMORY_AND_DISK)
     expected_visits = (
-        agg_window_expected_visits(
-            windowed,
-            coverage=load_coverage(
-                spark, lh, zone_prior_factor=m.posterior.expected.zone_prior_factor, only_zones=expected_zones
-            ),
-            settings=m,
-        ).transform(filter_entered_in_window, tz=tz)
-        if expected_zones
+        agg_window_expected_visits(windowed, coverage=inputs.expected_coverage, settings=m).transform(
+            filter_entered_in_window, tz=tz
+        )
+        if inputs.expected_coverage is not None
         else spark.createDataFrame([], S.SILVER_EXPECTED_VISITS)  # replaces the partitions: no stale rows remain
     )
     # Cells that may count as presence in a zone: an arrival comes from a cell that is none of the zone's.
-    counts_as_presence = filter_present(weights, model=m.presence_model, min_weight=m.min_weight)  # type: ignore[arg-type]
+    counts_as_presence = filter_present(inputs.weights_df, model=m.presence_model, min_weight=m.min_weight)  # type: ignore[arg-type]
     cells = (
-        with_metric_centroid(footprints, wkb_col=S.FOOTPRINT_WKB, metric_crs=metric)
+        with_metric_centroid(inputs.footprints_df, wkb_col=S.FOOTPRINT_WKB, metric_crs=metric)
         .groupBy(S.CELL_ID)
         .agg(F.first(X_M).alias(X_M), F.first(Y_M).alias(Y_M))
     )
     zones = with_metric_centroid(zones_df, wkb_col=S.GEOMETRY_WKB, metric_crs=metric).select(S.ZONE_ID, X_M, Y_M)
-    votes = (
-        agg_posterior_night_votes(
-            night_events, coverage=load_home_coverage(spark, lh), tz=tz, event_cap_s=m.home_event_cap_s, **hours
+    if inputs.home_coverage is not None:
+        votes = agg_posterior_night_votes(
+            inputs.night_events_df, coverage=inputs.home_coverage, tz=tz, event_cap_s=m.home_event_cap_s, **hours
         )
-        if m.home_model == "posterior"
-        else agg_night_votes(night_events, district_weights_df=district_weights, tz=tz, **hours)
-    )
+    else:
+        votes = agg_night_votes(inputs.night_events_df, district_weights_df=inputs.district_weights_df, tz=tz, **hours)
     home = agg_device_home(
         votes,
         night_map_df=night_map_df(spark, build, nights=m.home_nights),
         # the devices each window sees, aggregated before any shuffle (not from `windowed`, which shuffles every event)
-        devices_df=window_events.join(F.broadcast(windows), on=S.EVENT_DATE, how="inner")
+        devices_df=inputs.window_events_df.join(F.broadcast(windows), on=S.EVENT_DATE, how="inner")
         .select(S.PSEUDO_ID, F.col(WINDOW_DATE).alias(S.DATE))
         .distinct(),
         min_nights=m.min_nights,
@@ -336,60 +362,82 @@ def run_mobility(
         )
         .transform(with_previous_zone, device_cols=device)
         .transform(filter_entered_in_window, tz=tz)
-        .transform(with_resident_flag, home_df=home, zone_district_df=agg_zone_district(zones_df, districts_df))
+        .transform(with_resident_flag, home_df=home, zone_district_df=agg_zone_district(zones_df, inputs.districts_df))
     )
     # a flow belongs to the date the device entered its second zone: that window sees both visits
     moves = agg_transitions(window_stays, max_transition_s=m.max_transition_s, device_cols=device).transform(
         filter_entered_in_window, tz=tz, at_col="entered_to_at"
     )
-
-    # write: stays first, then what is derived from them
-    frames = {"home": home, "stays": stays, "moves": moves, "expected": expected_visits}
+    frames = {
+        S.SILVER_DEVICE_HOME_TABLE: home,
+        S.SILVER_STAYS_TABLE: stays,
+        S.SILVER_ZONE_TRANSITIONS_TABLE: moves,
+        S.SILVER_EXPECTED_VISITS_TABLE: expected_visits,
+    }
     held = {name: df.persist(StorageLevel.MEMORY_AND_DISK) for name, df in frames.items()}
-    metadata = {"stage": STAGE, "inputs": fingerprint, "dates": [d.isoformat() for d in build]}
-    try:
-        with commit_metadata(spark, metadata):
-            _write_mobility(spark, config, held, build=build)
-        counts = (
-            held["stays"]
-            .where(_in_dates(S.DATE, dates))
-            .agg(F.count(F.lit(1)).alias("n"), F.count(F.when(F.col(S.IS_VISIT), 1)).alias("v"))
-            .first()
-        )
-        homes = held["home"].where(_in_dates(S.DATE, dates) & (F.col(S.HOME_DISTRICT_ID) != "unknown"))
-        n_homes = homes.select(S.PSEUDO_ID).distinct().count()
-        n_moves = held["moves"].where(_in_dates(S.DATE, dates)).count()
-    finally:
-        for df in (*held.values(), window_stays, windowed):
-            df.unpersist()
+    # weekly: from every stay of the weeks the run touches, the built ones and those silver holds on the other days
+    weeks = sorted({iso_week(d) for d in build})
+    week_stays = held[S.SILVER_STAYS_TABLE].select(*S.SILVER_STAYS.names).unionByName(inputs.week_stays_df)
+    repeat = agg_repeat_visits(week_stays, tz=tz).where(F.col(S.WEEK).isin(weeks))
+    return MobilityBuild(
+        tables={SILVER_TABLES[name]: df for name, df in held.items()}
+        | {SILVER_TABLES[S.SILVER_REPEAT_VISITS_TABLE]: repeat},
+        weeks=weeks,
+        held=[*held.values(), window_stays, windowed],
+    )
+
+
+def _report(frames: Mapping[Table, DataFrame], *, dates: Sequence[dt.date]) -> MobilityReport:
+    """Count what the run built for `dates` (not the days before), from the frames still held: nothing read back."""
+    stays, home, moves = (frames[SILVER_TABLES[t]] for t in (S.SILVER_STAYS_TABLE, S.SILVER_DEVICE_HOME_TABLE,
+                                                             S.SILVER_ZONE_TRANSITIONS_TABLE))  # fmt: skip
+    counts = (
+        stays.where(_in_dates(S.DATE, dates))
+        .agg(F.count(F.lit(1)).alias("n"), F.count(F.when(F.col(S.IS_VISIT), 1)).alias("v"))
+        .first()
+    )
     assert counts is not None
+    homes = home.where(_in_dates(S.DATE, dates) & (F.col(S.HOME_DISTRICT_ID) != "unknown"))
+    n_homes = homes.select(S.PSEUDO_ID).distinct().count()
+    n_moves = moves.where(_in_dates(S.DATE, dates)).count()
     return MobilityReport(tuple(dates), int(counts["n"]), int(counts["v"]), n_homes, n_moves)
 
 
-def _write_mobility(spark: SparkSession, config: Config, frames: dict[str, DataFrame], *, build: list[dt.date]) -> None:
-    """Replace the built dates of homes, stays and flows, then rebuild the weeks they touch; repeat visits go last,
-    so their commit says the whole build landed."""
-    lh, tz = config.lakehouse, config.timezone
-    stays_path = silver_path(lh, S.SILVER_STAYS_TABLE)
-    write_together(
-        lh,
-        {
-            name: Write(frames[name], SILVER_TABLES[table], build)
-            for name, table in (
-                ("home", S.SILVER_DEVICE_HOME_TABLE),
-                ("stays", S.SILVER_STAYS_TABLE),
-                ("moves", S.SILVER_ZONE_TRANSITIONS_TABLE),
-                ("expected", S.SILVER_EXPECTED_VISITS_TABLE),
-            )
-        },
+def run_mobility(
+    spark: SparkSession,
+    config: Config,
+    *,
+    dates: Sequence[dt.date],
+    force: bool = False,
+    run_id: str | None = None,
+) -> MobilityReport:
+    """Build stays, homes and flows of the dates and the day before each (a publication reads both), and the
+    repeat visits of their ISO weeks; replace those partitions of the mobility silver tables.
+
+    Each date is built from its own window of events only (mobility/windows.py), so the rows of a date do not
+    depend on which other dates the run covers. Raise MissingInputError when an input table is missing.
+    """
+    build = stay_dates(dates)
+
+    def built(inputs: MobilityInputs) -> Built[MobilityBuild]:
+        out = build_mobility(inputs, config, build=build)
+        repeat = SILVER_TABLES[S.SILVER_REPEAT_VISITS_TABLE]
+        return Built(
+            outputs={t: Output(df, build) for t, df in out.tables.items() if t != repeat},
+            marker=Output(out.tables[repeat], out.weeks),
+            info=out,
+            held=out.held,
+        )
+
+    result = run_stage(
+        spark,
+        STAGE,
+        config.lakehouse,
+        run_id=run_id or uuid.uuid4().hex,
+        fingerprints=lambda: dict.fromkeys((d.isoformat() for d in build), mobility_fingerprint(spark, config)),
+        force=force,
+        read=lambda: read_mobility(spark, config, build=build),
+        build=built,
+        report=lambda out, _metrics: _report(out.info.tables, dates=dates),
     )
-    # weekly: rebuilt from every stay silver holds in the weeks this run touched, whatever ran before
-    weeks = sorted({iso_week(d) for d in build})
-    week_days = [d for w in weeks for d in iso_week_dates(w)]
-    repeat = agg_repeat_visits(read_table(spark, stays_path).where(_in_dates(S.DATE, week_days)), tz=tz)
-    write(
-        repeat.where(F.col(S.WEEK).isin(weeks)),
-        SILVER_TABLES[S.SILVER_REPEAT_VISITS_TABLE],
-        lh,
-        values=weeks,
-    )
+    return result.report or MobilityReport(tuple(dates), 0, 0, 0, 0, skipped=True)

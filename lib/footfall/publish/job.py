@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import reduce
 from pathlib import Path
@@ -27,6 +27,7 @@ from footfall import schemas as S
 from footfall.config import Config
 from footfall.lakehouse import (
     GOLD_TABLES,
+    PUBLICATIONS,
     QUALITY_TABLES,
     commit_metadata,
     ensure_table,
@@ -42,32 +43,43 @@ from footfall.mobility.calendar import iso_week, iso_week_dates
 from footfall.mobility.expected import expected_zone_ids
 from footfall.mobility.windows import stay_dates
 from footfall.privacy.disclosure import agg_suppressed_cells
+from footfall.privacy.extrapolation import agg_device_weights
 from footfall.privacy.nesting import OUTER_ZONE_ID, agg_nested_zones_for_model
 from footfall.privacy.noise import agg_privacy_ledger
 from footfall.privacy.suppression import SUPPRESSION
-from footfall.publish.gold import register_gold, write_gold_tables
+from footfall.publish.gold import register_gold
 from footfall.publish.publications import (
-    append_publication,
     finish_history_drop,
     next_sequence,
     publication_df,
     published_dates,
 )
 from footfall.publish.staging import SilverInputs, select_publishable, stage_gold
+from footfall.stage import Built, Output, Stage, run_metadata, run_stage, silver
 
-# silver tables whose versions each gold commit records, so a published number can be traced to its inputs
-INPUT_TABLES = (
-    S.SILVER_STAYS_TABLE,
-    S.SILVER_SUBSCRIBERS_TABLE,
-    S.SILVER_DEVICE_HOME_TABLE,
-    S.SILVER_REPEAT_VISITS_TABLE,
-    S.SILVER_ZONE_TRANSITIONS_TABLE,
-    S.SILVER_ZONES_TABLE,
-    S.SILVER_ZONE_RESOLUTION_TABLE,
-    S.SILVER_MARKET_SHARE_TABLE,
-    S.SILVER_CELL_ZONE_WEIGHTS_TABLE,
-    S.SILVER_EXPECTED_VISITS_TABLE,
+STAGE = Stage(
+    name="publish",
+    inputs=silver(
+        S.SILVER_STAYS_TABLE,
+        S.SILVER_SUBSCRIBERS_TABLE,
+        S.SILVER_DEVICE_HOME_TABLE,
+        S.SILVER_REPEAT_VISITS_TABLE,
+        S.SILVER_ZONE_TRANSITIONS_TABLE,
+        S.SILVER_ZONES_TABLE,
+        S.SILVER_ZONE_RESOLUTION_TABLE,
+        S.SILVER_MARKET_SHARE_TABLE,
+        S.SILVER_CELL_ZONE_WEIGHTS_TABLE,
+        S.SILVER_TILE_ZONES_TABLE,
+    ),
+    optional_inputs=silver(S.SILVER_EXPECTED_VISITS_TABLE),  # a lakehouse whose mobility predates them lacks it
+    outputs=(*GOLD_TABLES.values(), PUBLICATIONS),
+    # the publication's row names the versions of every gold table: from its commit on, readers see them together
+    marker=PUBLICATIONS,
 )
+# The silver tables whose versions each gold commit records, so a published number can be traced to its inputs.
+# Not tile_zones: spatial rewrites it with cell_zone_weights, whose version is recorded, and leaving it out keeps
+# the fingerprints of earlier publications (a republication would spend privacy budget again under noise).
+TRACED = tuple(t for t in (*STAGE.inputs, *STAGE.optional_inputs) if t.name != S.SILVER_TILE_ZONES_TABLE)
 
 
 class PublishValidationError(RuntimeError):
@@ -139,7 +151,7 @@ def read_silver_inputs(
 
 
 def _input_versions(spark: SparkSession, lakehouse: Path) -> dict[str, int | None]:
-    return {t: table_version(spark, silver_path(lakehouse, t)) for t in INPUT_TABLES}
+    return {t.name: table_version(spark, t.path(lakehouse)) for t in TRACED}
 
 
 def publish_fingerprint(spark: SparkSession, config: Config) -> str:
@@ -217,53 +229,78 @@ def _suppression_counts(marked_df: DataFrame) -> dict[str, int]:
     return counts
 
 
-def run_publish(
-    spark: SparkSession,
-    config: Config,
-    *,
-    dates: Sequence[dt.date],
-    run_id: str | None = None,
-    force: bool = False,
-) -> PublishReport:
-    """Stage, validate and publish the gold tables for `dates`; raise PublishValidationError if any table fails.
+def max_device_weight(inputs: SilverInputs) -> float:
+    """Return the largest weight a device extrapolates to (1.0 when no device has a home): noise's sensitivity."""
+    top = agg_device_weights(inputs.home_df, market_share_df=inputs.market_share_df).agg(F.max(S.WEIGHT)).first()
+    return float(top[0]) if top is not None and top[0] is not None else 1.0
 
-    Skipped (nothing written, `skipped` set) when gold of the dates was built from the same inputs, unless `force`.
-    """
-    run_id = run_id or uuid.uuid4().hex
-    run_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-    lh, publish = config.lakehouse, config.publish
-    date_strs = tuple(sorted({d.isoformat() for d in dates}))
-    fingerprint = publish_fingerprint(spark, config)
-    # before any gold write: a run killed after its publication landed left that publication's old files behind
-    finish_history_drop(spark, lh)
-    weeks = complete_weeks(dates, published={d.isoformat() for d in gold_dates(spark, lh)})
-    if not force and set(date_strs) <= published_dates(spark, lh, fingerprint=fingerprint):
-        # Nothing to write, but a persistent catalog switched on since the last publication still gets the views.
-        registered = tuple(register_gold(spark, lh))
-        return PublishReport(run_id, date_strs, weeks, {}, {}, {}, (), registered, str(lh / S.QUALITY), skipped=True)
 
+@dataclass(frozen=True)
+class PublishInputs:
+    """What a publish run reads: the silver frames of its dates and weeks, which zones publish what, and (noise on)
+    the largest device weight."""
+
+    silver: SilverInputs
+    zones: PublishableZones
+    max_weight: float | None
+
+
+def read_publish(
+    spark: SparkSession, config: Config, *, dates: Sequence[dt.date], weeks: Sequence[str]
+) -> PublishInputs:
+    """Return the silver inputs of a publish run and what it decides from them before staging."""
     inputs = read_silver_inputs(spark, config, dates=dates, weeks=weeks)
-    zones = publishable_zones(spark, config, inputs)
-    all_zones, published_zones, nested_zones = zones.all, zones.counted, zones.nested
+    noise_on = config.publish.noise.mechanism != "none"
+    return PublishInputs(
+        silver=inputs,
+        zones=publishable_zones(spark, config, inputs),
+        max_weight=max_device_weight(inputs) if noise_on else None,
+    )
+
+
+@dataclass(frozen=True)
+class PublishBuild:
+    """The staged gold tables: the marked cells (materialised) and what each publishes, with its partitions."""
+
+    marked: dict[str, DataFrame]
+    published: dict[str, DataFrame]
+    partitions: dict[str, list[str]]
+    zones: PublishableZones
+
+
+def build_publish(
+    inputs: PublishInputs, config: Config, *, dates: Sequence[str], weeks: Sequence[str], salt: str
+) -> PublishBuild:
+    """Return every gold table of the run, disclosure control applied (publish/staging.py: pure)."""
+    publish = config.publish
     staged = stage_gold(
-        inputs,
+        inputs.silver,
         publish=publish,
         tz=config.timezone,
-        dates=date_strs,
+        dates=dates,
         weeks=weeks,
-        published_zone_ids=published_zones,
-        expected_zone_ids=zones.expected,
-        salt=run_id,
+        published_zone_ids=inputs.zones.counted,
+        expected_zone_ids=inputs.zones.expected,
+        salt=salt,
+        max_weight=inputs.max_weight,
     )
     # Materialise once: noise is random, and what the suites pass must be the very rows that are written.
     marked = {t: s.marked_df.localCheckpoint(eager=True) for t, s in staged.items()}
     published = {t: select_publishable(t, df, mode=publish.suppression_mode) for t, df in marked.items()}
     partitions = {t: list(s.partition_values) for t, s in staged.items()}
+    return PublishBuild(marked, published, partitions, inputs.zones)
 
+
+def validate_gold(
+    spark: SparkSession, build: PublishBuild, *, config: Config, run_id: str, run_at: dt.datetime
+) -> dict[str, Any]:
+    """Validate every staged gold table with its suite, record the results (quality/) and return them per table;
+    raise PublishValidationError when any table fails, before anything is published."""
     # imported here: Great Expectations takes 3 s to import, which a run that skips publish need not pay
     from footfall.quality.runner import agg_validation_runs, validate_staged, write_quality_report
 
-    validations = validate_staged(published, k=publish.k, zone_ids=all_zones, partitions=partitions)
+    lh, partitions = config.lakehouse, build.partitions
+    validations = validate_staged(build.published, k=config.publish.k, zone_ids=build.zones.all, partitions=partitions)
     quality_dir = lh / S.QUALITY
     result_paths = write_quality_report(validations, quality_dir=quality_dir, run_id=run_id, run_at=run_at)
     runs_df = agg_validation_runs(
@@ -276,7 +313,31 @@ def run_publish(
         raise PublishValidationError(
             f"gold validation failed, nothing published ({detail}); results in {quality_dir}/results/{run_id}"
         )
+    return validations
 
+
+def run_publish(
+    spark: SparkSession,
+    config: Config,
+    *,
+    dates: Sequence[dt.date],
+    run_id: str | None = None,
+    force: bool = False,
+) -> PublishReport:
+    """Stage, validate and publish the gold tables for `dates`; raise PublishValidationError if any table fails.
+
+    Skipped (nothing written, `skipped` set) when gold of the dates was built from the same inputs, unless `force`.
+    Raise MissingInputError when a silver table it reads is missing.
+    """
+    run_id = run_id or uuid.uuid4().hex
+    run_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    lh, publish = config.lakehouse, config.publish
+    date_strs = tuple(sorted({d.isoformat() for d in dates}))
+    fingerprint = publish_fingerprint(spark, config)
+    fingerprints = dict.fromkeys(date_strs, fingerprint)
+    # before any gold write: a run killed after its publication landed left that publication's old files behind
+    finish_history_drop(spark, lh)
+    weeks = complete_weeks(dates, published={d.isoformat() for d in gold_dates(spark, lh)})
     metadata = {
         "run_id": run_id,
         "config_hash": config_hash(config),
@@ -288,49 +349,98 @@ def run_publish(
         "inputs": fingerprint,
         "dates": list(date_strs),
     }
-    if publish.noise.mechanism != "none":  # budget is recorded before anything is published with it
-        _append_ledger(spark, config, partitions=partitions, run_id=run_id, run_at=run_at)
-    empty = [t for t in published if not partitions[t] and t != S.GOLD_ZONES_TABLE]
-    with commit_metadata(spark, metadata):
-        for table in empty:  # no complete week: the weekly table is created, nothing written
-            ensure_table(spark, GOLD_TABLES[table], lh)
-    frames = {t: (df, partitions[t]) for t, df in published.items() if t not in empty}
-    replaced = write_gold_tables(lh, frames, user_metadata=metadata)
-    rewritten = [t for t in replaced if t != S.GOLD_ZONES_TABLE]  # zones hold no counts of people: history may stay
-    versions = {t: v for t in published if (v := table_version(spark, gold_path(lh, t))) is not None}
-    # the publication's commit: from here on readers see these versions together (publish/publications.py)
-    publication = publication_df(
-        spark,
-        sequence=next_sequence(spark, lh),
-        run_id=run_id,
-        published_at=run_at,
-        dates=date_strs,
-        weeks=weeks,
-        inputs=fingerprint,
-        config_hash=config_hash(config),
-        code_version=__version__,
-        table_versions=versions,
-        rewritten=rewritten,
-    )
-    with commit_metadata(spark, {**metadata, "partitions": []}):
-        append_publication(publication, lakehouse=lh)
-        dropped = finish_history_drop(spark, lh)
+    found: dict[str, Any] = {}  # what validation counted and which versions the publication names
 
-    return PublishReport(
+    def built(inputs: PublishInputs) -> Built[PublishBuild]:
+        out = build_publish(inputs, config, dates=date_strs, weeks=weeks, salt=run_id)
+        # no complete week: the weekly table is created, nothing written
+        empty = [t for t in out.published if not out.partitions[t] and t != S.GOLD_ZONES_TABLE]
+
+        def first() -> None:
+            if publish.noise.mechanism != "none":  # budget is recorded before anything is published with it
+                _append_ledger(spark, config, partitions=out.partitions, run_id=run_id, run_at=run_at)
+            for table in empty:
+                ensure_table(spark, GOLD_TABLES[table], lh)
+
+        def publication(metrics: Mapping[str, Mapping[str, int]]) -> Output:
+            rewritten = [  # zones hold no counts of people: their history may stay
+                t for t, m in metrics.items() if m.get("numRemovedFiles", 0) > 0 and t != S.GOLD_ZONES_TABLE
+            ]
+            versions = {t: v for t in out.published if (v := table_version(spark, gold_path(lh, t))) is not None}
+            found["versions"] = versions
+            row_df = publication_df(
+                spark,
+                sequence=next_sequence(spark, lh),
+                run_id=run_id,
+                published_at=run_at,
+                dates=date_strs,
+                weeks=weeks,
+                inputs=fingerprint,
+                config_hash=config_hash(config),
+                code_version=__version__,
+                table_versions=versions,
+                rewritten=rewritten,
+            )
+            return Output(row_df, append=True, metadata={"partitions": []})
+
+        return Built(
+            outputs={
+                GOLD_TABLES[t]: Output(df, out.partitions[t], metadata={"partitions": out.partitions[t]})
+                for t, df in out.published.items()
+                if t not in empty
+            },
+            marker=publication,
+            info=out,
+            first=first,
+        )
+
+    run_meta = {**metadata, **run_metadata(STAGE, run_id=run_id, fingerprints=fingerprints)}
+
+    def validate(b: Built[PublishBuild]) -> None:
+        with commit_metadata(spark, run_meta):  # the validation runs' commits are the run's too
+            found["validations"] = validate_gold(spark, b.info, config=config, run_id=run_id, run_at=run_at)
+
+    def report(b: Built[PublishBuild], _metrics: Mapping[str, Mapping[str, int]]) -> PublishReport:
+        out, zones = b.info, b.info.zones
+        with commit_metadata(spark, {**run_meta, "partitions": []}):  # the history drop is its run's commit too
+            dropped = finish_history_drop(spark, lh)
+        withheld = set(zones.all) - set(zones.counted) - set(zones.nested) - set(zones.expected)
+        return PublishReport(
+            run_id=run_id,
+            dates=date_strs,
+            weeks=weeks,
+            rows={t: v.rows for t, v in found["validations"].items()},
+            suppressed={t: _suppression_counts(df) for t, df in out.marked.items() if t != S.GOLD_ZONES_TABLE},
+            versions=found["versions"],
+            history_dropped=tuple(dropped),
+            registered=tuple(register_gold(spark, lh)),
+            quality_dir=str(lh / S.QUALITY),
+            withheld_zones=tuple(sorted(withheld)),
+            nested_zones=zones.nested,
+            expected_zones=tuple(zones.expected),
+            incomplete_weeks=tuple(sorted({iso_week(d) for d in dates} - set(weeks))),
+        )
+
+    result = run_stage(
+        spark,
+        STAGE,
+        lh,
         run_id=run_id,
-        dates=date_strs,
-        weeks=weeks,
-        rows={t: v.rows for t, v in validations.items()},
-        suppressed={t: _suppression_counts(df) for t, df in marked.items() if t != S.GOLD_ZONES_TABLE},
-        versions=versions,
-        history_dropped=tuple(dropped),
-        registered=tuple(register_gold(spark, lh)),
-        quality_dir=str(quality_dir),
-        withheld_zones=tuple(sorted(set(all_zones) - set(published_zones) - set(nested_zones) - set(zones.expected))),
-        nested_zones=nested_zones,
-        expected_zones=tuple(zones.expected),
-        incomplete_weeks=tuple(sorted({iso_week(d) for d in dates} - set(weeks))),
+        fingerprints=fingerprints,
+        force=force,
+        # the publications table decides, not the commits: its rows outlive the log, which Delta trims
+        built=lambda: dict.fromkeys(published_dates(spark, lh, fingerprint=fingerprint), fingerprint),
+        read=lambda: read_publish(spark, config, dates=dates, weeks=weeks),
+        build=built,
+        validate=validate,
+        report=report,
+        metadata=metadata,
     )
+    if result.report is None:
+        # Nothing to write, but a persistent catalog switched on since the last publication still gets the views.
+        registered = tuple(register_gold(spark, lh))
+        return PublishReport(run_id, date_strs, weeks, {}, {}, {}, (), registered, str(lh / S.QUALITY), skipped=True)
+    return result.report
 
 
 def zone_ids_by_resolution(inputs: SilverInputs) -> dict[str, list[str]]:

@@ -94,9 +94,20 @@ def _scale(noise: NoiseConfig, *, values: int) -> float:
 
 
 def stage_hourly(
-    stays_df: DataFrame, *, weights_df: DataFrame, publish: PublishConfig, tz: str, salt: str, seed: int | None
+    stays_df: DataFrame,
+    *,
+    weights_df: DataFrame,
+    publish: PublishConfig,
+    tz: str,
+    salt: str,
+    seed: int | None,
+    max_weight: float | None = None,
 ) -> DataFrame:
-    """Return the marked hourly cells (before the dates are cut to the run's)."""
+    """Return the marked hourly cells (before the dates are cut to the run's).
+
+    `max_weight` is the largest device weight of `weights_df` (the caller reads it: staging does no I/O); noise
+    needs it, as the extrapolation's sensitivity.
+    """
     noise = publish.noise
     presence = _bounded(contributions_hourly_presence(stays_df, tz=tz), noise=noise, per=S.DATE, salt=salt)
     visits = _bounded(contributions_hourly_visits(stays_df, tz=tz), noise=noise, per=S.DATE, salt=salt)
@@ -104,9 +115,9 @@ def stage_hourly(
     if _is_on(noise):
         # three draws on the same devices share the budget: presence (visitors or passers-by, never both in one
         # hour), visit starts, and the extrapolation, whose sensitivity is the largest weight times the bound
+        if max_weight is None:
+            raise ValueError("noise on the extrapolated visitors needs the largest device weight (max_weight)")
         scale = _scale(noise, values=3)
-        top_weight = weights_df.agg(F.max(S.WEIGHT)).first()
-        max_weight = float(top_weight[0]) if top_weight is not None and top_weight[0] is not None else 1.0
         cells = with_noisy_counts(
             cells, value_cols=[S.VISITORS, S.PASSERS_BY, S.VISITS], noise=noise, scale=scale, seed=seed
         )
@@ -195,9 +206,11 @@ def stage_gold(
     salt: str,
     seed: int | None = None,
     expected_zone_ids: Sequence[str] = (),
+    max_weight: float | None = None,
 ) -> dict[str, StagedTable]:
     """Return every gold table's marked cells for the run's dates and weeks, limited to the zones that publish:
-    `published_zone_ids` in the tables of counts, `expected_zone_ids` in the expected visitors.
+    `published_zone_ids` in the tables of counts, `expected_zone_ids` in the expected visitors. With noise on,
+    `max_weight` is the largest device weight (`max_device_weight`, read by the caller).
 
     `inputs.stays_df` must hold every date of `weeks` (and the day before each date): the nesting check compares
     each week with all of its days.
@@ -208,7 +221,9 @@ def stage_gold(
     all_days = C.device_zone_days(stays, tz=tz)
     day_devices = N.agg_zone_day_devices(all_days)
     weights = agg_device_weights(inputs.home_df, market_share_df=inputs.market_share_df)
-    hourly = stage_hourly(stays, weights_df=weights, publish=publish, tz=tz, salt=salt, seed=seed)
+    hourly = stage_hourly(
+        stays, weights_df=weights, publish=publish, tz=tz, salt=salt, seed=seed, max_weight=max_weight
+    )
     hourly = N.with_hour_in_day_nesting(
         hourly.where(_in(S.DATE, dates)),
         day_devices_df=day_devices,
