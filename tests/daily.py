@@ -83,11 +83,10 @@ def seed_spatial(source: Path, lakehouse: Path) -> Path:
     """
     import shutil
 
-    from footfall.lakehouse import silver_path
-    from footfall.spatial.job import OUTPUT_TABLES
+    from footfall.spatial.job import STAGE
 
-    for table in (*OUTPUT_TABLES, S.SILVER_SPATIAL_INPUTS_TABLE):
-        shutil.copytree(silver_path(source, table), silver_path(lakehouse, table))
+    for table in STAGE.outputs:
+        shutil.copytree(table.path(source), table.path(lakehouse))
     return lakehouse
 
 
