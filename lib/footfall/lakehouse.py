@@ -28,20 +28,22 @@ R = TypeVar("R")
 
 @dataclass(frozen=True)
 class Table:
-    """A Delta table of the lakehouse: its layer folder, name, contract (schemas.py) and partition column."""
+    """A Delta table of the lakehouse: its layer folder, name, contract (schemas.py), partition column, and the
+    stage that builds it (what a stage missing it as input names to run first)."""
 
     layer: str
     name: str
     schema: T.StructType
     partition: str | None = None
+    built_by: str | None = None
 
     def path(self, lakehouse: Path) -> str:
         """Return where the table lives under `lakehouse`."""
         return str(Path(lakehouse) / self.layer / self.name)
 
 
-def _silver(name: str, schema: T.StructType, partition: str | None = None) -> Table:
-    return Table(S.SILVER, name, schema, partition)
+def _silver(built_by: str, name: str, schema: T.StructType, partition: str | None = None) -> Table:
+    return Table(S.SILVER, name, schema, partition, built_by)
 
 
 # The registry: every table footfall writes, silver, gold and quality alike. Stages ask it, never build paths.
@@ -49,32 +51,37 @@ SILVER_TABLES: dict[str, Table] = {
     t.name: t
     for t in (
         # ingest
-        _silver(S.SILVER_EVENTS_TABLE, S.SILVER_EVENTS, S.SILVER_EVENTS_PARTITION),
-        _silver(S.SILVER_QUARANTINE_TABLE, S.SILVER_QUARANTINE_EVENTS, S.SILVER_QUARANTINE_PARTITION),
-        _silver(S.SILVER_SUBSCRIBERS_TABLE, S.SILVER_SUBSCRIBERS, S.SILVER_SUBSCRIBERS_PARTITION),
-        _silver(S.SILVER_INGEST_AUDIT_TABLE, S.SILVER_INGEST_AUDIT),
-        _silver(S.SILVER_FORGET_AUDIT_TABLE, S.SILVER_FORGET_AUDIT),
-        _silver(S.SILVER_FORGET_APPLIED_TABLE, S.SILVER_FORGET_APPLIED),
-        _silver(S.SILVER_FORGET_PENDING_TABLE, S.SILVER_FORGET_PENDING),
+        _silver("ingest", S.SILVER_EVENTS_TABLE, S.SILVER_EVENTS, S.SILVER_EVENTS_PARTITION),
+        _silver("ingest", S.SILVER_QUARANTINE_TABLE, S.SILVER_QUARANTINE_EVENTS, S.SILVER_QUARANTINE_PARTITION),
+        _silver("ingest", S.SILVER_SUBSCRIBERS_TABLE, S.SILVER_SUBSCRIBERS, S.SILVER_SUBSCRIBERS_PARTITION),
+        _silver("ingest", S.SILVER_INGEST_AUDIT_TABLE, S.SILVER_INGEST_AUDIT),
+        # forget
+        _silver("forget", S.SILVER_FORGET_AUDIT_TABLE, S.SILVER_FORGET_AUDIT),
+        _silver("forget", S.SILVER_FORGET_APPLIED_TABLE, S.SILVER_FORGET_APPLIED),
+        _silver("forget", S.SILVER_FORGET_PENDING_TABLE, S.SILVER_FORGET_PENDING),
         # spatial: the inventory, rebuilt whole per version
-        _silver(S.SILVER_ZONES_TABLE, S.SILVER_ZONES),
-        _silver(S.SILVER_DISTRICTS_TABLE, S.SILVER_DISTRICTS),
-        _silver(S.SILVER_CELL_FOOTPRINTS_TABLE, S.SILVER_CELL_FOOTPRINTS),
-        _silver(S.SILVER_CELL_ZONE_WEIGHTS_TABLE, S.SILVER_CELL_ZONE_WEIGHTS),
-        _silver(S.SILVER_CELL_DISTRICT_WEIGHTS_TABLE, S.SILVER_CELL_DISTRICT_WEIGHTS),
-        _silver(S.SILVER_ZONE_RESOLUTION_TABLE, S.SILVER_ZONE_RESOLUTION),
-        _silver(S.SILVER_MARKET_SHARE_TABLE, S.SILVER_MARKET_SHARE),
-        _silver(S.SILVER_COVERAGE_TABLE, S.SILVER_COVERAGE),
-        _silver(S.SILVER_TILE_ZONES_TABLE, S.SILVER_TILE_ZONES),
-        _silver(S.SILVER_HOME_COVERAGE_TABLE, S.SILVER_HOME_COVERAGE),
-        _silver(S.SILVER_HOME_TILE_DISTRICTS_TABLE, S.SILVER_HOME_TILE_DISTRICTS),
-        _silver(S.SILVER_SPATIAL_INPUTS_TABLE, S.SILVER_SPATIAL_INPUTS),
+        _silver("spatial", S.SILVER_ZONES_TABLE, S.SILVER_ZONES),
+        _silver("spatial", S.SILVER_DISTRICTS_TABLE, S.SILVER_DISTRICTS),
+        _silver("spatial", S.SILVER_CELL_FOOTPRINTS_TABLE, S.SILVER_CELL_FOOTPRINTS),
+        _silver("spatial", S.SILVER_CELL_ZONE_WEIGHTS_TABLE, S.SILVER_CELL_ZONE_WEIGHTS),
+        _silver("spatial", S.SILVER_CELL_DISTRICT_WEIGHTS_TABLE, S.SILVER_CELL_DISTRICT_WEIGHTS),
+        _silver("spatial", S.SILVER_ZONE_RESOLUTION_TABLE, S.SILVER_ZONE_RESOLUTION),
+        _silver("spatial", S.SILVER_MARKET_SHARE_TABLE, S.SILVER_MARKET_SHARE),
+        _silver("spatial", S.SILVER_COVERAGE_TABLE, S.SILVER_COVERAGE),
+        _silver("spatial", S.SILVER_TILE_ZONES_TABLE, S.SILVER_TILE_ZONES),
+        _silver("spatial", S.SILVER_HOME_COVERAGE_TABLE, S.SILVER_HOME_COVERAGE),
+        _silver("spatial", S.SILVER_HOME_TILE_DISTRICTS_TABLE, S.SILVER_HOME_TILE_DISTRICTS),
+        _silver("spatial", S.SILVER_SPATIAL_INPUTS_TABLE, S.SILVER_SPATIAL_INPUTS),
         # mobility
-        _silver(S.SILVER_STAYS_TABLE, S.SILVER_STAYS, S.SILVER_STAYS_PARTITION),
-        _silver(S.SILVER_DEVICE_HOME_TABLE, S.SILVER_DEVICE_HOME, S.SILVER_DEVICE_HOME_PARTITION),
-        _silver(S.SILVER_REPEAT_VISITS_TABLE, S.SILVER_REPEAT_VISITS, S.SILVER_REPEAT_VISITS_PARTITION),
-        _silver(S.SILVER_ZONE_TRANSITIONS_TABLE, S.SILVER_ZONE_TRANSITIONS, S.SILVER_ZONE_TRANSITIONS_PARTITION),
-        _silver(S.SILVER_EXPECTED_VISITS_TABLE, S.SILVER_EXPECTED_VISITS, S.SILVER_EXPECTED_VISITS_PARTITION),
+        _silver("mobility", S.SILVER_STAYS_TABLE, S.SILVER_STAYS, S.SILVER_STAYS_PARTITION),
+        _silver("mobility", S.SILVER_DEVICE_HOME_TABLE, S.SILVER_DEVICE_HOME, S.SILVER_DEVICE_HOME_PARTITION),
+        _silver("mobility", S.SILVER_REPEAT_VISITS_TABLE, S.SILVER_REPEAT_VISITS, S.SILVER_REPEAT_VISITS_PARTITION),
+        _silver(
+            "mobility", S.SILVER_ZONE_TRANSITIONS_TABLE, S.SILVER_ZONE_TRANSITIONS, S.SILVER_ZONE_TRANSITIONS_PARTITION
+        ),
+        _silver(
+            "mobility", S.SILVER_EXPECTED_VISITS_TABLE, S.SILVER_EXPECTED_VISITS, S.SILVER_EXPECTED_VISITS_PARTITION
+        ),
     )
 }
 GOLD_TABLES: dict[str, Table] = {

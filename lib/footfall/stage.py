@@ -23,7 +23,6 @@ from typing import Any, Generic, TypeVar
 
 from pyspark.sql import DataFrame, SparkSession
 
-from footfall import schemas as S
 from footfall.lakehouse import (
     SILVER_TABLES,
     Table,
@@ -42,41 +41,6 @@ R = TypeVar("R")  # what a stage reports
 
 # The key of an undated stage's one fingerprint (spatial builds the inventory whole, not per date).
 UNDATED = "*"
-
-# Which stage builds each silver table: what a missing input names to run first.
-BUILT_BY: dict[str, str] = {
-    **dict.fromkeys(
-        (S.SILVER_EVENTS_TABLE, S.SILVER_QUARANTINE_TABLE, S.SILVER_SUBSCRIBERS_TABLE, S.SILVER_INGEST_AUDIT_TABLE),
-        "ingest",
-    ),
-    **dict.fromkeys(
-        (
-            S.SILVER_ZONES_TABLE,
-            S.SILVER_DISTRICTS_TABLE,
-            S.SILVER_CELL_FOOTPRINTS_TABLE,
-            S.SILVER_CELL_ZONE_WEIGHTS_TABLE,
-            S.SILVER_CELL_DISTRICT_WEIGHTS_TABLE,
-            S.SILVER_ZONE_RESOLUTION_TABLE,
-            S.SILVER_MARKET_SHARE_TABLE,
-            S.SILVER_COVERAGE_TABLE,
-            S.SILVER_TILE_ZONES_TABLE,
-            S.SILVER_HOME_COVERAGE_TABLE,
-            S.SILVER_HOME_TILE_DISTRICTS_TABLE,
-            S.SILVER_SPATIAL_INPUTS_TABLE,
-        ),
-        "spatial",
-    ),
-    **dict.fromkeys(
-        (
-            S.SILVER_STAYS_TABLE,
-            S.SILVER_DEVICE_HOME_TABLE,
-            S.SILVER_REPEAT_VISITS_TABLE,
-            S.SILVER_ZONE_TRANSITIONS_TABLE,
-            S.SILVER_EXPECTED_VISITS_TABLE,
-        ),
-        "mobility",
-    ),
-}
 
 
 class MissingInputError(RuntimeError):
@@ -101,6 +65,11 @@ class Stage:
 def silver(*names: str) -> tuple[Table, ...]:
     """Return the registry's silver tables of these names."""
     return tuple(SILVER_TABLES[n] for n in names)
+
+
+def silver_built_by(stage: str) -> tuple[Table, ...]:
+    """Return the registry's silver tables the stage `stage` builds."""
+    return tuple(t for t in SILVER_TABLES.values() if t.built_by == stage)
 
 
 @dataclass(frozen=True)
@@ -151,7 +120,7 @@ def check_inputs(spark: SparkSession, stage: Stage, lakehouse: Path) -> None:
     for table in stage.inputs:
         if _exists(spark, table, lakehouse):
             continue
-        first = BUILT_BY.get(table.name)
+        first = table.built_by
         todo = f"run `footfall {first}` first" if first else "build it first"
         raise MissingInputError(
             f"{stage.name} needs {table.layer}/{table.name}, which the lakehouse lacks ({table.path(lakehouse)}): "

@@ -45,7 +45,7 @@ from footfall.spatial.weights import (
     with_metric_geometry,
     with_overlaps,
 )
-from footfall.stage import UNDATED, Built, Output, Stage, run_stage, silver
+from footfall.stage import UNDATED, Built, Output, Stage, run_stage, silver_built_by
 
 # Bump when the way footprints or weights are computed changes: the next run then rebuilds on unchanged inputs.
 SPATIAL_ALGORITHM_VERSION = "4"  # 2: market shares join the inventory; 3: the coverage model; 4: the home grid
@@ -53,20 +53,7 @@ SPATIAL_ALGORITHM_VERSION = "4"  # 2: market shares join the inventory; 3: the c
 STAGE = Stage(
     name="spatial",
     inputs=(),  # landing files, checked by check_spatial_inputs before Spark starts
-    outputs=silver(
-        S.SILVER_ZONES_TABLE,
-        S.SILVER_DISTRICTS_TABLE,
-        S.SILVER_CELL_FOOTPRINTS_TABLE,
-        S.SILVER_CELL_ZONE_WEIGHTS_TABLE,
-        S.SILVER_CELL_DISTRICT_WEIGHTS_TABLE,
-        S.SILVER_ZONE_RESOLUTION_TABLE,
-        S.SILVER_MARKET_SHARE_TABLE,
-        S.SILVER_COVERAGE_TABLE,
-        S.SILVER_TILE_ZONES_TABLE,
-        S.SILVER_HOME_COVERAGE_TABLE,
-        S.SILVER_HOME_TILE_DISTRICTS_TABLE,
-        S.SILVER_SPATIAL_INPUTS_TABLE,
-    ),
+    outputs=silver_built_by("spatial"),
     marker=SILVER_TABLES[S.SILVER_SPATIAL_INPUTS_TABLE],
 )
 
