@@ -43,34 +43,60 @@ def spark() -> Iterator[SparkSession]:
     session.stop()
 
 
+def _once_per_run(
+    tmp_path_factory: pytest.TempPathFactory, worker_id: str, name: str, build: Callable[[Path], None]
+) -> Path:
+    """Return the folder `name` that `build` fills, built once per `pytest` run: under xdist the first worker that needs
+    it builds it while the others wait on a file lock, then every worker reads the same folder."""
+    import fcntl
+
+    if worker_id == "master":  # no xdist: this process is the run
+        folder = tmp_path_factory.mktemp(name) / name
+        build(folder)
+        return folder
+    root = tmp_path_factory.getbasetemp().parent  # shared by the run's workers
+    folder, done = root / name, root / f"{name}.done"
+    with (root / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            build(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
-def daily_landing(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Return the landing folder of one small three-day city, generated once per test process. Read-only:
-    a test that changes landing copies it first."""
+def daily_landing(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """Return the landing folder of one small three-day city, generated once per test run (shared by the xdist
+    workers). Read-only: a test that changes landing copies it first."""
     from tests.daily import DAYS, SEED, SUBSCRIBERS
 
     from footfall.synth import GenerateOptions, generate_city
 
-    out = tmp_path_factory.mktemp("daily-city") / "landing"
     options = GenerateOptions(subscribers=SUBSCRIBERS, days=len(DAYS), start=DAYS[0], seed=SEED)
-    generate_city(spark, out=out, options=options)
-    return out
+    return _once_per_run(
+        tmp_path_factory, worker_id, "daily-landing", lambda out: generate_city(spark, out=out, options=options)
+    )
 
 
 @pytest.fixture(scope="session")
-def daily_batch(daily_landing: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def daily_batch(daily_landing: Path, tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     """Return the lakehouse of one run over the three days of `daily_landing`: the reference gold that every
-    batching, the Airflow DAG and the cluster must give. Built once per test process. Read-only: copy it first."""
+    batching, the Airflow DAG and the cluster must give. Built once per test run (shared by the xdist workers).
+    Read-only: copy it first."""
     from tests.daily import DAYS, lakehouse_of_run
 
-    return lakehouse_of_run(daily_landing, tmp_path_factory.mktemp("batch"), list(DAYS))
+    def build(folder: Path) -> None:
+        lakehouse_of_run(daily_landing, folder, list(DAYS))
+
+    return _once_per_run(tmp_path_factory, worker_id, "daily-batch", build) / "lakehouse"
 
 
 # The files that take minutes, longest first: `make test` hands files to its two workers in collection order
 # (--dist loadfile), so starting these first keeps one long file from running alone at the end.
 _LONG_FIRST = (
-    "test_pipeline.py",
     "test_daily_runs.py",
+    "test_pipeline.py",
+    "test_daily_order.py",
     "test_notebooks.py",
     "test_forget_pending.py",
     "test_bad_inputs.py",

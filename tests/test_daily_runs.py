@@ -33,21 +33,15 @@ from footfall.pipeline import MissingDatesError, run_pipeline
 
 pytestmark = pytest.mark.integration
 
-# The reverse and in-order runs start from a lakehouse that holds the batch's spatial tables (tests/daily.py,
-# seed_spatial): spatial depends on the inventory only, and its own skip is what a second daily run does anyway.
+# The reverse runs start from a lakehouse that holds the batch's spatial tables (tests/daily.py, seed_spatial):
+# spatial depends on the inventory only, and its own skip is what a second daily run does anyway. The in-order runs
+# are in test_daily_order.py, a file of their own, so that make test's two processes run both orders at once on the
+# one batch both compare with (conftest.py, daily_batch).
 
 
 @pytest.fixture(autouse=True)
 def _key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FOOTFALL_PSEUDONYM_KEY", TEST_KEY)
-
-
-def _delta_versions(lakehouse: Path) -> dict[str, list[str]]:
-    """Return, per Delta table under the lakehouse, the commit files of its log (what any write would add to)."""
-    return {
-        str(log.parent.relative_to(lakehouse)): sorted(p.name for p in log.glob("*.json"))
-        for log in lakehouse.rglob("_delta_log")
-    }
 
 
 @pytest.mark.pipeline
@@ -62,30 +56,6 @@ def test_days_run_in_reverse_give_the_gold_of_one_batch(
     with capsys.disabled():
         print(f"\n[daily] reverse order vs one batch: {len(rows)} gold tables, {sum(rows.values())} rows equal: {rows}")
     assert rows[S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE] > 0 and rows[S.GOLD_ZONE_CATCHMENT_DAILY_TABLE] > 0
-
-
-@pytest.mark.pipeline
-def test_days_run_in_order_give_the_gold_of_one_batch_and_a_rerun_touches_nothing(
-    spark: SparkSession, daily_landing: Path, daily_batch: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    config = daily_config(daily_landing, seed_spatial(daily_batch, tmp_path / "lakehouse"))
-    weekly = gold_path(config.lakehouse, S.GOLD_ZONE_REPEAT_VISITS_WEEKLY_TABLE)
-    for day in DAYS:
-        run_days(config, [day])
-        # the week (2026-W10) publishes once, when its Sunday has run: a Friday copy against a Saturday copy
-        # would give away Saturday's new visitors
-        published = spark.read.format("delta").load(weekly).count()
-        assert (published > 0) == (day == DAYS[-1]), (day, published)
-    rows = assert_gold_equal(spark, config.lakehouse, daily_batch)
-    with capsys.disabled():
-        print(f"\n[daily] in order vs one batch: {len(rows)} gold tables, {sum(rows.values())} rows equal: {rows}")
-
-    before = _delta_versions(config.lakehouse)
-    printed = run_days(config, [DAYS[-1]])
-    assert _delta_versions(config.lakehouse) == before
-    for stage in ("ingest", "spatial", "mobility", "publish"):
-        assert f"{stage}: skipped" in printed, printed
-    assert "forget: no new objections" in printed
 
 
 def test_a_week_is_published_once_its_sunday_hasrun_days() -> None:

@@ -37,9 +37,10 @@ def _key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="module")
-def saturday(daily_landing: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Return the lakehouse of a run of the city's Saturday alone (DAYS[1])."""
-    return lakehouse_of_run(daily_landing, tmp_path_factory.mktemp("saturday"), [DAYS[1]])
+def saturday(daily_landing: Path, daily_batch: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return the lakehouse of a run of the city's Saturday alone (DAYS[1]), from the batch's spatial tables (the
+    batch is built once per test run: conftest.py)."""
+    return lakehouse_of_run(daily_landing, tmp_path_factory.mktemp("saturday"), [DAYS[1]], spatial_from=daily_batch)
 
 
 def _busiest_visitor(spark: SparkSession, config: Config) -> str:

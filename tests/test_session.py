@@ -74,8 +74,9 @@ def test_sedona_python_functions_work_without_sedona_context_create(spark: Spark
 def test_local_driver_gets_the_log4j2_file_next_to_utc(tmp_path: Path) -> None:
     conf = tmp_path / "log4j2.properties"
     settings = session_settings({}, local=True, jars=[], log4j2=conf)
-    assert settings["spark.driver.extraJavaOptions"] == f"-Duser.timezone=UTC -Dlog4j2.configurationFile={conf}"
-    assert session_settings({}, local=True, jars=[])["spark.driver.extraJavaOptions"] == "-Duser.timezone=UTC"
+    base = "-Duser.timezone=UTC -XX:+UseParallelGC"
+    assert settings["spark.driver.extraJavaOptions"] == f"{base} -Dlog4j2.configurationFile={conf}"
+    assert session_settings({}, local=True, jars=[])["spark.driver.extraJavaOptions"] == base
     # A cluster keeps its own logging.
     assert "spark.driver.extraJavaOptions" not in session_settings({}, local=False, jars=[], log4j2=conf)
 

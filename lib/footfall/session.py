@@ -47,8 +47,14 @@ _LOCAL: dict[str, str] = {
     "spark.sql.sources.parallelPartitionDiscovery.parallelism": "4",
     # Delta checks retention on VACUUM; only `footfall forget` overrides it, per call.
     "spark.databricks.delta.retentionDurationCheck.enabled": "true",
-    "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
-    "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+    # ParallelGC: a batch job wants throughput, not G1's short pauses; G1's concurrent threads took a tenth of the
+    # JVM's CPU on a small run (issue 28: one day of the test city, 2 cores, 62-75 CPU-s warm with G1, 58-66 without).
+    "spark.driver.extraJavaOptions": "-Duser.timezone=UTC -XX:+UseParallelGC",
+    "spark.executor.extraJavaOptions": "-Duser.timezone=UTC -XX:+UseParallelGC",
+    # Spark keeps 100 compiled query classes; a run makes several hundred, so it compiled them again, and the JIT
+    # compiled them again after it: JIT compilation was 40 % of the JVM's CPU on a small run (C2 alone 92 of 280 s).
+    # With 2000 and ParallelGC one day of the test city took 36-41 s warm instead of 44-55 (issue 28, docs/scale.md).
+    "spark.sql.codegen.cache.maxEntries": "2000",
 }
 
 

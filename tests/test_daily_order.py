@@ -1,0 +1,54 @@
+"""Daily operation, the daily order: the dates of the shared three-day city run one by one in order give the gold
+of one batch run, the week publishes once with its Sunday, and a rerun with nothing new writes nothing.
+
+A file of its own beside test_daily_runs.py (the reverse order), so that make test's two processes run both at once;
+both compare with the one batch run of the city (conftest.py, `daily_batch`, built once per test run)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+from tests.daily import DAYS, TEST_KEY, assert_gold_equal, daily_config, run_days, seed_spatial
+
+from footfall import schemas as S
+from footfall.lakehouse import gold_path
+
+pytestmark = [pytest.mark.integration, pytest.mark.pipeline]
+
+
+@pytest.fixture(autouse=True)
+def _key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FOOTFALL_PSEUDONYM_KEY", TEST_KEY)
+
+
+def _delta_versions(lakehouse: Path) -> dict[str, list[str]]:
+    """Return, per Delta table under the lakehouse, the commit files of its log (what any write would add to)."""
+    return {
+        str(log.parent.relative_to(lakehouse)): sorted(p.name for p in log.glob("*.json"))
+        for log in lakehouse.rglob("_delta_log")
+    }
+
+
+def test_days_run_in_order_give_the_gold_of_one_batch_and_a_rerun_touches_nothing(
+    spark: SparkSession, daily_landing: Path, daily_batch: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = daily_config(daily_landing, seed_spatial(daily_batch, tmp_path / "lakehouse"))
+    weekly = gold_path(config.lakehouse, S.GOLD_ZONE_REPEAT_VISITS_WEEKLY_TABLE)
+    for day in DAYS:
+        run_days(config, [day])
+        # the week (2026-W10) publishes once, when its Sunday has run: a Friday copy against a Saturday copy
+        # would give away Saturday's new visitors
+        published = spark.read.format("delta").load(weekly).count()
+        assert (published > 0) == (day == DAYS[-1]), (day, published)
+    rows = assert_gold_equal(spark, config.lakehouse, daily_batch)
+    with capsys.disabled():
+        print(f"\n[daily] in order vs one batch: {len(rows)} gold tables, {sum(rows.values())} rows equal: {rows}")
+
+    before = _delta_versions(config.lakehouse)
+    printed = run_days(config, [DAYS[-1]])
+    assert _delta_versions(config.lakehouse) == before
+    for stage in ("ingest", "spatial", "mobility", "publish"):
+        assert f"{stage}: skipped" in printed, printed
+    assert "forget: no new objections" in printed
