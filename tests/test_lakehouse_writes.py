@@ -74,8 +74,9 @@ def test_writes_in_threads_run_in_the_callers_job_group(spark: SparkSession, tmp
                 "b": Write(_demographics(spark), GOLD_TABLES[DEMOGRAPHICS], [DAY.isoformat()]),
             },
         )
-    finally:
+    finally:  # the group and its description: a later test in this process must not inherit either
         sc.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
+        sc.setLocalProperty("spark.job.description", None)  # type: ignore[arg-type]
     jobs = sc.statusTracker().getJobIdsForGroup("test-write-together")
     assert len(jobs) >= 2  # at least one write job per table
 
