@@ -49,6 +49,7 @@ def _once_per_run(
     """Return the folder `name` that `build` fills, built once per `pytest` run: under xdist the first worker that needs
     it builds it while the others wait on a file lock, then every worker reads the same folder."""
     import fcntl
+    import shutil
 
     if worker_id == "master":  # no xdist: this process is the run
         folder = tmp_path_factory.mktemp(name) / name
@@ -59,6 +60,7 @@ def _once_per_run(
     with (root / f"{name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # what a worker whose build failed left half-written
             build(folder)
             done.touch()
     return folder
