@@ -20,6 +20,7 @@ from pyspark import inheritable_thread_target
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
+from footfall import commit_log
 from footfall import schemas as S
 from footfall.session import conf_set
 
@@ -218,9 +219,20 @@ def write(
         writer = writer.option("replaceWhere", partitions_predicate(table.partition, labels))
     path = table.path(lakehouse)
     writer.save(path)
+    return {key: int(value) for key, value in _last_metrics(spark, path, user_metadata).items()}
+
+
+def _last_metrics(spark: SparkSession, path: str, user_metadata: Mapping[str, object] | None) -> Mapping[str, str]:
+    """Return the operation metrics of the commit just made at `path`: from the log's newest commit file when it is
+    ours (same userMetadata), else from Delta's history (another file system, or a writer got in between)."""
+    last = commit_log.latest(path)
+    if last is not None:
+        info = last[1]
+        text = None if user_metadata is None else json.dumps(user_metadata, sort_keys=True, default=str)
+        if (text is None or info.get("userMetadata") == text) and "operationMetrics" in info:
+            return dict(info["operationMetrics"])
     row = DeltaTable.forPath(spark, path).history(1).select("operationMetrics").first()
-    metrics = (row["operationMetrics"] if row is not None else None) or {}
-    return {key: int(value) for key, value in metrics.items()}
+    return (row["operationMetrics"] if row is not None else None) or {}
 
 
 @dataclass(frozen=True)
@@ -293,6 +305,9 @@ def gold_dates(spark: SparkSession, lakehouse: Path) -> set[dt.date]:
 
 def table_version(spark: SparkSession, path: str) -> int | None:
     """Return the current Delta version of the table at `path`, or None when there is no table."""
+    found = commit_log.versions(path)
+    if found is not None:  # a local table: its newest commit file, no Spark job
+        return found[0] if found else None
     if not table_exists(spark, path):
         return None
     row = DeltaTable.forPath(spark, path).history(1).select("version").first()
@@ -309,12 +324,17 @@ def commit_metadata(spark: SparkSession, user_metadata: Mapping[str, object]) ->
 
 def commit_metadatas(spark: SparkSession, path: str) -> list[dict[str, Any]]:
     """Return the parsed userMetadata of every commit of the table at `path`, newest first (empty if none)."""
-    if not table_exists(spark, path):
+    local = commit_log.versions(path)
+    if local is not None:  # read from the log's commit files, newest first, as history() would give them
+        texts = [commit_log.commit_info(path, v).get("userMetadata") for v in local]
+    elif table_exists(spark, path):
+        texts = [r["userMetadata"] for r in DeltaTable.forPath(spark, path).history().select("userMetadata").collect()]
+    else:
         return []
     found = []
-    for row in DeltaTable.forPath(spark, path).history().select("version", "userMetadata").collect():
+    for text in texts:
         try:
-            meta = json.loads(row["userMetadata"] or "null")
+            meta = json.loads(text or "null")
         except ValueError:
             continue
         if isinstance(meta, dict):
