@@ -189,3 +189,72 @@ def test_only_some_zones_get_a_mass_while_the_prior_rises_in_all() -> None:
     assert masses[0, 0] == pytest.approx(1 / 3)
     only_y = build_coverage(COVERAGE, shares, zone_prior_factor=4.0, only_zones=["Y"])
     assert not only_y.touches_zones("B")  # B serves tiles 1 and 2, neither in Y
+
+
+def _reference_presence(pdf: pd.DataFrame, cov, *, window_s: float, max_neighbours: int, min_mass: float):
+    """The rows devices_presence must give, from the NumPy statement of the model (zone_masses), one device at a
+    time: (event position, zone, mass, prev_mass, next_mass)."""
+    seconds = pdf[S.EVENT_TS].to_numpy("datetime64[s]").astype(np.int64)
+    cells = pdf[S.CELL_ID].to_numpy()
+    rows = []
+    for _, g in pdf.groupby(S.PSEUDO_ID, sort=False):
+        a, b = g.index[0], g.index[-1] + 1
+        m = zone_masses(cov, cells[a:b], seconds[a:b], window_s=window_s, max_neighbours=max_neighbours)
+        padded = np.vstack([np.zeros((1, m.shape[1])), m, np.zeros((1, m.shape[1]))])
+        for e, z in zip(*np.nonzero(m >= min_mass), strict=True):
+            rows.append((a + e, cov.zone_ids[z], m[e, z], padded[e, z], padded[e + 2, z]))
+    return sorted(rows)
+
+
+def test_the_compiled_kernel_gives_the_numpy_model_on_a_random_city() -> None:
+    """devices_presence runs the compiled kernel (posterior_kernel.py); on 60 random devices over 40 cells, 2 km of
+    tiles and 5 zones it gives every row of the NumPy model (posterior.zone_masses) to 1e-9, neighbours' masses too."""
+    rng = np.random.default_rng(7)
+    cells = [f"c{i}" for i in range(40)]
+    coverage = []
+    for c in cells:  # each cell serves 30-120 tiles of 400 around its centre, P(cell | tile) in (0.01, 1]
+        centre = rng.integers(0, 400)
+        tiles = np.unique(np.clip(centre + rng.integers(-80, 80, size=rng.integers(30, 120)), 0, 399))
+        coverage += [(c, int(t), float(p)) for t, p in zip(tiles, rng.uniform(0.01, 1.0, len(tiles)), strict=True)]
+    shares = pd.DataFrame(
+        [(int(t), f"Z{z}", float(rng.uniform(0.2, 1.0))) for z in range(5) for t in rng.choice(400, 25, replace=False)],
+        columns=["tile_id", "zone_id", "share"],
+    )
+    cov = build_coverage(
+        pd.DataFrame(coverage, columns=["cell_id", "tile_id", "p_serve"]), shares, zone_prior_factor=3.0
+    )
+    t0 = pd.Timestamp("2026-03-07 06:00:00")
+    events = []
+    for d in range(60):
+        n = int(rng.integers(1, 80))
+        seconds = np.sort(rng.integers(0, 6 * 3600, n))  # bursts and gaps: neighbours in and out of the window
+        picked = rng.choice([*cells[: 8 + d % 30], "unknown"], n)
+        events += [
+            (f"d{d:02d}", t0 + pd.Timedelta(seconds=int(s)), str(c)) for s, c in zip(seconds, picked, strict=True)
+        ]
+    # bursts on one cell: 16 close neighbours raise its likelihood to the 17th power, so most of its tiles fall more
+    # than 36 nats below the best one, are not exponentiated and put exactly 0 into their zones
+    # alternating between two cells, so that one cell's events are computed after the other's (a kernel that wrote
+    # past an event's own entries would overwrite its neighbour's)
+    burst_tiles = sorted({t for c, t, _ in coverage if c in cells[:2]})
+    burst = pd.DataFrame({"tile_id": burst_tiles, "zone_id": "Z0", "share": 0.5})
+    shares = pd.concat([shares, burst]).drop_duplicates(["tile_id", "zone_id"])  # one row per tile and zone
+    cov = build_coverage(
+        pd.DataFrame(coverage, columns=["cell_id", "tile_id", "p_serve"]), shares, zone_prior_factor=3.0
+    )
+    for d in range(5):
+        seconds = np.sort(rng.integers(0, 90, 40))
+        events += [(f"burst{d}", t0 + pd.Timedelta(seconds=int(s)), cells[i % 2]) for i, s in enumerate(seconds)]
+    pdf = pd.DataFrame(events, columns=[S.PSEUDO_ID, S.EVENT_TS, S.CELL_ID])
+    pdf = pdf.sort_values([S.PSEUDO_ID, S.EVENT_TS, S.CELL_ID], kind="stable").reset_index(drop=True)
+    settings = {"window_s": WINDOW_S, "max_neighbours": 16, "min_mass": 0.05}
+
+    got = devices_presence(pdf, cov, device_cols=(S.PSEUDO_ID,), **settings)
+    want = _reference_presence(pdf, cov, **settings)
+
+    assert len(want) > 200 and sum(1 for e, *_ in want if pdf[S.PSEUDO_ID].iloc[e].startswith("burst")) >= 100
+    rows = sorted(
+        zip(got.index, got[S.ZONE_ID], got[S.PRESENCE_WEIGHT], got["prev_mass"], got["next_mass"], strict=True)
+    )
+    assert [(e, z) for e, z, *_ in rows] == [(e, z) for e, z, *_ in want]
+    np.testing.assert_allclose([r[2:] for r in rows], [w[2:] for w in want], rtol=0, atol=1e-9)

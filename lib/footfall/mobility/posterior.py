@@ -31,6 +31,7 @@ from pyspark.sql import types as T
 
 from footfall import schemas as S
 from footfall.mobility.buckets import BUCKET, device_bucket, group_slices
+from footfall.mobility.posterior_kernel import FlatCoverage, flatten, presence_rows
 from footfall.mobility.stays import NEXT_MASS, PREV_MASS
 
 LOG_FLOOR = float(np.log(1e-4))
@@ -46,6 +47,7 @@ class Coverage:
     log_p: tuple[np.ndarray, ...]  # per cell: log P(cell | tile), aligned with tiles
     log_prior: tuple[np.ndarray, ...]  # per cell: log prior of its tiles (unnormalised)
     zone_rows: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]  # per cell: (tile position, zone, share)
+    flat: FlatCoverage  # the same arrays, concatenated, for the compiled kernel (posterior_kernel.py)
 
     def touches_zones(self, cell_id: str) -> bool:
         """Return whether an event on the cell can put any mass inside a zone."""
@@ -86,7 +88,8 @@ def build_coverage(
         hit = shares[shares["tile_id"].isin(t)]
         pos = np.searchsorted(t, hit["tile_id"].to_numpy(np.int64))
         zone_rows.append((pos, hit["z"].to_numpy(np.int64), hit["share"].to_numpy(float)))
-    return Coverage(cells, zone_ids, tuple(tiles), tuple(log_p), tuple(log_prior), tuple(zone_rows))
+    flat = flatten(tuple(tiles), tuple(log_p), tuple(log_prior), tuple(zone_rows), len(zone_ids))
+    return Coverage(cells, zone_ids, tuple(tiles), tuple(log_p), tuple(log_prior), tuple(zone_rows), flat)
 
 
 def _neighbours(
@@ -201,19 +204,23 @@ def devices_presence(
     `pdf` holds the events of any number of devices (told apart by `device_cols`), sorted by device, event_ts and
     cell_id, with event_ts as datetime64. Each device's posterior uses its own events only.
     """
-    seconds = pdf[S.EVENT_TS].to_numpy("datetime64[s]").astype(np.int64)
-    cells = pdf[S.CELL_ID].to_numpy()
-    picked: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-    for a, b in group_slices(pdf, device_cols):
-        masses = zone_masses(cov, cells[a:b], seconds[a:b], window_s=window_s, max_neighbours=max_neighbours)
-        ev, zn = np.nonzero(masses >= min_mass)
-        if len(ev):
-            padded = np.vstack([np.zeros((1, masses.shape[1])), masses, np.zeros((1, masses.shape[1]))])
-            # row ev of padded is event ev - 1, row ev + 2 event ev + 1
-            picked.append((ev + a, zn, masses[ev, zn], padded[ev, zn], padded[ev + 2, zn]))
-    if not picked:
+    if len(pdf) == 0:
         return _typed_empty(pdf)
-    ev, zn, weight, prev, nxt = (np.concatenate(parts) for parts in zip(*picked, strict=True))
+    seconds = pdf[S.EVENT_TS].to_numpy("datetime64[s]").astype(np.int64)
+    idx = pdf[S.CELL_ID].map(cov.cell_index).fillna(-1).to_numpy(np.int64)
+    starts = np.array([a for a, _ in group_slices(pdf, device_cols)] + [len(pdf)], dtype=np.int64)
+    ev, zn, weight, prev, nxt = presence_rows(
+        cov.flat,
+        starts,
+        idx,
+        seconds,
+        window_s=window_s,
+        max_neighbours=max_neighbours,
+        min_mass=min_mass,
+        log_floor=LOG_FLOOR,
+    )
+    if len(ev) == 0:
+        return _typed_empty(pdf)
     return pdf.iloc[ev].assign(
         **{
             S.ZONE_ID: np.asarray(cov.zone_ids, dtype=object)[zn],
