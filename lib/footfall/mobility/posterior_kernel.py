@@ -94,25 +94,12 @@ def _neighbours(seconds, lo, hi, i, k, window_s, nb_ev, nb_w, cand, gap):  # typ
 
 @numba.njit(cache=True, nogil=True)
 def _device(  # type: ignore[no-untyped-def]
-    lo,
-    hi,
-    idx,
-    seconds,
-    cov,
-    window_s,
-    max_neighbours,
-    log_floor,
-    row_of,
-    scratch,
-    touched_z,
-    slot,
-    ptr,
-    cnt,
-    out_z,
-    out_m,
+    lo, hi, idx, seconds, cov, window_s, max_neighbours, log_floor, work, rows
 ):
     """Fill the rows of the device's events [lo, hi): target i's zone masses go to out_z and out_m from ptr[i], and
-    cnt[i] says how many."""
+    cnt[i] says how many (`rows`); `work` holds the bucket's reusable scratch arrays."""
+    row_of, scratch, touched_z, slot = work
+    ptr, cnt, out_z, out_m = rows
     tile_off, tiles, log_p, log_prior, zone_off, zone_pos, zone_z, zone_share = cov
     distinct = np.empty(hi - lo, np.int64)
     n_rows = 0
@@ -275,27 +262,10 @@ def _pick(starts, ptr, cnt, out_z, out_m, min_mass):  # type: ignore[no-untyped-
 
 
 @numba.njit(cache=True, nogil=True)
-def _fill(  # type: ignore[no-untyped-def]
-    starts,
-    idx,
-    seconds,
-    cov,
-    window_s,
-    max_neighbours,
-    log_floor,
-    row_of,
-    scratch,
-    touched_z,
-    slot,
-    ptr,
-    cnt,
-    out_z,
-    out_m,
-):
+def _fill(starts, idx, seconds, cov, window_s, max_neighbours, log_floor, work, rows):  # type: ignore[no-untyped-def]
     """Fill the rows of every device of the bucket (`_device`)."""
     for d in range(len(starts) - 1):
-        _device(starts[d], starts[d + 1], idx, seconds, cov, window_s, max_neighbours, log_floor, row_of, scratch,
-                touched_z, slot, ptr, cnt, out_z, out_m)  # fmt: skip
+        _device(starts[d], starts[d + 1], idx, seconds, cov, window_s, max_neighbours, log_floor, work, rows)
 
 
 def presence_rows(
@@ -323,6 +293,16 @@ def presence_rows(
     row_of = np.full(len(flat.tile_off) - 1, -1, np.int64)
     zones = max(flat.zones, 1)
     scratch, touched_z, slot = np.zeros(zones), np.empty(zones, np.int64), np.full(zones, -1, np.int64)
-    _fill(starts, idx, seconds, cov, float(window_s), int(max_neighbours), float(log_floor), row_of, scratch,
-          touched_z, slot, ptr, cnt, out_z, out_m)  # fmt: skip
+    work = (row_of, scratch, touched_z, slot)
+    _fill(
+        starts,
+        idx,
+        seconds,
+        cov,
+        float(window_s),
+        int(max_neighbours),
+        float(log_floor),
+        work,
+        (ptr, cnt, out_z, out_m),
+    )
     return _pick(starts, ptr, cnt, out_z, out_m, float(min_mass))
