@@ -68,7 +68,7 @@ test: setup ## run the test suite in two processes, a file per process at a time
 	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=10
 
 bench: setup ## measure the whole pipeline against Spark's floor and DuckDB at ~1 M and ~10 M events; the posterior kernel; the generator; spatial; the accuracy matrix (bench/results/)
-	$(BIN)/python bench/pipeline.py --sizes 2000x7 20000x7 --label $(or $(LABEL),current)
+	$(BIN)/python bench/pipeline.py --sizes 2000x7 20000x7 --next-day 20000x8 --label $(or $(LABEL),current)
 	$(BIN)/python bench/posterior.py
 	$(BIN)/python bench/generate.py --sizes 2000x2 20000x7
 	$(BIN)/python bench/spatial.py --sizes 2000x500 20000x5000

@@ -6,8 +6,11 @@ For each size (SUBSCRIBERSxDAYS; the cities are generated once into data/bench/ 
 2. the same run again with nothing new (every stage should skip);
 3. Spark's floor in a fresh process: read the events, count distinct devices per cell and UTC hour; session start
    and query timed apart;
-4. DuckDB's implementation of the headline metric (bench/duckdb_hourly.py), checked cell for cell against gold's
-   published hourly visitors.
+4. `footfall run` under the threshold rules (THRESHOLD_RULES) on a lakehouse of its own, and DuckDB's
+   implementation of the headline metric under the same rules (bench/duckdb_hourly.py), checked cell for cell
+   against that run's published hourly visitors.
+With --next-day SUBSCRIBERSxDAYS: the last date of that city added by `footfall run --start` to a lakehouse holding
+the dates before it, as a scheduler runs it every night, and then run again.
 Results go to bench/results/pipeline.json and pipeline.md (with --label, e.g. before/after, kept side by side).
 """
 
@@ -113,9 +116,25 @@ def ensure_city(size: str, *, cities: Path) -> Path:
     return landing
 
 
-def write_config(work: Path, *, landing: Path) -> Path:
-    """A config like conf/local.yaml, pointing at this size's landing and a fresh lakehouse."""
+# The rules bench/duckdb_hourly.py implements: threshold presence, footprint homes, no expected visitors.
+THRESHOLD_RULES: dict[str, Any] = {
+    "presence_model": "threshold",
+    "home_model": "footprint",
+    "posterior": {"expected": {"categories": []}},
+}
+
+
+def write_config(work: Path, *, landing: Path, mobility: dict[str, Any] | None = None) -> Path:
+    """A config like conf/local.yaml, pointing at this size's landing and a fresh lakehouse; `mobility` settings
+    merged over the defaults'."""
     config = yaml.safe_load((ROOT / "conf" / "local.yaml").read_text())
+    for key, value in (mobility or {}).items():
+        if isinstance(value, dict):
+            for sub, v in value.items():
+                config["mobility"][key].setdefault(sub, {})
+                config["mobility"][key][sub] = {**config["mobility"][key][sub], **v} if isinstance(v, dict) else v
+        else:
+            config["mobility"][key] = value
     config["landing"] = str(landing)
     config["lakehouse"] = str(work / "lakehouse")
     config["privacy"]["pseudonym_key_file"] = str(work / "key")
@@ -127,8 +146,9 @@ def write_config(work: Path, *, landing: Path) -> Path:
     return path
 
 
-def run_footfall(config: Path, *, work: Path, name: str) -> dict[str, Any]:
-    """Run `footfall run` in a fresh process; return wall seconds, stage seconds, peak memory, event log summary."""
+def run_footfall(config: Path, *, work: Path, name: str, args: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Run `footfall run` (with `args`, e.g. --start) in a fresh process; return wall seconds, stage seconds, peak
+    memory, event log summary."""
     log_dir = work / f"eventlog-{name}"
     env = {
         **os.environ,
@@ -137,7 +157,7 @@ def run_footfall(config: Path, *, work: Path, name: str) -> dict[str, Any]:
     }
     began = time.monotonic()
     proc = subprocess.Popen(
-        [str(FOOTFALL), "run", "--config", str(config)],
+        [str(FOOTFALL), "run", "--config", str(config), *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -248,7 +268,14 @@ def bench_size(size: str, *, cities: Path, scratch: Path) -> dict[str, Any]:
     print(f"{size}: rerun with nothing new {rerun['wall_s']} s", flush=True)
     floor = run_floor(landing)
     print(f"{size}: Spark floor {floor}", flush=True)
-    duck = run_duckdb(landing, config=config)
+    # DuckDB implements the threshold rules: it is compared with a footfall run under those, on its own lakehouse
+    rules = scratch / f"{size}-threshold"
+    shutil.rmtree(rules, ignore_errors=True)
+    rules.mkdir(parents=True)
+    rules_config = write_config(rules, landing=landing, mobility=THRESHOLD_RULES)
+    threshold = run_footfall(rules_config, work=rules, name="run")
+    print(f"{size}: footfall run, threshold rules {threshold['wall_s']} s {threshold['stages_s']}", flush=True)
+    duck = run_duckdb(landing, config=rules_config)
     print(f"{size}: DuckDB {duck}", flush=True)
     wall = first["wall_s"]
     return {
@@ -257,6 +284,7 @@ def bench_size(size: str, *, cities: Path, scratch: Path) -> dict[str, Any]:
         "footfall": first,
         "rerun": {k: rerun[k] for k in ("wall_s", "stages_s")},
         "floor": floor,
+        "threshold": {k: threshold[k] for k in ("wall_s", "stages_s", "session_and_setup_s")},
         "duckdb": duck,
         "events_per_s": {
             "footfall": round(events / wall),
@@ -265,30 +293,112 @@ def bench_size(size: str, *, cities: Path, scratch: Path) -> dict[str, Any]:
         },
         "ratios": {
             "footfall_rate_over_floor_rate": round(floor["query_s"] / wall, 3),
-            "footfall_over_duckdb_time": round(wall / duck["query_s"], 1),
+            "threshold_over_duckdb_time": round(threshold["wall_s"] / duck["query_s"], 1),
         },
     }
 
 
-def markdown(label: str, results: list[dict[str, Any]], machine: str) -> str:
-    rows = [
-        f"### {label} ({machine})",
+def bench_next_day(size: str, *, cities: Path, scratch: Path) -> dict[str, Any]:
+    """The run a scheduler makes every night: SUBSCRIBERSxDAYS generated, the first DAYS-1 local dates run as one
+    date range (set-up, reported apart), then the last date run by itself and timed, then that date again."""
+    landing = ensure_city(size, cities=cities)
+    days = int(size.split("x")[1])
+    first, last = dt.date(2026, 3, 2), dt.date(2026, 3, 2) + dt.timedelta(days=days - 1)
+    work = scratch / f"{size}-next-day"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    config = write_config(work, landing=landing)
+    before = (str(first), str(last - dt.timedelta(days=1)))
+    setup = run_footfall(config, work=work, name="setup", args=("--start", before[0], "--end", before[1]))
+    print(f"{size}: set-up, {before[0]}..{before[1]} {setup['wall_s']} s", flush=True)
+    day = run_footfall(config, work=work, name="day", args=("--start", str(last)))
+    print(f"{size}: day {last} {day['wall_s']} s {day['stages_s']}", flush=True)
+    again = run_footfall(config, work=work, name="day-again", args=("--start", str(last)))
+    print(f"{size}: day {last} again {again['wall_s']} s", flush=True)
+    return {
+        "size": size,
+        "date": str(last),
+        "setup": {k: setup[k] for k in ("wall_s", "stages_s")},
+        "day": day,
+        "again": {k: again[k] for k in ("wall_s", "stages_s")},
+    }
+
+
+def next_day_markdown(r: dict[str, Any]) -> list[str]:
+    d, s = r["day"], r["day"]["stages_s"]
+    jobs = sum(g["jobs"] for g in d["spark"]["groups"].values())
+    return [
         "",
-        "| events | footfall run | ingest | spatial | mobility | publish | session + setup | rerun | peak driver / JVM "
-        "| Spark floor (+ session) | DuckDB | footfall ÷ floor rate | footfall ÷ DuckDB time | equal cells |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        f"One new day: {r['date']} added to a lakehouse holding the {int(r['size'].split('x')[1]) - 1} days before "
+        f"it ({r['size']} city, those days run as one date range first: {r['setup']['wall_s']:.0f} s):",
+        "",
+        "| run | wall | forget | ingest | spatial | mobility | publish | session + setup | Spark jobs | again |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        f"| `footfall run --start {r['date']}` | {d['wall_s']:.0f} s "
+        + " ".join(f"| {s.get(st, 0):.0f} s" for st in STAGES)
+        + f" | {d['session_and_setup_s']:.0f} s | {jobs} | {r['again']['wall_s']:.0f} s |",
+    ]
+
+
+def _rules_table(results: list[dict[str, Any]]) -> list[str]:
+    """The defaults (posterior) against Spark's floor; the threshold rules against DuckDB, which implements them."""
+    rows = [
+        "| events | footfall run (defaults) | forget | ingest | spatial | mobility | publish | session + setup "
+        "| rerun | peak driver / JVM | Spark floor (+ session) | footfall ÷ floor rate |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
         f, s = r["footfall"], r["footfall"]["stages_s"]
         rows.append(
             f"| {r['events'] / 1e6:.2f} M | {f['wall_s']:.0f} s ({r['events_per_s']['footfall']:,}/s) "
-            + " ".join(f"| {s.get(st, 0):.0f} s" for st in ("ingest", "spatial", "mobility", "publish"))
+            + " ".join(f"| {s.get(st, 0):.0f} s" for st in STAGES)
             + f" | {f['session_and_setup_s']:.0f} s | {r['rerun']['wall_s']:.0f} s "
             f"| {f['peak_rss_mib']['python']:,} / {f['peak_rss_mib']['java']:,} MiB "
-            f"| {r['floor']['query_s']:.1f} s (+{r['floor']['session_s']:.0f} s) | {r['duckdb']['query_s']:.1f} s "
-            f"| {r['ratios']['footfall_rate_over_floor_rate']:.3f} | {r['ratios']['footfall_over_duckdb_time']:.1f} x "
-            f"| {r['duckdb']['equal_cells']} of {r['duckdb']['published_cells']} |"
+            f"| {r['floor']['query_s']:.1f} s (+{r['floor']['session_s']:.0f} s) "
+            f"| {r['ratios']['footfall_rate_over_floor_rate']:.3f} |"
         )
+    rows += [
+        "",
+        "The threshold rules (threshold presence, footprint homes, no expected visitors), which bench/duckdb_hourly.py "
+        "implements, against DuckDB:",
+        "",
+        "| events | footfall run (threshold rules) | mobility | DuckDB | footfall ÷ DuckDB time | equal cells "
+        "| differing cells: largest difference |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        t, d = r["threshold"], r["duckdb"]
+        rows.append(
+            f"| {r['events'] / 1e6:.2f} M | {t['wall_s']:.0f} s | {t['stages_s'].get('mobility', 0):.0f} s "
+            f"| {d['query_s']:.1f} s | {r['ratios']['threshold_over_duckdb_time']:.1f} x "
+            f"| {d['equal_cells']} of {d['published_cells']} | {d['max_abs_diff']} ({d['max_rel_diff']:.1%}) |"
+        )
+    return rows
+
+
+def markdown(label: str, results: list[dict[str, Any]], machine: str, next_day: dict[str, Any] | None = None) -> str:
+    rows = [f"### {label} ({machine})", ""]
+    if all("threshold" in r for r in results):
+        rows += _rules_table(results)
+    else:  # measured before the threshold-rules run joined the bench: DuckDB against the default's gold
+        rows += [
+            "| events | footfall run | ingest | spatial | mobility | publish | session + setup | rerun "
+            "| peak driver / JVM | Spark floor (+ session) | DuckDB | footfall ÷ floor rate | footfall ÷ DuckDB time "
+            "| equal cells |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for r in results:
+            f, s = r["footfall"], r["footfall"]["stages_s"]
+            rows.append(
+                f"| {r['events'] / 1e6:.2f} M | {f['wall_s']:.0f} s ({r['events_per_s']['footfall']:,}/s) "
+                + " ".join(f"| {s.get(st, 0):.0f} s" for st in ("ingest", "spatial", "mobility", "publish"))
+                + f" | {f['session_and_setup_s']:.0f} s | {r['rerun']['wall_s']:.0f} s "
+                f"| {f['peak_rss_mib']['python']:,} / {f['peak_rss_mib']['java']:,} MiB "
+                f"| {r['floor']['query_s']:.1f} s (+{r['floor']['session_s']:.0f} s) | {r['duckdb']['query_s']:.1f} s "
+                f"| {r['ratios']['footfall_rate_over_floor_rate']:.3f} "
+                f"| {r['ratios']['footfall_over_duckdb_time']:.1f} x "
+                f"| {r['duckdb']['equal_cells']} of {r['duckdb']['published_cells']} |"
+            )
     if len(results) > 1:
         a, b = results[0], results[-1]
         rows += [
@@ -296,15 +406,21 @@ def markdown(label: str, results: list[dict[str, Any]], machine: str) -> str:
             f"t({b['size']}) / t({a['size']}) = {b['footfall']['wall_s'] / a['footfall']['wall_s']:.2f} "
             f"for {b['events'] / a['events']:.1f} x the events",
         ]
-    rows += [
-        "",
-        "Spark jobs per stage of the largest run (event log):",
-        "",
-        "| stage | jobs | stages | tasks | busy | task time |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for name, g in results[-1]["footfall"]["spark"]["groups"].items():
+    rows += (
+        []
+        if not results
+        else [
+            "",
+            "Spark jobs per stage of the largest run (event log):",
+            "",
+            "| stage | jobs | stages | tasks | busy | task time |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
+    )
+    for name, g in results[-1]["footfall"]["spark"]["groups"].items() if results else ():
         rows.append(f"| {name} | {g['jobs']} | {g['stages']} | {g['tasks']} | {g['busy_s']} s | {g['task_s']} s |")
+    if next_day:
+        rows += next_day_markdown(next_day)
     return "\n".join(rows) + "\n"
 
 
@@ -313,31 +429,33 @@ def render(doc: dict[str, Any]) -> str:
     return (
         "# make bench: footfall against Spark's floor and DuckDB\n\n"
         "Written by `bench/pipeline.py`; figures from one machine, each label one run of `make bench`.\n\n"
-        + "\n".join(markdown(label, d["results"], d["machine"]) for label, d in doc.items())
+        + "\n".join(markdown(label, d["results"], d["machine"], d.get("next_day")) for label, d in doc.items())
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", nargs="+", default=["2000x7", "20000x7"], help="SUBSCRIBERSxDAYS")
+    parser.add_argument("--sizes", nargs="*", default=["2000x7", "20000x7"], help="SUBSCRIBERSxDAYS")
     parser.add_argument("--cities", type=Path, default=ROOT / "data" / "bench", help="generated cities, reused")
     parser.add_argument("--scratch", type=Path, default=ROOT / "data" / "bench" / "runs")
     parser.add_argument("--label", default="current", help="name of this measurement, e.g. before or after")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--next-day", help="SUBSCRIBERSxDAYS: time the last day added to a lakehouse of the others")
     parser.add_argument("--spark-default", action="append", default=[], help="KEY=VALUE for spark-defaults.conf")
     args = parser.parse_args()
     EXTRA_SPARK_DEFAULTS.extend(kv.replace("=", " ", 1) for kv in args.spark_default)
     results = [bench_size(size, cities=args.cities, scratch=args.scratch) for size in args.sizes]
+    next_day = bench_next_day(args.next_day, cities=args.cities, scratch=args.scratch) if args.next_day else None
     machine = f"{os.cpu_count()} cores, {dt.date.today()}"
     args.results.mkdir(parents=True, exist_ok=True)
     path = args.results / "pipeline.json"
     doc = json.loads(path.read_text()) if path.is_file() else {}
     if args.spark_default:
         machine += f"; spark-defaults: {', '.join(args.spark_default)}"
-    doc[args.label] = {"machine": machine, "results": results}
+    doc[args.label] = {"machine": machine, "results": results, "next_day": next_day}
     path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
     (args.results / "pipeline.md").write_text(render(doc))
-    print(markdown(args.label, results, machine))
+    print(markdown(args.label, results, machine, next_day))
 
 
 if __name__ == "__main__":

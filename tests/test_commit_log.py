@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
 from footfall import commit_log
 from footfall import schemas as S
-from footfall.lakehouse import GOLD_TABLES, commit_metadatas, table_version, write
+from footfall.lakehouse import (
+    GOLD_TABLES,
+    PUBLICATIONS,
+    commit_metadatas,
+    partition_dates,
+    read_rows,
+    read_table,
+    table_version,
+    write,
+)
+from footfall.publish.publications import publication_df
 
 DEMOGRAPHICS = GOLD_TABLES[S.GOLD_ZONE_DEMOGRAPHICS_DAILY_TABLE]
 DAYS = (dt.date(2026, 3, 10), dt.date(2026, 3, 11))
@@ -47,3 +59,67 @@ def test_a_table_behind_another_file_system_is_left_to_delta() -> None:
     assert commit_log.local_log("s3a://bucket/lake/gold/t") is None
     assert commit_log.versions("abfss://c@acct.dfs.core.windows.net/lake/t") is None
     assert commit_log.local_log("file:///tmp/lake/t") == Path("/tmp/lake/t/_delta_log")
+
+
+def _spark_files(spark: SparkSession, path: str) -> set[str]:
+    """The data files Spark reads for the table's current version, relative to the table."""
+    root = Path(path).resolve()
+    return {
+        str(Path(unquote(urlparse(f).path)).relative_to(root))
+        for f in spark.read.format("delta").load(path).inputFiles()
+    }
+
+
+def test_the_log_replay_lists_the_files_and_partitions_spark_reads_also_past_a_checkpoint(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    path = DEMOGRAPHICS.path(tmp_path)
+    assert commit_log.partition_values(path, S.DATE) == set()  # no table yet
+    write(_rows(spark, DAYS[0], 3), DEMOGRAPHICS, tmp_path, values=[DAYS[0]])
+    spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('delta.checkpointInterval' = '3')")
+    third = dt.date(2026, 3, 12)
+    for day, n in ((DAYS[1], 2), (DAYS[0], 1), (third, 4), (DAYS[1], 1)):  # replacements remove files
+        write(_rows(spark, day, n), DEMOGRAPHICS, tmp_path, values=[day])
+    log = Path(path) / commit_log.LOG
+    assert any(n.endswith(".checkpoint.parquet") for n in os.listdir(log)), "the replay must start from one"
+
+    found = commit_log.snapshot(path)
+    assert found is not None and found.version == table_version(spark, path)
+    assert set(map(unquote, found.files)) == _spark_files(spark, path)
+    spark_days = {r[S.DATE] for r in spark.read.format("delta").load(path).select(S.DATE).distinct().collect()}
+    assert partition_dates(spark, path, S.DATE) == spark_days == {DAYS[0], DAYS[1], third}
+    assert commit_log.partition_values(path, S.ZONE_ID) is None  # a column of the rows, not of the files
+
+    write(_rows(spark, third, 0), DEMOGRAPHICS, tmp_path, values=[third])  # replaced by nothing
+    assert partition_dates(spark, path, S.DATE) == {DAYS[0], DAYS[1]}
+
+
+def test_a_small_table_read_by_the_driver_gives_sparks_rows(spark: SparkSession, tmp_path: Path) -> None:
+    path = PUBLICATIONS.path(tmp_path)
+    assert read_rows(spark, path) == []
+    for sequence in (1, 2):
+        row = publication_df(
+            spark,
+            sequence=sequence,
+            run_id=f"run{sequence}",
+            published_at=dt.datetime(2026, 3, 10, 4, 5, 6, 789000),
+            dates=["2026-03-09", "2026-03-08"],
+            weeks=[],
+            inputs="abc",
+            config_hash="h",
+            code_version="0",
+            table_versions={"zone_footfall_hourly": 3 + sequence, "zones": 1},
+            rewritten=["zone_footfall_hourly"] if sequence == 2 else [],
+        )
+        write(row, PUBLICATIONS, tmp_path, append=True)
+
+    ours = sorted(read_rows(spark, path), key=lambda r: r[S.SEQUENCE])
+    theirs = sorted((r.asDict(recursive=True) for r in read_table(spark, path).collect()), key=lambda r: r[S.SEQUENCE])
+    assert ours == theirs
+    assert ours[1][S.TABLE_VERSIONS] == {"zone_footfall_hourly": 5, "zones": 1}
+    assert ours[1][S.PUBLISHED_AT] == dt.datetime(2026, 3, 10, 4, 5, 6, 789000)
+    assert sorted(r[S.SEQUENCE] for r in read_rows(spark, path, columns=[S.SEQUENCE])) == [1, 2]
+    assert {k for r in read_rows(spark, path, columns=[S.SEQUENCE]) for k in r} == {S.SEQUENCE}
+    # a partitioned table is left to Spark (partition values live in the log, typed by the table's schema)
+    write(_rows(spark, DAYS[0], 2), DEMOGRAPHICS, tmp_path, values=[DAYS[0]])
+    assert commit_log.read_small(DEMOGRAPHICS.path(tmp_path)) is None

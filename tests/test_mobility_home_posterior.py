@@ -24,6 +24,7 @@ from footfall.mobility.home_posterior import (
     event_weights,
     night_vote,
     nights_votes,
+    nights_votes_reference,
 )
 from footfall.spatial.coverage import home_coverage_tables
 from footfall.spatial.footprints import X_M, Y_M
@@ -150,6 +151,46 @@ def test_a_bucket_of_device_nights_gives_each_its_own_vote() -> None:
         (pid, night, vote) for (pid, night), vote in alone.items() if vote is not None
     ]
     assert [v for v in alone.values()] == ["D1", "D2", None, "D2"]
+
+
+def test_the_compiled_votes_are_the_models_on_a_random_city() -> None:
+    """home_kernel.py against night_vote, night by night: 60 cells over 500 tiles in 12 districts (border tiles
+    shared), market shares, 400 device-nights of 1-40 events, some on cells the model does not know."""
+    rng = np.random.default_rng(7)
+    cov_rows = [
+        (f"c{c}", int(t), float(rng.uniform(0.01, 1.0)))
+        for c in range(60)
+        for t in rng.choice(500, size=int(rng.integers(5, 80)), replace=False)
+    ]
+    tile_rows = []
+    for t in range(500):
+        d = t // 42
+        if t % 42 == 0 and d > 0:  # a border tile: half in each district
+            tile_rows += [(t, f"D{d - 1:02d}", 0.5), (t, f"D{d:02d}", 0.5)]
+        elif t % 97:  # some tiles in no district
+            tile_rows.append((t, f"D{d:02d}", 1.0))
+    shares = pd.DataFrame({S.DISTRICT_ID: [f"D{d:02d}" for d in range(12)], S.SUBSCRIBERS: rng.integers(1, 900, 12)})
+    cov = build_home_coverage(
+        pd.DataFrame(cov_rows, columns=[S.CELL_ID, S.TILE_ID, S.P_SERVE]),
+        pd.DataFrame(tile_rows, columns=[S.TILE_ID, S.DISTRICT_ID, S.SHARE]),
+        shares,
+    )
+    rows = []
+    t0 = pd.Timestamp("2026-03-06 22:00:00")
+    for n in range(400):
+        times = np.sort(rng.integers(0, 8 * HOUR, int(rng.integers(1, 41))))
+        for s in times:
+            cell = f"c{rng.integers(0, 66)}"  # c60-c65 are unknown
+            rows.append((f"d{n // 3:03d}", dt.date(2026, 3, 6 + n % 3), t0 + pd.Timedelta(seconds=int(s)), cell))
+    events = (
+        pd.DataFrame(rows, columns=[S.PSEUDO_ID, "night", S.EVENT_TS, S.CELL_ID])
+        .sort_values([S.PSEUDO_ID, "night", S.EVENT_TS, S.CELL_ID], kind="stable")
+        .reset_index(drop=True)
+    )
+    got = nights_votes(events, cov, event_cap_s=HOUR)
+    want = nights_votes_reference(events, cov, event_cap_s=HOUR)
+    assert len(want) > 300  # most nights vote; a few only saw unknown cells
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True))
 
 
 def test_spark_votes_per_local_night(spark: SparkSession) -> None:

@@ -13,14 +13,18 @@ import numpy as np
 import pandas as pd
 import pytest
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from footfall import schemas as S
 from footfall.mobility.posterior import (
     LOG_FLOOR,
+    MODEL,
+    PresenceModel,
     build_coverage,
     devices_presence,
     with_posterior_presence,
+    with_posterior_presences,
     zone_masses,
 )
 from footfall.mobility.stays import agg_stays, with_device_neighbours
@@ -145,6 +149,33 @@ def test_spark_posterior_presence_equals_the_numpy_model(spark: SparkSession) ->
     )
     assert len(expected) == 4
     assertDataFrameEqual(got, spark.createDataFrame(expected, schema=got.schema), checkRowOrder=False, rtol=1e-9)
+
+
+def test_models_sharing_a_pass_give_each_the_rows_it_gives_alone(spark: SparkSession) -> None:
+    """Presence and expected visitors share one pass (with_posterior_presences): each model's rows are those of a
+    pass of its own, whatever devices the other model brings to Python (d1 only for the first model: A serves
+    no tile of Y)."""
+    plain = build_coverage(COVERAGE, SHARES, zone_prior_factor=1.0)
+    shares_y = pd.DataFrame({"tile_id": [2], "zone_id": ["Y"], "share": [1.0]})  # tile 2: only B serves it
+    raised = build_coverage(COVERAGE, shares_y, zone_prior_factor=4.0)
+    t0 = dt.datetime(2026, 3, 7, 10, 0)
+    rows = [("d1", t0 + dt.timedelta(seconds=s), c) for s, c in [(0, "A"), (60, "A"), (120, "A")]]
+    rows += [("d2", t0 + dt.timedelta(seconds=s), c) for s, c in [(0, "B"), (90, "B"), (4000, "C")]]
+    events = spark.createDataFrame(rows, f"{S.PSEUDO_ID} STRING, {S.EVENT_TS} TIMESTAMP, {S.CELL_ID} STRING")
+    args = {"device_cols": (S.PSEUDO_ID,), "window_s": WINDOW_S, "max_neighbours": 16}
+    both = with_posterior_presences(
+        events, models=[PresenceModel(plain, 0.1), PresenceModel(raised, 0.05)], **args
+    ).persist()
+    alone = [
+        with_posterior_presence(events, coverage=plain, min_mass=0.1, **args),
+        with_posterior_presence(events, coverage=raised, min_mass=0.05, **args),
+    ]
+    for i, want in enumerate(alone):
+        got = both.where(F.col(MODEL) == i).drop(MODEL)
+        assert got.count() > 0
+        assertDataFrameEqual(got, want, checkRowOrder=False)
+    assert {r[S.ZONE_ID] for r in both.where(F.col(MODEL) == 1).collect()} == {"Y"}
+    both.unpersist()
 
 
 def test_entry_and_exit_come_from_the_zone_probability_not_a_fixed_half_gap(spark: SparkSession) -> None:

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 LOG = "_delta_log"
 # A commit file is named by its version, 20 digits, then ".json" (checkpoints and .crc files are not commits).
@@ -64,3 +67,149 @@ def latest(path: str) -> tuple[int, dict[str, Any]] | None:
     if not found:
         return None
     return found[0], commit_info(path, found[0])
+
+
+# A classic checkpoint: <version>.checkpoint.parquet, or <version>.checkpoint.<part>.<parts>.parquet in parts. Any
+# other checkpoint name (a v2 checkpoint, <version>.checkpoint.<uuid>.json or .parquet with sidecars) is not read here.
+_CHECKPOINT = re.compile(r"^(\d{20})\.checkpoint(?:\.(\d{10})\.(\d{10}))?\.parquet$")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The live files of a table's newest version, replayed from its log: relative path -> partition values (as the
+    log writes them, strings; None for a null partition)."""
+
+    version: int
+    files: dict[str, dict[str, str | None]]
+    min_reader_version: int
+    deletion_vectors: bool  # some live file has rows deleted by a deletion vector: its Parquet holds them still
+
+
+def _checkpoints(names: list[str]) -> dict[int, int] | None:
+    """Return {version: parts found} of the classic checkpoints whose parts are all there; None when the log holds
+    a checkpoint of another kind."""
+    parts: dict[int, set[int]] = {}
+    wanted: dict[int, int] = {}
+    for name in names:
+        if ".checkpoint." not in name or name.endswith(".crc"):
+            continue
+        m = _CHECKPOINT.match(name)
+        if m is None:
+            return None
+        v = int(m.group(1))
+        parts.setdefault(v, set()).add(int(m.group(2) or 1))
+        wanted[v] = int(m.group(3) or 1)
+    return {v: wanted[v] for v, got in parts.items() if len(got) == wanted[v]}
+
+
+def _pairs(value: Any) -> dict[str, str | None]:
+    # a map column comes back from Parquet as a list of (key, value) pairs
+    return dict(value) if value is not None else {}
+
+
+def snapshot(path: str) -> Snapshot | None:
+    """Return the newest version of the local table at `path` replayed from its log (its newest complete classic
+    checkpoint, then every commit file after it); None when the table is not local, has no log, or its log holds
+    something this replay does not read (a v2 checkpoint, a missing commit file).
+
+    Delta's own snapshot of a new version runs three Spark jobs before a query can list its files (issue 29); this
+    is what delta-rs does, without shipping delta-rs (129 MB) to every executor for a driver-side listing.
+    """
+    log = local_log(path)
+    if log is None:
+        return None
+    try:
+        names = os.listdir(log)
+    except FileNotFoundError:
+        return None
+    commits = sorted(
+        int(n[:_DIGITS]) for n in names if len(n) == _NAME_LENGTH and n.endswith(".json") and n[:_DIGITS].isdigit()
+    )
+    checkpoints = _checkpoints(names)
+    if not commits or checkpoints is None:
+        return None
+    newest = commits[-1]
+    start = max((v for v in checkpoints if v <= newest), default=-1)
+    if not set(range(start + 1, newest + 1)) <= set(commits):
+        return None  # a commit file between the checkpoint and the newest is missing: leave it to Delta
+    files: dict[str, dict[str, str | None]] = {}
+    vectors: set[str] = set()
+    reader = 1
+    if start >= 0:
+        import pyarrow.parquet as pq  # only when a checkpoint exists
+
+        n = checkpoints[start]
+        part_names = (
+            [f"{start:0{_DIGITS}d}.checkpoint.parquet"]
+            if n == 1 and (log / f"{start:0{_DIGITS}d}.checkpoint.parquet").exists()
+            else [f"{start:0{_DIGITS}d}.checkpoint.{i:010d}.{n:010d}.parquet" for i in range(1, n + 1)]
+        )
+        for name in part_names:
+            table = pq.read_table(log / name, columns=["add", "protocol"])
+            for add in table.column("add").to_pylist():
+                if add is not None:
+                    files[add["path"]] = _pairs(add["partitionValues"])
+                    if add.get("deletionVector"):
+                        vectors.add(add["path"])
+            for protocol in table.column("protocol").to_pylist():
+                if protocol is not None:
+                    reader = int(protocol["minReaderVersion"])
+    for version in range(start + 1, newest + 1):
+        with (log / f"{version:0{_DIGITS}d}.json").open(encoding="utf-8") as lines:
+            for line in lines:
+                action = json.loads(line)
+                if "add" in action:
+                    add = action["add"]
+                    files[add["path"]] = dict(add.get("partitionValues") or {})
+                    (vectors.add if add.get("deletionVector") else vectors.discard)(add["path"])
+                elif "remove" in action:
+                    files.pop(action["remove"]["path"], None)
+                    vectors.discard(action["remove"]["path"])
+                elif "protocol" in action:
+                    reader = int(action["protocol"]["minReaderVersion"])
+    return Snapshot(newest, files, reader, bool(vectors & files.keys()))
+
+
+def partition_values(path: str, column: str) -> set[str | None] | None:
+    """Return the values of partition `column` among the live files of the local table at `path` (no Spark job);
+    set() when there is no table; None when the table is not local, its log is not one `snapshot` reads, or
+    `column` is not a partition column."""
+    log = local_log(path)
+    if log is None:
+        return None
+    if not log.is_dir():
+        return set()
+    found = snapshot(path)
+    if found is None or any(column not in values for values in found.files.values()):
+        return None  # not a partition column: its values are in the rows
+    return {values[column] for values in found.files.values()}
+
+
+def read_small(path: str, *, columns: list[str] | None = None) -> list[dict[str, Any]] | None:
+    """Return the rows of the newest version of a small, unpartitioned local table, read by the driver with
+    pyarrow, as Spark's Row.asDict(recursive=True) gives them; None when the table is not local, absent,
+    partitioned, or not readable this way (a reader feature: deletion vectors, column mapping).
+
+    For the publications and other tables of a few rows, read at every run: Spark runs 5-6 jobs for each read.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    found = snapshot(path)
+    if found is None or found.min_reader_version > 1 or found.deletion_vectors or any(found.files.values()):
+        return None
+    log = local_log(path)
+    assert log is not None
+    tables = [pq.read_table(log.parent / unquote(rel), columns=columns) for rel in sorted(found.files)]
+    if not tables:
+        return []
+    table = pa.concat_tables(tables, promote_options="default")
+    maps = [f.name for f in table.schema if pa.types.is_map(f.type)]
+    for i, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type):  # Spark's INT96 comes back in ns: Spark's rows hold microseconds
+            table = table.set_column(i, field.name, table.column(i).cast(pa.timestamp("us")))
+    rows = table.to_pylist()
+    for row in rows:
+        for name in maps:
+            row[name] = _pairs(row[name]) if row[name] is not None else None
+    return rows

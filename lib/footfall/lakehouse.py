@@ -297,10 +297,32 @@ def gold_dates(spark: SparkSession, lakehouse: Path) -> set[dt.date]:
     """
     found: set[dt.date] = set()
     for table in GOLD_TABLES.values():
-        path = table.path(lakehouse)
-        if table.partition == S.DATE and table_exists(spark, path):
-            found |= {r[S.DATE] for r in read_table(spark, path).select(S.DATE).distinct().collect()}
+        if table.partition == S.DATE:
+            found |= partition_dates(spark, table.path(lakehouse), S.DATE)
     return found
+
+
+def partition_dates(spark: SparkSession, path: str, column: str) -> set[dt.date]:
+    """Return the values of the date partition `column` the table at `path` holds (empty without a table): from
+    its log when the table is local (commit_log.partition_values, no Spark job), else from Delta."""
+    values = commit_log.partition_values(path, column)
+    if values is not None:
+        return {dt.date.fromisoformat(v) for v in values if v is not None}
+    if not table_exists(spark, path):
+        return set()
+    return {r[column] for r in read_table(spark, path).select(column).distinct().collect()}
+
+
+def read_rows(spark: SparkSession, path: str, *, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Return the rows of a small table (a few hundred at most) as dicts, [] without a table: read by the driver
+    when the table is local (commit_log.read_small, no Spark job), else by Spark."""
+    local = commit_log.read_small(path, columns=list(columns) if columns is not None else None)
+    if local is not None:
+        return local
+    if not table_exists(spark, path):
+        return []
+    df = read_table(spark, path)
+    return [r.asDict(recursive=True) for r in (df.select(*columns) if columns is not None else df).collect()]
 
 
 def table_version(spark: SparkSession, path: str) -> int | None:

@@ -32,6 +32,8 @@ from footfall.lakehouse import (
     PSEUDONYMISED,
     SILVER_TABLES,
     gold_dates,
+    partition_dates,
+    read_rows,
     read_table,
     run_together,
     silver_path,
@@ -147,10 +149,8 @@ def dates_to_republish(spark: SparkSession, lakehouse: Path, *, pending: Sequenc
 
 def read_pending_dates(spark: SparkSession, lakehouse: Path) -> list[dt.date]:
     """Return the local dates whose gold still waits for republication after a forget."""
-    path = silver_path(lakehouse, S.SILVER_FORGET_PENDING_TABLE)
-    if not table_exists(spark, path):
-        return []
-    return sorted({r[S.DATE] for r in read_table(spark, path).select(S.DATE).distinct().collect()})
+    rows = read_rows(spark, silver_path(lakehouse, S.SILVER_FORGET_PENDING_TABLE), columns=[S.DATE])
+    return sorted({r[S.DATE] for r in rows})
 
 
 def clear_pending(spark: SparkSession, lakehouse: Path, *, dates: Sequence[dt.date]) -> list[dt.date]:
@@ -169,10 +169,7 @@ def clear_pending(spark: SparkSession, lakehouse: Path, *, dates: Sequence[dt.da
 def _stored_period_starts(spark: SparkSession, lakehouse: Path) -> list[dt.date]:
     """Return the first dates of the pseudonym periods silver holds: every period with events has a subscribers
     partition (named by its start, a local date)."""
-    path = silver_path(lakehouse, S.SILVER_SUBSCRIBERS_TABLE)
-    if not table_exists(spark, path):
-        return []
-    return sorted({r[S.PERIOD_START] for r in read_table(spark, path).select(S.PERIOD_START).distinct().collect()})
+    return sorted(partition_dates(spark, silver_path(lakehouse, S.SILVER_SUBSCRIBERS_TABLE), S.PERIOD_START))
 
 
 def _partitions_hit(spark: SparkSession, lakehouse: Path, table: str, *, pseudo_df: DataFrame) -> set[Any]:
@@ -188,9 +185,7 @@ def _held_dates(spark: SparkSession, lakehouse: Path) -> set[dt.date]:
     """Return the local dates any date-partitioned derived table holds."""
     held: set[dt.date] = set()
     for table in _DATED:
-        path = silver_path(lakehouse, table)
-        if table_exists(spark, path):
-            held |= {r[S.DATE] for r in read_table(spark, path).select(S.DATE).distinct().collect()}
+        held |= partition_dates(spark, silver_path(lakehouse, table), S.DATE)
     return held
 
 
@@ -228,25 +223,31 @@ def _objections_through(spark: SparkSession, lakehouse: Path, latest: dt.datetim
     return max((t for t in (row[0] if row else None, latest) if t is not None), default=None)
 
 
-def read_objections(spark: SparkSession, config: Config, *, key: MasterKey) -> DataFrame:
-    """Return (objection_token, opted_out_at, pseudo_id) of every objection not applied yet, one row per pseudonym
-    period silver holds (pseudo_id null when it holds none); checkpointed, so no msisdn outlives the read."""
-    lake, period_days = config.lakehouse, config.privacy.pseudonym_period_days
-    applied_path = silver_path(lake, S.SILVER_FORGET_APPLIED_TABLE)
+def read_unapplied_objections(spark: SparkSession, config: Config, *, key: MasterKey) -> DataFrame:
+    """Return (msisdn, opted_out_at, objection_token) of every objection in the landing subscribers file whose
+    token silver's applied objections do not hold."""
+    applied_path = silver_path(config.lakehouse, S.SILVER_FORGET_APPLIED_TABLE)
     applied_df = (
         read_table(spark, applied_path)
         if table_exists(spark, applied_path)
         else spark.createDataFrame([], S.SILVER_FORGET_APPLIED)
     )
+    return filter_unapplied_objections(
+        read_subscribers(spark, config.landing), key_df=objection_key_df(spark, key=key), applied_df=applied_df
+    )
+
+
+def read_objections(spark: SparkSession, config: Config, *, key: MasterKey) -> DataFrame:
+    """Return (objection_token, opted_out_at, pseudo_id) of every objection not applied yet, one row per pseudonym
+    period silver holds (pseudo_id null when it holds none); checkpointed, so no msisdn outlives the read."""
+    lake, period_days = config.lakehouse, config.privacy.pseudonym_period_days
     starts = _stored_period_starts(spark, lake)
     starts_df = spark.createDataFrame(
         [(d,) for d in starts], T.StructType([T.StructField(S.PERIOD_START, T.DateType(), False)])
     )
     # one read of the landing file gives both the tokens and the pseudonyms
     return (
-        filter_unapplied_objections(
-            read_subscribers(spark, config.landing), key_df=objection_key_df(spark, key=key), applied_df=applied_df
-        )
+        read_unapplied_objections(spark, config, key=key)
         .join(F.broadcast(starts_df), on=F.lit(True), how="left")
         .transform(
             with_pseudo_id,
@@ -269,15 +270,23 @@ def run_forget(spark: SparkSession, config: Config, *, key: MasterKey, run_id: s
     run_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     lake = config.lakehouse
 
-    # read
+    # read: first only whether anything is new, the common case (one small query, no pseudonyms, no checkpoint)
+    summary = (
+        read_unapplied_objections(spark, config, key=key)
+        .agg(F.count_distinct(S.OBJECTION_TOKEN).alias("n"), F.max(S.OPTED_OUT_AT).alias("latest"))
+        .first()
+    )
+    assert summary is not None
+    applied = int(summary["n"])
+    if not applied:
+        return ForgetReport(run_id, 0, {}, [], [], read_pending_dates(spark, lake))
     objections_df = read_objections(spark, config, key=key)
+    # counted again from what is applied: the landing file may have changed since the first read
     summary = objections_df.agg(
         F.count_distinct(S.OBJECTION_TOKEN).alias("n"), F.max(S.OPTED_OUT_AT).alias("latest")
     ).first()
     assert summary is not None
     applied = int(summary["n"])
-    if not applied:
-        return ForgetReport(run_id, 0, {}, [], [], read_pending_dates(spark, lake))
     pseudo_df = objections_df.where(F.col(S.PSEUDO_ID).isNotNull()).select(S.PSEUDO_ID).distinct().localCheckpoint()
 
     # build: the gold dates that read rows about to go

@@ -29,7 +29,10 @@ from footfall.mobility.windows import WINDOW_DATE
 def agg_window_expected_visits(windowed_df: DataFrame, *, coverage: Coverage, settings: MobilityConfig) -> DataFrame:
     """Return the expected visits of each (device, window date): visits built as the posterior model builds them,
     on the expected coverage (a raised zone prior, the expected zones only) and its lower least mass, each with the
-    largest mass it reached as presence_weight; columns of silver/expected_visits with `window_date` for `date`."""
+    largest mass it reached as presence_weight; columns of silver/expected_visits with `window_date` for `date`.
+
+    The mobility job computes the expected model's presence in the presence model's pass (`agg_expected_visits`
+    on its rows); this runs a pass of its own."""
     device = (S.PSEUDO_ID, WINDOW_DATE)
     p = settings.posterior
     present = with_posterior_presence(
@@ -40,8 +43,19 @@ def agg_window_expected_visits(windowed_df: DataFrame, *, coverage: Coverage, se
         max_neighbours=p.max_neighbours,
         min_mass=p.expected.min_mass,
     )
+    return agg_expected_visits(present, settings=settings)
+
+
+def agg_expected_visits(present_df: DataFrame, *, settings: MobilityConfig) -> DataFrame:
+    """Return the expected visits of each (device, window date) from the (event, zone) rows the expected coverage
+    put at least `posterior.expected.min_mass` on (posterior.with_posterior_presences)."""
+    p = settings.posterior
     stays = agg_stays(
-        present, max_gap_s=p.max_gap_s, min_visit_s=settings.min_visit_s, device_cols=device, max_edge_s=p.max_edge_s
+        present_df,
+        max_gap_s=p.max_gap_s,
+        min_visit_s=settings.min_visit_s,
+        device_cols=(S.PSEUDO_ID, WINDOW_DATE),
+        max_edge_s=p.max_edge_s,
     )
     return stays.where(F.col(S.IS_VISIT)).select(
         S.PSEUDO_ID, S.ZONE_ID, S.ENTERED_AT, S.LEFT_AT, S.DWELL_S, S.PRESENCE_WEIGHT, WINDOW_DATE

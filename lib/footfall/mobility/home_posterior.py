@@ -33,6 +33,7 @@ from pyspark.sql import types as T
 from footfall import schemas as S
 from footfall.mobility.buckets import BUCKET, device_bucket, group_slices
 from footfall.mobility.home import with_night
+from footfall.mobility.home_kernel import FlatHomeCoverage, flatten_home, night_districts
 from footfall.mobility.posterior import LOG_FLOOR
 from footfall.mobility.windows import NIGHT
 
@@ -51,6 +52,7 @@ class HomeCoverage:
     share_tile: np.ndarray  # the rows of (tile, district, share), sorted by tile
     share_district: np.ndarray
     share: np.ndarray
+    flat: FlatHomeCoverage  # the same arrays, concatenated, for the compiled kernel (home_kernel.py)
 
 
 def build_home_coverage(
@@ -83,15 +85,19 @@ def build_home_coverage(
         cells[str(cell_id)] = len(tiles)
         tiles.append(part[S.TILE_ID].to_numpy(np.int64))
         gain.append(np.log(part[S.P_SERVE].to_numpy(float)) - LOG_FLOOR)
+    share_tile = rows[S.TILE_ID].to_numpy(np.int64)
+    share_district = rows[S.DISTRICT_ID].map(d_of).to_numpy(np.int64)
+    share = rows[S.SHARE].to_numpy(float)
     return HomeCoverage(
         cell_index=cells,
         tiles=tuple(tiles),
         gain=tuple(gain),
         log_prior=log_prior,
         district_ids=districts,
-        share_tile=rows[S.TILE_ID].to_numpy(np.int64),
-        share_district=rows[S.DISTRICT_ID].map(d_of).to_numpy(np.int64),
-        share=rows[S.SHARE].to_numpy(float),
+        share_tile=share_tile,
+        share_district=share_district,
+        share=share,
+        flat=flatten_home(tuple(tiles), tuple(gain), log_prior, share_tile, share_district, share, len(districts)),
     )
 
 
@@ -139,7 +145,20 @@ def night_vote(cov: HomeCoverage, cells: np.ndarray, seconds: np.ndarray, *, eve
 
 def nights_votes(ordered: pd.DataFrame, cov: HomeCoverage, *, event_cap_s: float) -> pd.DataFrame:
     """Return pseudo_id, night, district_id: the vote of each device-night in `ordered` (events sorted by pseudo_id,
-    night, event_ts and cell_id); a night without a known cell casts none."""
+    night, event_ts and cell_id); a night without a known cell casts none. Compiled (home_kernel.py); the model
+    as `night_vote` states it, which `nights_votes_reference` runs night by night."""
+    bounds = [a for a, _ in group_slices(ordered, [S.PSEUDO_ID, NIGHT])] + [len(ordered)]
+    cell_idx = ordered[S.CELL_ID].map(cov.cell_index).fillna(-1).to_numpy(np.int64)
+    seconds = ordered[S.EVENT_TS].to_numpy("datetime64[s]").astype(np.int64)
+    found = night_districts(cov.flat, cell_idx, seconds, np.asarray(bounds, np.int64), event_cap_s=event_cap_s)
+    voted = np.flatnonzero(found >= 0)
+    firsts = np.asarray(bounds[:-1], np.int64)[voted]
+    names = np.asarray(cov.district_ids, dtype=object)
+    return ordered.iloc[firsts][[S.PSEUDO_ID, NIGHT]].assign(**{S.DISTRICT_ID: names[found[voted]]})
+
+
+def nights_votes_reference(ordered: pd.DataFrame, cov: HomeCoverage, *, event_cap_s: float) -> pd.DataFrame:
+    """`nights_votes` in NumPy, one night at a time (`night_vote`): the model's statement, the tests' reference."""
     seconds = ordered[S.EVENT_TS].to_numpy("datetime64[s]").astype(np.int64)
     cells = ordered[S.CELL_ID].to_numpy()
     firsts: list[int] = []

@@ -23,10 +23,10 @@ from footfall.config import Config, MobilityConfig
 from footfall.lakehouse import SILVER_TABLES, Table, read_table, silver_path, table_exists, table_version
 from footfall.mobility.calendar import iso_week, iso_week_dates
 from footfall.mobility.direction import X_M, Y_M, with_arrival_direction
-from footfall.mobility.expected import agg_window_expected_visits, expected_zone_ids
+from footfall.mobility.expected import agg_expected_visits, expected_zone_ids
 from footfall.mobility.home import agg_device_home, agg_night_votes
 from footfall.mobility.home_posterior import HomeCoverage, agg_posterior_night_votes, build_home_coverage
-from footfall.mobility.posterior import Coverage, build_coverage, with_posterior_presence
+from footfall.mobility.posterior import MODEL, Coverage, PresenceModel, build_coverage, with_posterior_presences
 from footfall.mobility.presence import filter_present
 from footfall.mobility.stays import DEVICE, agg_stays, filter_distinct_events, with_device_neighbours
 from footfall.mobility.visits import agg_repeat_visits, agg_transitions
@@ -167,32 +167,65 @@ def agg_window_stays(
 
     `coverage` is needed by the posterior model only.
     """
-    device = (S.PSEUDO_ID, WINDOW_DATE)
-    neighbours = with_device_neighbours(windowed_df, device_cols=device)
     if settings.presence_model == "posterior":
         assert coverage is not None, "the posterior model needs the coverage model"
-        p = settings.posterior
-        present = with_posterior_presence(
-            neighbours,
-            coverage=coverage,
-            device_cols=device,
-            window_s=p.window_s,
-            max_neighbours=p.max_neighbours,
-            min_mass=p.min_mass,
-        )
-        return agg_stays(
-            present,
-            max_gap_s=p.max_gap_s,
-            min_visit_s=settings.min_visit_s,
-            device_cols=device,
-            max_edge_s=p.max_edge_s,
-        )
+        return agg_window_posterior(windowed_df, coverage=coverage, expected_coverage=None, settings=settings).stays
+    device = (S.PSEUDO_ID, WINDOW_DATE)
     present = filter_present(
-        with_zone_candidates(neighbours, weights_df=weights_df),
+        with_zone_candidates(with_device_neighbours(windowed_df, device_cols=device), weights_df=weights_df),
         model=settings.presence_model,  # type: ignore[arg-type]
         min_weight=settings.min_weight,
     )
     return agg_stays(present, max_gap_s=settings.max_gap_s, min_visit_s=settings.min_visit_s, device_cols=device)
+
+
+@dataclass(frozen=True)
+class PosteriorStays:
+    """The posterior model's stays, the expected visits (None without an expected coverage) and the frame persisted
+    for both (to unpersist once they are written)."""
+
+    stays: DataFrame
+    expected_visits: DataFrame | None
+    held: list[DataFrame]
+
+
+def agg_window_posterior(
+    windowed_df: DataFrame, *, coverage: Coverage, expected_coverage: Coverage | None, settings: MobilityConfig
+) -> PosteriorStays:
+    """Return the stays of each (device, window date) under the posterior model and, with `expected_coverage`, the
+    expected visits: both models in one pass of the events through Python (posterior.with_posterior_presences).
+
+    Two passes shipped every event of a device near a zone to Python twice, each after its own neighbour window and
+    shuffle (make bench, 10 M events: about 40 task-seconds for the second)."""
+    device = (S.PSEUDO_ID, WINDOW_DATE)
+    p = settings.posterior
+    models = [PresenceModel(coverage, p.min_mass)]
+    if expected_coverage is not None:
+        models.append(PresenceModel(expected_coverage, p.expected.min_mass))
+    present = with_posterior_presences(
+        with_device_neighbours(windowed_df, device_cols=device),
+        models=models,
+        device_cols=device,
+        window_s=p.window_s,
+        max_neighbours=p.max_neighbours,
+    )
+    held = []
+    if expected_coverage is not None:  # both read it: one pass
+        present = present.persist(StorageLevel.MEMORY_AND_DISK)
+        held.append(present)
+    stays = agg_stays(
+        present.where(F.col(MODEL) == 0).drop(MODEL),
+        max_gap_s=p.max_gap_s,
+        min_visit_s=settings.min_visit_s,
+        device_cols=device,
+        max_edge_s=p.max_edge_s,
+    )
+    expected = (
+        agg_expected_visits(present.where(F.col(MODEL) == 1).drop(MODEL), settings=settings)
+        if expected_coverage is not None
+        else None
+    )
+    return PosteriorStays(stays, expected, held)
 
 
 def load_coverage(
@@ -313,19 +346,22 @@ def build_mobility(inputs: MobilityInputs, config: Config, *, build: Sequence[dt
     device = (S.PSEUDO_ID, WINDOW_DATE)
     windows = window_map_df(spark, build, tz=tz, lookback_s=lookback)
     windowed = with_window_dates(inputs.window_events_df, window_map_df=windows)
-    if inputs.expected_zones:
-        # stays and expected visits both read the windowed events: one read and one shuffle of them, not two
-        windowed = windowed.persist(StorageLevel.MEMORY_AND_DISK)
+    expected_window: DataFrame | None = None
+    held_presence: list[DataFrame] = []
+    if m.presence_model == "posterior":
+        assert inputs.coverage is not None, "the posterior model needs the coverage model"
+        posterior = agg_window_posterior(
+            windowed, coverage=inputs.coverage, expected_coverage=inputs.expected_coverage, settings=m
+        )
+        window_stays, expected_window, held_presence = posterior.stays, posterior.expected_visits, posterior.held
+    else:
+        window_stays = agg_window_stays(windowed, weights_df=inputs.weights_df, settings=m)
     # Persisted: stays and flows both derive from them, and without it the sorts over every windowed event (two
     # per event and window) run once for each (make bench, 10 M events: 37 task-seconds).
-    window_stays = agg_window_stays(
-        windowed, weights_df=inputs.weights_df, settings=m, coverage=inputs.coverage
-    ).persist(StorageLevel.MEMORY_AND_DISK)
+    window_stays = window_stays.persist(StorageLevel.MEMORY_AND_DISK)
     expected_visits = (
-        agg_window_expected_visits(windowed, coverage=inputs.expected_coverage, settings=m).transform(
-            filter_entered_in_window, tz=tz
-        )
-        if inputs.expected_coverage is not None
+        expected_window.transform(filter_entered_in_window, tz=tz)
+        if expected_window is not None
         else spark.createDataFrame([], S.SILVER_EXPECTED_VISITS)  # replaces the partitions: no stale rows remain
     )
     # Cells that may count as presence in a zone: an arrival comes from a cell that is none of the zone's.
@@ -383,7 +419,7 @@ def build_mobility(inputs: MobilityInputs, config: Config, *, build: Sequence[dt
         tables={SILVER_TABLES[name]: df for name, df in held.items()}
         | {SILVER_TABLES[S.SILVER_REPEAT_VISITS_TABLE]: repeat},
         weeks=weeks,
-        held=[*held.values(), window_stays, windowed],
+        held=[*held.values(), window_stays, *held_presence],
     )
 
 

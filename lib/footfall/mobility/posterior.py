@@ -239,6 +239,60 @@ PRESENCE_FIELDS = (
 )
 
 
+MODEL = "_model"  # which of the models of one pass a presence row comes from (with_posterior_presences)
+
+
+@dataclass(frozen=True)
+class PresenceModel:
+    """One coverage model of a pass and the least mass a presence row needs under it."""
+
+    coverage: Coverage
+    min_mass: float
+
+
+def with_posterior_presences(
+    events_df: DataFrame,
+    *,
+    models: Sequence[PresenceModel],
+    device_cols: tuple[str, ...],
+    window_s: float,
+    max_neighbours: int,
+) -> DataFrame:
+    """Return the (event, zone) rows where the event's posterior mass in the zone is at least the model's min_mass,
+    for each of `models`, tagged with the model's index in MODEL: one pass of the events through Python for all.
+
+    Columns: those of `events_df` (one row per event, with event_ts and cell_id) plus zone_id, presence_weight (the
+    mass) and prev_mass, next_mass (the zone's mass at the device's events before and after), and MODEL. Only
+    devices with an event on a cell that can serve a zone of some model reach Python; the others cannot be present
+    anywhere. A device's rows under a model depend on its own events only, so a model sees the same rows whichever
+    other models share its pass (the presence model and expected visitors share one since issue 29).
+    """
+    touching = sorted({c for m in models for c in m.coverage.cell_index if m.coverage.touches_zones(c)})
+    seen = events_df.where(F.col(S.CELL_ID).isin(touching)).select(*device_cols).distinct()
+    relevant = events_df.join(seen, on=list(device_cols), how="left_semi")
+    schema = T.StructType([*events_df.schema.fields, *PRESENCE_FIELDS, T.StructField(MODEL, T.ByteType(), False)])
+    names = schema.fieldNames()
+    order = [*device_cols, S.EVENT_TS, S.CELL_ID]
+
+    def one_bucket(pdf: pd.DataFrame) -> pd.DataFrame:
+        ordered = pdf.sort_values(order, kind="stable").reset_index(drop=True)
+        parts = [
+            devices_presence(
+                ordered,
+                m.coverage,
+                device_cols=device_cols,
+                window_s=window_s,
+                max_neighbours=max_neighbours,
+                min_mass=m.min_mass,
+            ).assign(**{MODEL: np.int8(i)})
+            for i, m in enumerate(models)
+        ]
+        return pd.concat(parts, ignore_index=True)[names]
+
+    bucket = device_bucket(events_df.sparkSession, device_cols)
+    return relevant.groupBy(bucket.alias(BUCKET)).applyInPandas(one_bucket, schema=schema)
+
+
 def with_posterior_presence(
     events_df: DataFrame,
     *,
@@ -248,30 +302,11 @@ def with_posterior_presence(
     max_neighbours: int,
     min_mass: float,
 ) -> DataFrame:
-    """Return the (event, zone) rows where the event's posterior mass in the zone is at least min_mass.
-
-    Columns: those of `events_df` (one row per event, with event_ts and cell_id) plus zone_id, presence_weight (the
-    mass) and prev_mass, next_mass (the zone's mass at the device's events before and after). Only devices with an
-    event on a cell that can serve a zone reach Python; the others cannot be present anywhere.
-    """
-    touching = sorted(c for c in coverage.cell_index if coverage.touches_zones(c))
-    seen = events_df.where(F.col(S.CELL_ID).isin(touching)).select(*device_cols).distinct()
-    relevant = events_df.join(seen, on=list(device_cols), how="left_semi")
-    schema = T.StructType([*events_df.schema.fields, *PRESENCE_FIELDS])
-    names = schema.fieldNames()
-    order = [*device_cols, S.EVENT_TS, S.CELL_ID]
-
-    def one_bucket(pdf: pd.DataFrame) -> pd.DataFrame:
-        ordered = pdf.sort_values(order, kind="stable").reset_index(drop=True)
-        out = devices_presence(
-            ordered,
-            coverage,
-            device_cols=device_cols,
-            window_s=window_s,
-            max_neighbours=max_neighbours,
-            min_mass=min_mass,
-        )
-        return out[names]
-
-    bucket = device_bucket(events_df.sparkSession, device_cols)
-    return relevant.groupBy(bucket.alias(BUCKET)).applyInPandas(one_bucket, schema=schema)
+    """`with_posterior_presences` for one model, without MODEL."""
+    return with_posterior_presences(
+        events_df,
+        models=[PresenceModel(coverage, min_mass)],
+        device_cols=device_cols,
+        window_s=window_s,
+        max_neighbours=max_neighbours,
+    ).drop(MODEL)

@@ -25,9 +25,8 @@ from footfall import schemas as S
 from footfall.lakehouse import (
     PUBLICATIONS,
     gold_path,
-    read_table,
+    read_rows,
     run_together,
-    table_exists,
     table_version,
     vacuuming,
     write,
@@ -38,20 +37,14 @@ _log = logging.getLogger("footfall")
 
 def latest_publication(spark: SparkSession, lakehouse: Path) -> dict[str, Any] | None:
     """Return the newest publication row, or None."""
-    path = PUBLICATIONS.path(lakehouse)
-    if not table_exists(spark, path):
-        return None
-    row = read_table(spark, path).orderBy(F.col(S.SEQUENCE).desc()).first()
-    return None if row is None else row.asDict(recursive=True)
+    rows = read_rows(spark, PUBLICATIONS.path(lakehouse))
+    return max(rows, key=lambda r: int(r[S.SEQUENCE])) if rows else None
 
 
 def published_dates(spark: SparkSession, lakehouse: Path, *, fingerprint: str) -> set[str]:
     """Return the dates (ISO) some publication built from inputs with this fingerprint holds."""
-    path = PUBLICATIONS.path(lakehouse)
-    if not table_exists(spark, path):
-        return set()
-    rows = read_table(spark, path).where(F.col(S.INPUTS) == fingerprint).select(F.explode(S.DATES)).collect()
-    return {r[0] for r in rows}
+    rows = read_rows(spark, PUBLICATIONS.path(lakehouse), columns=[S.INPUTS, S.DATES])
+    return {d for r in rows if r[S.INPUTS] == fingerprint for d in r[S.DATES]}
 
 
 def read_published(
