@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -12,7 +13,7 @@ from pyspark.testing import assertDataFrameEqual
 
 from footfall import schemas as S
 from footfall.config import Config
-from footfall.ingest import run_forget, run_ingest
+from footfall.ingest import forget, run_forget, run_ingest
 from footfall.lakehouse import PSEUDONYMISED, RETENTION_CHECK, silver_path
 from test_ingest_fixtures import (
     ADULT_F,
@@ -109,6 +110,27 @@ def test_forget_applies_each_objection_once(spark: SparkSession, tmp_path: Path)
     assert (first.objections_applied, again.objections_applied, later.objections_applied) == (1, 0, 1)
     assert again.rows_deleted == {} and again.tables_vacuumed == []
     assert later.rows_deleted[S.SILVER_EVENTS_TABLE] == sum(1 for (m, *_), r in EVENTS if m == ADULT_F and r is None)
+
+
+def test_a_subscribers_file_applied_in_full_is_not_read_again(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rerun with the subscribers file a forget applied in full runs no Spark read of it; any change to the file
+    (here a new objection) is read and applied."""
+    config = make_landing(tmp_path)
+    key = master_key()
+    run_ingest(spark, config, dates=[DAY], key=key)
+    assert run_forget(spark, config, key=key).objections_applied == 1
+    reads: list[Path] = []
+    real = forget.read_unapplied_objections
+    monkeypatch.setattr(
+        forget, "read_unapplied_objections", lambda s, c, **kw: reads.append(c.landing) or real(s, c, **kw)
+    )
+    again = run_forget(spark, config, key=key)
+    assert (again.objections_applied, reads) == (0, [])
+    _object(config, ADULT_F, "2026-03-04T08:00:00Z")
+    later = run_forget(spark, config, key=key)
+    assert later.objections_applied == 1 and reads[:1] == [config.landing]
 
 
 def test_a_late_objector_leaves_the_expected_visits_and_their_dates_republish(
