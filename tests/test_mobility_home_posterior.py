@@ -193,6 +193,27 @@ def test_the_compiled_votes_are_the_models_on_a_random_city() -> None:
     pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True))
 
 
+def test_a_cell_whose_events_weigh_nothing_adds_no_tiles_to_the_compiled_vote() -> None:
+    """An event between two at the same second stands for no time (weight 0): night_vote leaves its cell out of the
+    posterior's tiles (np.flatnonzero of the summed weights), so the compiled loop must too. Y serves 400 tiles of
+    D2; counted with prior-only scores they would outweigh A's two tiles in D1."""
+    cov = build_home_coverage(
+        pd.DataFrame([("A", 0, 0.01), ("A", 1, 0.01)] + [("Y", t, 0.5) for t in range(2, 402)],
+                     columns=[S.CELL_ID, S.TILE_ID, S.P_SERVE]),
+        pd.DataFrame([(0, "D1", 1.0), (1, "D1", 1.0)] + [(t, "D2", 1.0) for t in range(2, 402)],
+                     columns=[S.TILE_ID, S.DISTRICT_ID, S.SHARE]),
+        NO_SHARES,
+    )  # fmt: skip
+    t0 = pd.Timestamp("2026-03-06 23:00:00")
+    cells = ["A", "Y", "Y", "A"]  # the two Y events share the second of their neighbours: weight 0 each
+    events = pd.DataFrame(
+        {S.PSEUDO_ID: "d", "night": dt.date(2026, 3, 6), S.EVENT_TS: [t0, t0, t0, t0], S.CELL_ID: cells}
+    )
+    want = nights_votes_reference(events, cov, event_cap_s=HOUR)
+    assert list(want[S.DISTRICT_ID]) == ["D1"]
+    pd.testing.assert_frame_equal(nights_votes(events, cov, event_cap_s=HOUR), want)
+
+
 def test_spark_votes_per_local_night(spark: SparkSession) -> None:
     """Nights run 20:00-08:00 local (Europe/Berlin, UTC+1 in March) and are named by the date they start on; a
     midday event votes for nothing, and a device seen only on unknown cells gets no row."""

@@ -65,23 +65,34 @@ def _votes(  # type: ignore[no-untyped-def]
     touched = np.empty(len(log_prior), np.int64)
     mass = np.zeros(districts)
     cell_w = np.zeros(len(tile_off) - 1)
+    listed = np.zeros(len(tile_off) - 1, np.bool_)
     used = np.empty(len(tile_off) - 1, np.int64)
     for g in range(n_nights):
         a, b = starts[g], starts[g + 1]
-        n_used = 0
+        n_listed = 0
         for i in range(a, b):  # each event's weight: half the gap on either side, each capped (event_weights)
             before = cap_s if i == a else min(float(seconds[i] - seconds[i - 1]), cap_s)
             after = cap_s if i == b - 1 else min(float(seconds[i + 1] - seconds[i]), cap_s)
             c = cell_idx[i]
             if c < 0:
                 continue
-            if cell_w[c] == 0.0:
+            if not listed[c]:
+                listed[c] = True
+                used[n_listed] = c
+                n_listed += 1
+            cell_w[c] += (before + after) / (2.0 * cap_s)
+        # the cells of positive weight, in index order, as night_vote's np.flatnonzero of the summed weights: an
+        # event between two at its own second stands for no time, and its cell adds no tiles
+        n_used = 0
+        for u in range(n_listed):
+            c = used[u]
+            listed[c] = False
+            if cell_w[c] > 0.0:
                 used[n_used] = c
                 n_used += 1
-            cell_w[c] += (before + after) / (2.0 * cap_s)
         if n_used == 0:
             continue
-        used[:n_used].sort()  # night_vote adds the cells in index order (np.flatnonzero)
+        used[:n_used].sort()
         n_touched = 0
         for u in range(n_used):
             c = used[u]
