@@ -41,12 +41,16 @@ def versions(path: str) -> list[int] | None:
         names = os.listdir(log)
     except FileNotFoundError:
         return []
-    found = [
+    return _commits(names)[::-1]
+
+
+def _commits(names: list[str]) -> list[int]:
+    """Return the versions of the commit files among a log folder's `names`, oldest first."""
+    return sorted(
         int(name[:_DIGITS])
         for name in names
         if len(name) == _NAME_LENGTH and name.endswith(".json") and name[:_DIGITS].isdigit()
-    ]
-    return sorted(found, reverse=True)
+    )
 
 
 def commit_info(path: str, version: int) -> dict[str, Any]:
@@ -122,9 +126,7 @@ def snapshot(path: str) -> Snapshot | None:
         names = os.listdir(log)
     except FileNotFoundError:
         return None
-    commits = sorted(
-        int(n[:_DIGITS]) for n in names if len(n) == _NAME_LENGTH and n.endswith(".json") and n[:_DIGITS].isdigit()
-    )
+    commits = _commits(names)
     checkpoints = _checkpoints(names)
     if not commits or checkpoints is None:
         return None

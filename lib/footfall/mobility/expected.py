@@ -21,29 +21,8 @@ from pyspark.sql import functions as F
 from footfall import schemas as S
 from footfall.config import MobilityConfig
 from footfall.mobility.calendar import with_local_hours
-from footfall.mobility.posterior import Coverage, with_posterior_presence
-from footfall.mobility.stays import agg_stays, with_device_neighbours
+from footfall.mobility.stays import agg_stays
 from footfall.mobility.windows import WINDOW_DATE
-
-
-def agg_window_expected_visits(windowed_df: DataFrame, *, coverage: Coverage, settings: MobilityConfig) -> DataFrame:
-    """Return the expected visits of each (device, window date): visits built as the posterior model builds them,
-    on the expected coverage (a raised zone prior, the expected zones only) and its lower least mass, each with the
-    largest mass it reached as presence_weight; columns of silver/expected_visits with `window_date` for `date`.
-
-    The mobility job computes the expected model's presence in the presence model's pass (`agg_expected_visits`
-    on its rows); this runs a pass of its own."""
-    device = (S.PSEUDO_ID, WINDOW_DATE)
-    p = settings.posterior
-    present = with_posterior_presence(
-        with_device_neighbours(windowed_df, device_cols=device),
-        coverage=coverage,
-        device_cols=device,
-        window_s=p.window_s,
-        max_neighbours=p.max_neighbours,
-        min_mass=p.expected.min_mass,
-    )
-    return agg_expected_visits(present, settings=settings)
 
 
 def agg_expected_visits(present_df: DataFrame, *, settings: MobilityConfig) -> DataFrame:
