@@ -1,5 +1,6 @@
-"""Which gold dates a forget makes pending: LOCAL dates of the derived rows it deletes, the day after each stays
-date, a date of each week; and `footfall forget` republishes them or, with --no-republish, leaves them pending."""
+"""Which gold dates a forget makes pending: every held date of the ISO weeks of the LOCAL dates of the derived
+rows it deletes and of the day after each stays date; and `footfall forget` republishes them or, with
+--no-republish, leaves them pending."""
 
 from __future__ import annotations
 
@@ -37,18 +38,32 @@ def _day(n: int) -> dt.date:
     return dt.date(2026, 3, n)
 
 
-def test_the_dates_a_deletion_reaches_are_its_dates_the_day_after_its_stays_and_a_date_of_its_weeks() -> None:
+def test_the_dates_a_deletion_reaches_are_every_held_date_of_their_weeks() -> None:
     from footfall.ingest.forget import affected_gold_dates
 
     held = {_day(n) for n in range(1, 8)}  # Sunday 1 March (W09) to Saturday 7 March (W10)
-    assert affected_gold_dates(stays={_day(3)}, dates=set(), weeks={W10}, held=held) == [_day(3), _day(4)]
-    # the day after the last date silver holds has no gold: not pending
-    assert affected_gold_dates(stays={_day(7)}, dates=set(), weeks=set(), held=held) == [_day(7)]
-    # homes and flows are read by their own date only
-    assert affected_gold_dates(stays=set(), dates={_day(3)}, weeks=set(), held=held) == [_day(3)]
-    # a week no date covers: every date of it silver holds (W09 holds only Sunday the 1st)
-    assert affected_gold_dates(stays=set(), dates={_day(3)}, weeks={W09, W10}, held=held) == [_day(1), _day(3)]
+    w10 = [_day(n) for n in range(2, 8)]
+    assert affected_gold_dates(stays={_day(3)}, dates=set(), weeks={W10}, held=held) == w10
+    # the day after the last date silver holds has no gold: its week is the one of the 7th
+    assert affected_gold_dates(stays={_day(7)}, dates=set(), weeks=set(), held=held) == w10
+    # a Sunday's stays reach the Monday after: two weeks
+    assert affected_gold_dates(stays={_day(1)}, dates=set(), weeks=set(), held=held) == [_day(1), *w10]
+    assert affected_gold_dates(stays=set(), dates={_day(3)}, weeks={W09, W10}, held=held) == [_day(1), *w10]
     assert affected_gold_dates(stays=set(), dates=set(), weeks={W10}, held={_day(4), _day(5)}) == [_day(4), _day(5)]
+
+
+def test_two_objectors_active_on_different_days_of_a_week_republish_the_same_dates() -> None:
+    """The republished dates are written to _publications, commit metadata and the validation runs: they must not
+    tell on which days an objector's phone was in the city, only in which weeks (issue 30). Before, the first
+    objector gave Monday and Tuesday, the second Thursday and Friday."""
+    from footfall.ingest.forget import affected_gold_dates, republish_dates
+
+    held = {_day(n) for n in range(2, 9)}  # the whole of W10, Monday to Sunday
+    monday = affected_gold_dates(stays={_day(2)}, dates={_day(2)}, weeks={W10}, held=held)
+    thursday = affected_gold_dates(stays={_day(5)}, dates={_day(5)}, weeks={W10}, held=held)
+    homes_only = affected_gold_dates(stays=set(), dates={_day(8)}, weeks=set(), held=held)
+    assert monday == thursday == homes_only == sorted(held)
+    assert republish_dates(monday, published=held) == republish_dates(thursday, published=held) == sorted(held)
 
 
 def test_only_pending_dates_gold_holds_are_republished_and_every_pending_week_gets_one() -> None:

@@ -222,6 +222,12 @@ class PublishConfig(_Frozen):
     extrapolation_rounding: int = Field(
         default=10, ge=1, description="visitors_extrapolated is rounded to a multiple of this"
     )
+    extrapolation_max_share: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="visitors_extrapolated is withheld where one person's weight is more than this share of it",
+    )
     noise: NoiseConfig = Field(default_factory=NoiseConfig, description="optional noise before thresholding")
 
 

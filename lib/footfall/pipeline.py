@@ -22,6 +22,7 @@ from footfall.config import Config
 from footfall.ingest.contract import InputContractError, events_partition, landing_events_rows
 from footfall.ingest.plan import landing_dates
 from footfall.ingest.pseudonym import ENV_KEY, MasterKey
+from footfall.privacy.disclosure import DOMINANCE, ROW_NESTED, WITH_VISITORS
 from footfall.progress import StageProgress
 from footfall.publish.job import PublishReport
 from footfall.runlock import run_lock
@@ -71,24 +72,37 @@ def ensure_landing(config: Config, *, console: Console) -> None:
 def print_published(report: PublishReport, *, console: Console) -> None:
     """Print what a publish run wrote: rows per gold table and the cells disclosure control withheld."""
     table = Table(title=f"gold tables (footfall.*) for {report.dates[0]} to {report.dates[-1]}")
-    for column in ("table", "rows", "cells", "< k", "secondary", "nested"):
+    for column in ("table", "rows", "cells", "< k", "secondary", "nested", "in row"):
         table.add_column(column, justify="left" if column == "table" else "right")
+    in_row = (ROW_NESTED, WITH_VISITORS, DOMINANCE)  # the rules inside an hourly row (docs/privacy.md 4a, 4b)
     for name, rows in report.rows.items():
         cells = report.suppressed.get(name)
         counts = (
-            ("", "", "", "")
+            ("",) * 5
             if cells is None
-            else tuple(f"{cells[c]:,}" for c in ("published", "primary", "secondary", "nested"))
+            else (
+                *(f"{cells.get(c, 0):,}" for c in ("published", "primary", "secondary", "nested")),
+                f"{sum(cells.get(c, 0) for c in in_row):,}",
+            )
         )
         table.add_row(name, f"{rows:,}", *counts)
     console.print(table)
     console.print(
         "cells: values published; < k: withheld because fewer than k people; secondary: withheld so that no "
         "withheld value can be derived by subtraction; nested: withheld because a count it is part of (its day, "
-        "its week's day) exceeds it by fewer than k people",
+        "its week's day) exceeds it by fewer than k people; in row: withheld for another value of the same row",
         highlight=False,
         soft_wrap=True,
     )
+    hourly = report.suppressed.get(S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE)
+    if hourly is not None:
+        console.print(
+            f"in row: {hourly.get(ROW_NESTED, 0):,} visits whose hour's visitors exceed them by fewer than k, "
+            f"{hourly.get(WITH_VISITORS, 0):,} visits withheld with the visitors they bound, "
+            f"{hourly.get(DOMINANCE, 0):,} extrapolated values one person's weight dominates",
+            highlight=False,
+            soft_wrap=True,
+        )
     if report.withheld_zones:
         console.print(
             f"zones withheld as not resolvable by their cells: {len(report.withheld_zones)} "

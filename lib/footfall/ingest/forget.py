@@ -115,18 +115,20 @@ def _iso_week(day: dt.date) -> str:
 def affected_gold_dates(
     *, stays: Iterable[dt.date], dates: Iterable[dt.date], weeks: Iterable[str], held: Iterable[dt.date]
 ) -> list[dt.date]:
-    """Return the local dates whose gold read deleted rows: `stays` (and `dates`, of homes and flows) are the
+    """Return the local dates to republish for deleted rows: `stays` (and `dates`, of homes and flows) are the
     dates whose rows went, `weeks` the weeks whose repeat visits went, `held` the dates silver holds.
 
     A gold date reads its own stays, homes and flows, the stays of the day before (overnight visits) and its
-    week's repeat visits. So: every date that lost rows; the day after each date that lost stays, if silver holds
-    it; and for a week none of those dates falls in, every date of the week silver holds.
+    week's repeat visits. So gold changes on: every date that lost rows; the day after each date that lost stays;
+    every date of a week that lost repeat visits. The answer is every date silver holds in the ISO weeks of those
+    dates, not the dates themselves: the republished dates go to _publications, to commit metadata and to the
+    validation runs, and the days one person's phone was in the city must not be read from them (issue 30). A
+    republication says in which weeks the objectors were active, never on which days (docs/privacy.md).
     """
     held, stays = set(held), set(stays)
     found = stays | set(dates) | ({d + dt.timedelta(days=1) for d in stays} & held)
-    for week in sorted(set(weeks) - {_iso_week(d) for d in found}):
-        found |= {d for d in held if _iso_week(d) == week}
-    return sorted(found)
+    touched = set(weeks) | {_iso_week(d) for d in found}
+    return sorted(found | {d for d in held if _iso_week(d) in touched})
 
 
 def republish_dates(pending: Iterable[dt.date], *, published: Iterable[dt.date]) -> list[dt.date]:

@@ -30,7 +30,18 @@ PASSERS_SUPPRESSED = "is_passers_by_suppressed"
 VISITS_SUPPRESSED = "is_visits_suppressed"
 VISITS_SUPPRESSION = "visits_suppression"
 VISITORS_SUPPRESSION = "visitors_suppression"  # primary, or nested (privacy/nesting.py); the audit's reason
-HOURLY_FLAGS = (VISITORS_SUPPRESSED, PASSERS_SUPPRESSED, VISITS_SUPPRESSED)
+EXTRAPOLATED_SUPPRESSED = "is_extrapolated_suppressed"
+EXTRAPOLATED_SUPPRESSION = "extrapolated_suppression"
+HOURLY_FLAGS = (VISITORS_SUPPRESSED, PASSERS_SUPPRESSED, VISITS_SUPPRESSED, EXTRAPOLATED_SUPPRESSED)
+# the reasons a rule of issue 30 gives a withheld value (the audit's suppression column; primary and secondary
+# are suppression.py's, nested nesting.py's)
+ROW_NESTED = "row_nested"  # visits inside the visitors of the same row
+WITH_VISITORS = "with_visitors"  # visits bound a withheld visitors count and go with it
+DOMINANCE = "dominance"  # one person is most of a weighted sum
+WITHIN_ROW_REASONS = (ROW_NESTED, WITH_VISITORS, DOMINANCE)
+# the hourly aggregation's inputs of the dominance rule (publish/hourly.py; never published)
+TOP_WEIGHT = "_top_weight"
+WEIGHT_SUM = "_weight_sum"
 
 Mode = Literal["delete", "null"]
 
@@ -65,33 +76,82 @@ def select_published(marked_df: DataFrame, *, value_col: str, mode: Mode, column
     return apply_suppression(marked_df, value_cols=[value_col], mode=mode).select(*columns)
 
 
-def with_hourly_suppression(cells_df: DataFrame, *, k: int) -> DataFrame:
-    """Mark which values of each zone-hour are withheld.
-
-    - visitors (and visitors_extrapolated, derived from them): below k visitors;
-    - passers_by: below k passers-by;
-    - visits and the dwell quartiles: below k devices behind the visits, plus secondary suppression across the
-      hours of the zone-day, because visits that start in the hours of a day add up to the day's visits.
-    Visitors and passers-by count devices present in an hour, so they add up to no daily figure.
-    """
+def with_presence_suppression(cells_df: DataFrame, *, k: int) -> DataFrame:
+    """Mark the zone-hour's presence values withheld below k: visitors (with visitors_extrapolated, derived from
+    them) and passers_by. Visitors and passers-by are disjoint (a passer-by had no visit overlapping the hour), and
+    neither adds up to a daily figure; an hour's visitors do nest in its day's (nesting.with_hour_in_day_nesting)."""
     visitors = with_k_devices(cells_df, value_col=S.VISITORS).withColumns(
         {
             VISITORS_SUPPRESSED: F.col(K_DEVICES) < k,
             VISITORS_SUPPRESSION: F.when(F.col(K_DEVICES) < k, F.lit("primary")).otherwise(F.lit(None)),
         }
     )
-    passers = with_k_devices(visitors, value_col=S.PASSERS_BY).withColumn(PASSERS_SUPPRESSED, F.col(K_DEVICES) < k)
+    return with_k_devices(visitors, value_col=S.PASSERS_BY).withColumn(PASSERS_SUPPRESSED, F.col(K_DEVICES) < k)
+
+
+def _true_count(df: DataFrame, col: str) -> Column:
+    # under noise a count carries noise and its true value sits in <col>_true
+    return F.col(f"{col}{TRUE}") if f"{col}{TRUE}" in df.columns else F.col(col)
+
+
+def with_visits_suppression(marked_df: DataFrame, *, k: int) -> DataFrame:
+    """Mark the zone-hour's visits (and the dwell quartiles of those visits) withheld, after the visitors' marks.
+
+    - primary: below k devices behind the visits;
+    - ROW_NESTED: the devices behind visits(h) started a visit in h, so they are among visitors(h); when visitors
+      exceed them (or the visits themselves) by 1 to k - 1, visitors(h) - visits(h) would count a group of fewer
+      than k people, those already in the zone before h (issue 30);
+    - WITH_VISITORS: visitors(h) is withheld (below k, or nested in its day): visits(h) is a lower bound of it and
+      goes with it (with the zone-day's visitors D published, visits(h) = D - 1 would give it away);
+    - secondary, across the hours of the zone-day: visits that start in the hours of a day add up to the day's.
+    """
     visits_measure = F.col(S.DEVICES_VISITS)
-    if f"{S.VISITS}{TRUE}" in cells_df.columns:
+    if f"{S.VISITS}{TRUE}" in marked_df.columns:
         visits_measure = F.least(F.col(S.DEVICES_VISITS), F.col(S.VISITS))
+    visitors = _true_count(marked_df, S.VISITORS)
+
+    def small(difference: Column) -> Column:
+        return (difference > 0) & (difference < k)
+
+    # the devices give the true group; a device with two visits in the hour makes the published difference smaller
+    # than the group, yet a reader takes visitors - visits for a group: neither may be 1 to k - 1
+    in_row = small(visitors - F.col(S.DEVICES_VISITS)) | small(visitors - _true_count(marked_df, S.VISITS))
+    withheld = F.col(VISITORS_SUPPRESSED) | in_row
+    reason = F.when(F.col(VISITORS_SUPPRESSED), F.lit(WITH_VISITORS)).otherwise(F.lit(ROW_NESTED))
     marked = with_suppression(
-        passers.withColumn(K_DEVICES, visits_measure),
+        marked_df.withColumns({K_DEVICES: visits_measure, "_withheld": withheld, "_reason": reason}),
         k=k,
         breakdown=[S.ZONE_ID, S.DATE],
         cell_keys=[S.HOUR_START_UTC],
         devices_col=K_DEVICES,
+        withheld_col="_withheld",
+        withheld_reason="_",
     )
+    # with_suppression names one reason; each withheld cell keeps its own
+    marked = marked.withColumn(
+        SUPPRESSION, F.when(F.col(SUPPRESSION) == "_", F.col("_reason")).otherwise(F.col(SUPPRESSION))
+    ).drop("_withheld", "_reason")
     return marked.withColumnsRenamed({IS_SUPPRESSED: VISITS_SUPPRESSED, SUPPRESSION: VISITS_SUPPRESSION})
+
+
+def with_extrapolation_dominance(marked_df: DataFrame, *, max_share: float) -> DataFrame:
+    """Withhold visitors_extrapolated where one person's weight is more than `max_share` of the zone-hour's sum:
+    the (1, max_share) dominance rule of statistical disclosure control for a magnitude (issue 30). A visitor from
+    a district of small market share weighs 1 / share; without the rule, the extrapolated value jumps by their
+    weight while they stay and shows their presence, although the catchment table withholds their district."""
+    top, total = F.col(TOP_WEIGHT), F.col(WEIGHT_SUM)
+    dominated = F.coalesce((top > F.lit(max_share) * total) & ~F.col(VISITORS_SUPPRESSED), F.lit(False))
+    return marked_df.withColumn(EXTRAPOLATED_SUPPRESSED, F.col(VISITORS_SUPPRESSED) | dominated).withColumn(
+        EXTRAPOLATED_SUPPRESSION,
+        F.when(F.col(VISITORS_SUPPRESSED), F.col(VISITORS_SUPPRESSION)).when(dominated, F.lit(DOMINANCE)),
+    )
+
+
+def with_hourly_suppression(cells_df: DataFrame, *, k: int, max_share: float = 1.0) -> DataFrame:
+    """Mark which values of each zone-hour are withheld, without the day's totals (publish/staging.py adds the
+    nesting of hours in days between the presence and the visits marks)."""
+    presence = with_presence_suppression(cells_df, k=k)
+    return with_extrapolation_dominance(with_visits_suppression(presence, k=k), max_share=max_share)
 
 
 def select_published_hourly(marked_df: DataFrame, *, mode: Mode) -> DataFrame:
@@ -105,7 +165,7 @@ def select_published_hourly(marked_df: DataFrame, *, mode: Mode) -> DataFrame:
     nulled = marked_df.withColumns(
         {
             S.VISITORS: unless(VISITORS_SUPPRESSED, S.VISITORS),
-            S.VISITORS_EXTRAPOLATED: unless(VISITORS_SUPPRESSED, S.VISITORS_EXTRAPOLATED),
+            S.VISITORS_EXTRAPOLATED: unless(EXTRAPOLATED_SUPPRESSED, S.VISITORS_EXTRAPOLATED),
             S.PASSERS_BY: unless(PASSERS_SUPPRESSED, S.PASSERS_BY),
             S.VISITS: unless(VISITS_SUPPRESSED, S.VISITS),
             S.DWELL_P25_S: unless(VISITS_SUPPRESSED, S.DWELL_P25_S),
@@ -119,13 +179,15 @@ def select_published_hourly(marked_df: DataFrame, *, mode: Mode) -> DataFrame:
 
 
 def agg_suppressed_cells(marked_df: DataFrame) -> DataFrame:
-    """Return suppression (null = published, primary, secondary, nested) and cells: how many values each outcome had.
+    """Return suppression (null = published, or the reason a value was withheld) and cells: how many values each
+    outcome had.
 
-    A zone-hour holds three values (visitors, passers-by, visits); every other gold row holds one.
+    A zone-hour holds four values (visitors, visitors_extrapolated, passers-by, visits); every other gold row one.
     """
     if VISITORS_SUPPRESSED in marked_df.columns:
         outcomes = F.array(
             F.col(VISITORS_SUPPRESSION),
+            F.col(EXTRAPOLATED_SUPPRESSION),
             F.when(F.col(PASSERS_SUPPRESSED), F.lit("primary")),
             F.col(VISITS_SUPPRESSION),
         )

@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
 IS_SUPPRESSED = "is_suppressed"
-SUPPRESSION = "suppression"  # null, "primary" or "secondary": for the audit, never published
+SUPPRESSION = "suppression"  # null, "primary", "secondary" or another rule's reason: for the audit, never published
 MIN_K = 2
 
 
@@ -31,31 +31,41 @@ def _check_k(k: int) -> None:
 
 
 def with_suppression(
-    cells_df: DataFrame, *, k: int, breakdown: Sequence[str], cell_keys: Sequence[str], devices_col: str
+    cells_df: DataFrame,
+    *,
+    k: int,
+    breakdown: Sequence[str],
+    cell_keys: Sequence[str],
+    devices_col: str,
+    withheld_col: str | None = None,
+    withheld_reason: str | None = None,
 ) -> DataFrame:
     """Add is_suppressed and suppression (primary/secondary) to each cell of each breakdown.
 
     `breakdown` names the columns of the group whose cells add up (e.g. zone_id, date); `cell_keys` the columns
     that tell the cells apart (e.g. age_band, gender), used only to break ties so the result is deterministic.
+    `withheld_col`, when given, names a boolean column of cells withheld for another reason whatever their count
+    (suppression `withheld_reason`): they count as primary cells, so that secondary suppression protects them too.
     """
     _check_k(k)
+    below = F.col(devices_col) < k
+    primary = below | F.coalesce(F.col(withheld_col), F.lit(False)) if withheld_col else below
     group = Window.partitionBy(*breakdown)
-    ordered = group.orderBy(F.col(devices_col), *cell_keys)
+    # primary cells first (those withheld for another reason can hold many devices), then the smallest
+    ordered = group.orderBy(F.when(primary, 0).otherwise(1), F.col(devices_col), *cell_keys)
     rank = F.row_number().over(ordered)
     running = F.sum(devices_col).over(ordered.rowsBetween(Window.unboundedPreceding, Window.currentRow))
-    below_k = F.sum(F.when(F.col(devices_col) < k, 1).otherwise(0)).over(group)
+    below_k = F.sum(F.when(primary, 1).otherwise(0)).over(group)
     enough = (F.col("_rank") >= F.greatest(F.col("_below_k"), F.lit(2))) & (F.col("_running") >= k)
     first_enough = F.min(F.when(enough, F.col("_rank"))).over(group)
     cells = cells_df.withColumns({"_rank": rank, "_running": running, "_below_k": below_k})
     cells = cells.withColumn("_cut", F.coalesce(first_enough, F.count(F.lit(1)).over(group)))
     suppressed = (F.col("_below_k") > 0) & (F.col("_rank") <= F.col("_cut"))
+    reason = F.when(below, F.lit("primary"))
+    if withheld_col:
+        reason = reason.when(primary, F.lit(withheld_reason))
     return cells.withColumns(
-        {
-            IS_SUPPRESSED: suppressed,
-            SUPPRESSION: F.when(F.col(devices_col) < k, F.lit("primary"))
-            .when(suppressed, F.lit("secondary"))
-            .otherwise(F.lit(None)),
-        }
+        {IS_SUPPRESSED: suppressed, SUPPRESSION: reason.when(suppressed, F.lit("secondary")).otherwise(F.lit(None))}
     ).drop("_rank", "_running", "_below_k", "_cut")
 
 

@@ -3,7 +3,8 @@
 Definitions match the generator's truth (docs/data-contract.md, docs/outputs.md):
 - visitors: distinct devices with a visit (dwell >= min_visit_s) overlapping the hour;
 - passers_by: distinct devices with a stay overlapping the hour and no visit overlapping it;
-- visits: visits that start in the hour, with the dwell quartiles of those visits;
+- visits: visits that start in the hour, with the dwell quartiles of those visits, rounded to the minute (a
+  quartile that falls on an observation would otherwise be one real visit's dwell, to the second);
 - visitors_extrapolated: the visitors, each weighted by the inverse market share of its home district;
 - devices_*: how many distinct devices stand behind each value, for k (never published).
 
@@ -13,16 +14,18 @@ hour it is present in (`contributions_hourly_presence`), one row per visit start
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from footfall import schemas as S
 from footfall.mobility.calendar import with_local_hours
+from footfall.privacy.disclosure import TOP_WEIGHT, WEIGHT_SUM
 
 DEVICES_PRESENT = S.DEVICES_PRESENT
 DEVICES_VISITS = S.DEVICES_VISITS
 HAS_VISIT = "has_visit"
 HOUR_KEYS = (S.ZONE_ID, S.DATE, S.HOUR, S.HOUR_START_UTC)
+DWELL_UNIT_S = 60  # published dwell quartiles are whole minutes (docs/outputs.md)
 
 
 def contributions_hourly_presence(stays_df: DataFrame, *, tz: str) -> DataFrame:
@@ -47,17 +50,20 @@ def contributions_hourly_visits(stays_df: DataFrame, *, tz: str) -> DataFrame:
 
 
 def agg_zone_hourly_counts(presence_df: DataFrame, visits_df: DataFrame, *, weights_df: DataFrame) -> DataFrame:
-    """Return per zone-hour: visitors, passers_by, visitors_extrapolated (unrounded), visits, dwell quartiles, and
-    the distinct devices behind visitors, passers_by and visits.
+    """Return per zone-hour: visitors, passers_by, visitors_extrapolated (unrounded), visits, dwell quartiles (in
+    whole minutes), the distinct devices behind visitors, passers_by and visits, and the largest visitor's weight
+    with the sum of the weights (the dominance rule's inputs, privacy/disclosure.py; never published).
 
     `weights_df` (pseudo_id, date, weight) holds each device's extrapolation weight per date (its home can change
     from one date to the next); a device without one weighs 1.
     """
     weighted = presence_df.join(weights_df, on=[S.PSEUDO_ID, S.DATE], how="left")
+    visitor_weight = F.when(F.col(HAS_VISIT), F.coalesce(F.col(S.WEIGHT), F.lit(1.0)))
     per_hour = weighted.groupBy(*HOUR_KEYS).agg(
         F.count(F.when(F.col(HAS_VISIT), 1)).alias(S.VISITORS),
         F.count(F.when(~F.col(HAS_VISIT), 1)).alias(S.PASSERS_BY),
-        F.sum(F.when(F.col(HAS_VISIT), F.coalesce(F.col(S.WEIGHT), F.lit(1.0)))).alias(S.VISITORS_EXTRAPOLATED),
+        F.sum(visitor_weight).alias(S.VISITORS_EXTRAPOLATED),
+        F.max(visitor_weight).alias(TOP_WEIGHT),
         F.count(F.lit(1)).alias(DEVICES_PRESENT),
     )
     started = visits_df.groupBy(*HOUR_KEYS).agg(
@@ -65,6 +71,10 @@ def agg_zone_hourly_counts(presence_df: DataFrame, visits_df: DataFrame, *, weig
         F.countDistinct(S.PSEUDO_ID).alias(DEVICES_VISITS),
         F.percentile(S.DWELL_S, F.array(F.lit(0.25), F.lit(0.5), F.lit(0.75))).alias("_q"),
     )
+
+    def minutes(quartile: int) -> Column:
+        return F.round(F.col("_q")[quartile] / DWELL_UNIT_S) * DWELL_UNIT_S
+
     return (
         per_hour.join(started, on=list(HOUR_KEYS), how="left")
         .fillna(0, subset=[S.VISITS, DEVICES_VISITS])
@@ -74,10 +84,12 @@ def agg_zone_hourly_counts(presence_df: DataFrame, visits_df: DataFrame, *, weig
             F.col(S.VISITORS).cast("long"),
             F.col(S.VISITS).cast("long"),
             F.col(S.PASSERS_BY).cast("long"),
-            F.col("_q")[0].alias(S.DWELL_P25_S),
-            F.col("_q")[1].alias(S.DWELL_MEDIAN_S),
-            F.col("_q")[2].alias(S.DWELL_P75_S),
+            minutes(0).alias(S.DWELL_P25_S),
+            minutes(1).alias(S.DWELL_MEDIAN_S),
+            minutes(2).alias(S.DWELL_P75_S),
             F.col(S.VISITORS_EXTRAPOLATED).cast("double"),
+            F.col(S.VISITORS_EXTRAPOLATED).cast("double").alias(WEIGHT_SUM),
+            F.col(TOP_WEIGHT).cast("double"),
             F.col(DEVICES_PRESENT).cast("long"),
             F.col(DEVICES_VISITS).cast("long"),
         )

@@ -42,7 +42,7 @@ from footfall.lakehouse import (
 from footfall.mobility.calendar import iso_week, iso_week_dates
 from footfall.mobility.expected import expected_zone_ids
 from footfall.mobility.windows import stay_dates
-from footfall.privacy.disclosure import agg_suppressed_cells
+from footfall.privacy.disclosure import WITHIN_ROW_REASONS, agg_suppressed_cells
 from footfall.privacy.extrapolation import agg_device_weights
 from footfall.privacy.nesting import OUTER_ZONE_ID, agg_nested_zones_for_model
 from footfall.privacy.noise import agg_privacy_ledger
@@ -94,7 +94,7 @@ class PublishReport:
     dates: tuple[str, ...]
     weeks: tuple[str, ...]
     rows: dict[str, int]
-    suppressed: dict[str, dict[str, int]]  # table -> {"published", "primary", "secondary", "nested"} cells
+    suppressed: dict[str, dict[str, int]]  # table -> {"published", "primary", "secondary", "nested", ...} cells
     versions: dict[str, int]
     history_dropped: tuple[str, ...]
     registered: tuple[str, ...]
@@ -223,7 +223,7 @@ def publishable_zones(spark: SparkSession, config: Config, inputs: SilverInputs)
 
 
 def _suppression_counts(marked_df: DataFrame) -> dict[str, int]:
-    counts = {"published": 0, "primary": 0, "secondary": 0, "nested": 0}
+    counts = dict.fromkeys(("published", "primary", "secondary", "nested", *WITHIN_ROW_REASONS), 0)
     for row in agg_suppressed_cells(marked_df).collect():
         counts[row[SUPPRESSION] or "published"] += int(row["cells"])
     return counts

@@ -101,12 +101,15 @@ def stage_hourly(
     tz: str,
     salt: str,
     seed: int | None,
+    day_devices_df: DataFrame | None = None,
     max_weight: float | None = None,
 ) -> DataFrame:
     """Return the marked hourly cells (before the dates are cut to the run's).
 
-    `max_weight` is the largest device weight of `weights_df` (the caller reads it: staging does no I/O); noise
-    needs it, as the extrapolation's sensitivity.
+    `day_devices_df` holds the zone-days' true visitor counts (nesting.agg_zone_day_devices), the outer total of
+    each hour's visitors; without it the hours are not checked against their days. `max_weight` is the largest
+    device weight of `weights_df` (the caller reads it: staging does no I/O); noise needs it, as the
+    extrapolation's sensitivity.
     """
     noise = publish.noise
     presence = _bounded(contributions_hourly_presence(stays_df, tz=tz), noise=noise, per=S.DATE, salt=salt)
@@ -135,7 +138,18 @@ def stage_hourly(
     rounding = publish.extrapolation_rounding
     extrapolated = F.greatest(F.round(F.col(S.VISITORS_EXTRAPOLATED) / rounding) * rounding, F.lit(0))
     cells = cells.withColumn(S.VISITORS_EXTRAPOLATED, extrapolated.cast("long"))
-    return D.with_hourly_suppression(cells, k=publish.k)
+    # visitors first, then their nesting in the day, then visits: a withheld visitors count takes its visits along
+    marked = D.with_presence_suppression(cells, k=publish.k)
+    if day_devices_df is not None:
+        marked = N.with_hour_in_day_nesting(
+            marked,
+            day_devices_df=day_devices_df,
+            k=publish.k,
+            flag=D.VISITORS_SUPPRESSED,
+            reason=D.VISITORS_SUPPRESSION,
+        )
+    marked = D.with_visits_suppression(marked, k=publish.k)
+    return D.with_extrapolation_dominance(marked, max_share=publish.extrapolation_max_share)
 
 
 def stage_expected_hourly(
@@ -222,16 +236,16 @@ def stage_gold(
     day_devices = N.agg_zone_day_devices(all_days)
     weights = agg_device_weights(inputs.home_df, market_share_df=inputs.market_share_df)
     hourly = stage_hourly(
-        stays, weights_df=weights, publish=publish, tz=tz, salt=salt, seed=seed, max_weight=max_weight
-    )
-    hourly = N.with_hour_in_day_nesting(
-        hourly.where(_in(S.DATE, dates)),
+        stays,
+        weights_df=weights,
+        publish=publish,
+        tz=tz,
+        salt=salt,
+        seed=seed,
         day_devices_df=day_devices,
-        k=k,
-        flag=D.VISITORS_SUPPRESSED,
-        reason=D.VISITORS_SUPPRESSION,
+        max_weight=max_weight,
     )
-    staged = {S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE: StagedTable(hourly, tuple(dates))}
+    staged = {S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE: StagedTable(hourly.where(_in(S.DATE, dates)), tuple(dates))}
 
     days = all_days.where(_in(S.DATE, dates))
     daily = {
