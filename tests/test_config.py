@@ -40,7 +40,7 @@ def test_a_pseudonym_period_of_other_than_whole_weeks_is_refused(days: int) -> N
     )
 
 
-@pytest.mark.parametrize("days", [7, 28, 364])
+@pytest.mark.parametrize("days", [7, 28, 91])
 def test_whole_weeks_are_accepted_and_28_is_the_default(days: int) -> None:
     raw = {"landing": "a", "lakehouse": "b", "privacy": {"pseudonym_period_days": days}}
     assert parse_config(raw, source="c.yaml").privacy.pseudonym_period_days == days
@@ -131,3 +131,52 @@ def test_a_metastore_uri_without_hive_is_refused_not_ignored(tmp_path: Path) -> 
         load_config(path)
     hive = _write(tmp_path, "landing: a\nlakehouse: b\ncatalog:\n  kind: hive\n  metastore_uri: thrift://m:9083\n")
     assert load_config(hive).catalog.metastore_uri == "thrift://m:9083"
+
+
+def _parsed(**sections: object) -> object:
+    return parse_config({"landing": "a", "lakehouse": "b", **sections}, source="c.yaml")
+
+
+@pytest.mark.parametrize(
+    ("key", "sections", "message"),
+    [
+        ("publish.k", {"publish": {"k": 19}}, "publish.k = 19 is below 20: a change of the privacy promise; add"),
+        (
+            "privacy.pseudonym_period_days",
+            {"privacy": {"pseudonym_period_days": 98}},
+            "privacy.pseudonym_period_days = 98 is above 91 days: a change of the privacy promise; add",
+        ),
+    ],
+)
+def test_settings_past_the_privacy_promise_need_a_named_sign_off(
+    key: str, sections: dict[str, dict[str, int]], message: str
+) -> None:
+    """k below its default and a key period above a quarter are refused in one line unless privacy.dpo_approved
+    names them (issue 34); the values right at the promise need none."""
+    with pytest.raises(ConfigError) as refused:
+        _parsed(**sections)
+    assert message in str(refused.value) and "\n" not in str(refused.value)
+    privacy = {**sections.get("privacy", {}), "dpo_approved": [key]}
+    assert _parsed(**{**sections, "privacy": privacy}).privacy.dpo_approved == (key,)  # type: ignore[attr-defined]
+    assert _parsed(publish={"k": 20}, privacy={"pseudonym_period_days": 91}) is not None
+
+
+@pytest.mark.parametrize(
+    ("sections", "key"),
+    [
+        ({"privacy": {"pseudonym_period_days": 35_000, "dpo_approved": ["privacy.pseudonym_period_days"]}},
+         "privacy.pseudonym_period_days"),  # the issue's 35,000 days: refused even with a sign-off
+        ({"mobility": {"max_gap_s": 604_800}}, "mobility.max_gap_s"),  # a window of a week
+        ({"mobility": {"posterior": {"window_s": 86_400}}}, "mobility.posterior.window_s"),
+        ({"publish": {"noise": {"epsilon": 100.0}}}, "publish.noise.epsilon"),
+        ({"guards": {"max_dropped_share": 1.5}}, "guards.max_dropped_share"),
+        ({"privacy": {"dpo_approved": ["publish.suppression_mode"]}}, "privacy.dpo_approved"),
+    ],
+)  # fmt: skip
+def test_settings_outside_their_range_are_refused_naming_key_value_and_range(
+    sections: dict[str, object], key: str
+) -> None:
+    with pytest.raises(ConfigError) as refused:
+        _parsed(**sections)
+    text = str(refused.value)
+    assert f"key '{key}'" in text and "\n" not in text, text

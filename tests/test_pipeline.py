@@ -27,7 +27,7 @@ def ran(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> tuple[
         {
             "landing": str(root / "landing"),
             "lakehouse": str(root / "lakehouse"),
-            "privacy": {"pseudonym_key_file": str(root / "key")},
+            "privacy": {"pseudonym_key_file": str(root / "key"), "dpo_approved": ["publish.k"]},
             "demo": {"subscribers": 250, "days": 1, "start": "2026-03-08", "seed": 5},
             # a tiny city: a small k and every zone, so that gold has rows to compare
             "publish": {"k": K, "include_low_resolution": True},
@@ -164,6 +164,13 @@ def test_gold_commits_carry_user_metadata(spark: SparkSession, ran: tuple[Config
         metas = [json.loads(h["userMetadata"]) for h in history]  # every commit, CREATE TABLE included
         assert {m["run_id"] for m in metas} == {metas[0]["run_id"]} and len(metas[0]["run_id"]) == 32, table
         assert all(m["k"] == K and m["code_version"] for m in metas), table
+        # k = 3 is past the promise of 20: every commit records the sign-off that allowed it (issue 34)
+        assert all(m["dpo_approved"] == ["publish.k"] for m in metas), table
+    from footfall.lakehouse import commit_metadatas
+
+    for table in (S.SILVER_EVENTS_TABLE, S.SILVER_CELL_ZONE_WEIGHTS_TABLE, S.SILVER_STAYS_TABLE):
+        silver = commit_metadatas(spark, silver_path(config.lakehouse, table))
+        assert silver and all(m["dpo_approved"] == ["publish.k"] for m in silver), table
     path = gold_path(config.lakehouse, S.GOLD_ZONE_DEMOGRAPHICS_DAILY_TABLE)
     last = json.loads(DeltaTable.forPath(spark, path).history(1).collect()[0]["userMetadata"])
     assert last["partitions"] == ["2026-03-08"] and last["input_versions"][S.SILVER_STAYS_TABLE] is not None

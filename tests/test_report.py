@@ -282,3 +282,35 @@ def test_expected_visitors_replace_the_not_resolvable_label_with_their_curve(tmp
     assert f"2026-03-07 11:00: {EXPECTED_PEAK} visitors" in labels
     assert "2026-03-07 12:00: 44 visitors" in labels
     assert "2026-03-07 13:00" not in labels  # withheld: no point, and no 0
+
+
+def test_the_header_lists_the_inputs_accepted_with_a_change(page: str, lakehouse: Path, tmp_path: Path) -> None:
+    """A repaired polygon and a date ingested past a guard are changes to what was sent: the header says so
+    (issue 34). The default lakehouse has neither, and says that too."""
+    import datetime as dt
+    import shutil
+
+    from shapely.geometry import box as a_box
+    from tests.report_fixture import _write
+
+    assert "none: every input was used as sent" in page and "nothing past the privacy promise" in page
+    changed = tmp_path / "lakehouse"
+    shutil.copytree(lakehouse, changed)
+    district = {S.DISTRICT_ID: "D02", S.NAME: "District 2", S.RESIDENTS: 100, S.AREA_M2: 1.0, S.IS_REPAIRED: True}
+    district |= {
+        S.INVALID_REASON: "Self-intersection[10.01 48.0]",
+        S.GEOMETRY_WKB: a_box(10.008, 47.99, 10.03, 48.02).wkb,
+    }
+    _write(changed / S.SILVER / S.SILVER_DISTRICTS_TABLE, [district], S.SILVER_DISTRICTS)
+    breach = "2026-03-07: 90.0% of 10 rows read quarantined or dropped (most: unknown_cell 9), above the line"
+    audit = [
+        {S.EVENT_DATE: dt.date.fromisoformat(day), S.RUN_ID: "r", S.RUN_AT: dt.datetime(2026, 3, 9), S.ROWS_READ: 10,
+         S.ROWS_SILVER: 1, S.ROWS_QUARANTINED: 9, S.ROWS_OPTED_OUT: 0, S.ROWS_MINOR: 0, S.ROWS_BY_REASON: [],
+         S.ACCEPTED_BREACH: text}
+        for day, text in ((DATES[0], breach), ("2026-01-01", "a date outside the report"))
+    ]  # fmt: skip
+    _write(changed / S.SILVER / S.SILVER_INGEST_AUDIT_TABLE, audit, S.SILVER_INGEST_AUDIT)
+    header = write_report(changed, tmp_path / "r.html").read_text(encoding="utf-8").split("<h2>")[0]
+    assert f"{S.SILVER_DISTRICTS_TABLE} D02: geometry repaired (Self-intersection[10.01 48.0])" in header
+    assert f"ingested past a guard (--accept-quarantine): {breach}" in header
+    assert "a date outside the report" not in header and "none: every input was used as sent" not in header

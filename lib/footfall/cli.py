@@ -14,7 +14,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from footfall import __version__
-from footfall.config import load_config
+from footfall.config import Config, load_config
 from footfall.jars import (
     JarLockError,
     jars_home,
@@ -33,6 +33,7 @@ EXIT_SETUP = 5
 EXIT_VALIDATION = 6  # a gold table failed its expectations: nothing was published (results in <lakehouse>/quality/)
 EXIT_LOCKED = 7  # another footfall run holds the lakehouse
 EXIT_MISSING_INPUT = 8  # a stage's input table is not in the lakehouse: the message names the stage to run first
+EXIT_QUARANTINE = 9  # a landing date lost more rows to the checks than the guards allow: nothing was written
 EXIT_INTERNAL = 70  # a bug: one line here, the traceback in the log (FOOTFALL_DEBUG=1 prints it)
 
 # The one map from errors to exit codes, by class name so that `footfall --help` need not import Spark.
@@ -46,6 +47,7 @@ EXIT_CODES: dict[str, int] = {
     "PublishValidationError": EXIT_VALIDATION,
     "RunLockedError": EXIT_LOCKED,
     "MissingInputError": EXIT_MISSING_INPUT,
+    "QuarantineGuardError": EXIT_QUARANTINE,
     "FileExistsError": EXIT_USAGE,
     "FileNotFoundError": EXIT_USAGE,
     "ValueError": EXIT_USAGE,
@@ -68,6 +70,20 @@ console = Console()
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="YAML config, e.g. conf/local.yaml")]
 ForceOption = Annotated[bool, typer.Option(help="rebuild even when the inputs are unchanged since the last build")]
+AcceptQuarantineOption = Annotated[
+    bool,
+    typer.Option(
+        help="ingest a landing date even when more of it is quarantined than the guards allow (exit 9 otherwise); "
+        "the breach is recorded in silver/ingest_audit"
+    ),
+]
+
+
+def _accepting(cfg: Config, accept: bool) -> Config:
+    """Return `cfg` with guards.accept_quarantine set when the operator passed --accept-quarantine."""
+    if not accept:
+        return cfg
+    return cfg.model_copy(update={"guards": cfg.guards.model_copy(update={"accept_quarantine": True})})
 
 
 def fail(message: str, code: int) -> typer.Exit:
@@ -193,11 +209,12 @@ def run(
     demo: Annotated[
         bool, typer.Option(help="make run only: generate the demo city when landing is empty, create a development key")
     ] = False,
+    accept_quarantine: AcceptQuarantineOption = False,
 ) -> None:
     """Run the pipeline for the dates (forget, ingest, spatial, mobility, publish) and print what it published."""
     from footfall.pipeline import run_pipeline
 
-    cfg = load_config(config)
+    cfg = _accepting(load_config(config), accept_quarantine)
     if end is not None and start is None:
         raise ValueError("--end needs --start")
     dates = _dates(start, end) if start is not None else None
@@ -209,6 +226,7 @@ def ingest(
     start: Annotated[str, typer.Option(help="first event date to ingest, YYYY-MM-DD")],
     end: Annotated[str | None, typer.Option(help="last event date, YYYY-MM-DD (default: --start)")] = None,
     config: ConfigOption = Path("conf/local.yaml"),
+    accept_quarantine: AcceptQuarantineOption = False,
 ) -> None:
     """Check the landing contract, then write pseudonymised silver tables for the dates (docs/ingest.md)."""
     import datetime as dt
@@ -221,7 +239,7 @@ def ingest(
     )
     from footfall.session import get_spark
 
-    cfg = load_config(config)
+    cfg = _accepting(load_config(config), accept_quarantine)
     dates = date_range(dt.date.fromisoformat(start), dt.date.fromisoformat(end or start))
     # Key and landing footers first: both fail in a second, before Spark starts or anything is written.
     key = load_master_key(key_file=cfg.privacy.pseudonym_key_file)

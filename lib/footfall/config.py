@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +22,18 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
 
+DEFAULT_K = 20
+MAX_PERIOD_WITHOUT_SIGN_OFF = 91  # a quarter
+# setting -> (within the promise?, what is past it): values past the promise need privacy.dpo_approved
+SIGN_OFFS: dict[str, tuple[Callable[[int], bool], str]] = {
+    "publish.k": (lambda k: k >= DEFAULT_K, f"below {DEFAULT_K}"),
+    "privacy.pseudonym_period_days": (
+        lambda days: days <= MAX_PERIOD_WITHOUT_SIGN_OFF,
+        f"above {MAX_PERIOD_WITHOUT_SIGN_OFF} days",
+    ),
+}
+
+
 class PrivacyConfig(_Frozen):
     """How ingest pseudonymises and which subscribers it keeps; the key itself is never in the config."""
 
@@ -31,13 +44,30 @@ class PrivacyConfig(_Frozen):
     )
     pseudonym_period_days: int = Field(
         default=28,
-        description="days per pseudonym key, a multiple of 7: periods are whole local ISO weeks; no link across them",
+        le=364,
+        description="days per pseudonym key, a multiple of 7 and at most a year: periods are whole local ISO weeks; "
+        "no link across them. Above 91 days it needs dpo_approved",
     )
     age_bands: tuple[int, ...] = Field(
         default=(18, 25, 35, 45, 55, 65),
         strict=False,
         description="lower bounds of the age bands; anyone younger than the first is excluded from all outputs",
     )
+
+    dpo_approved: tuple[str, ...] = Field(
+        default=(),
+        strict=False,
+        description="settings past the promise that a data-protection officer signed off: publish.k below 20, "
+        "privacy.pseudonym_period_days above 91; recorded in every commit's metadata",
+    )
+
+    @field_validator("dpo_approved")
+    @classmethod
+    def _known_sign_offs(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(keys) - set(SIGN_OFFS))
+        if unknown:
+            raise ValueError(f"{unknown} need no sign-off; the settings that do: {sorted(SIGN_OFFS)}")
+        return tuple(sorted(set(keys)))
 
     @field_validator("pseudonym_period_days")
     @classmethod
@@ -66,6 +96,28 @@ class IngestConfig(_Frozen):
         default=20_000,
         gt=0,
         description="events of one device on one UTC date above which all of them are quarantined; null: no limit",
+    )
+
+
+class GuardsConfig(_Frozen):
+    """The circuit breaker on quarantine (docs/ingest.md, "Guards"): a landing date that loses more of its rows than
+    this to checks is a fault upstream (a changed export, a shifted clock, a wrong setting), not a day to publish.
+
+    Shares are of the date's rows read. Objections never count: dropping an objector's rows is not a fault.
+    """
+
+    max_dropped_share: float = Field(
+        default=0.25, gt=0, le=1, description="rows quarantined or dropped for any reason but an objection"
+    )
+    max_reason_share: float = Field(
+        default=0.10, gt=0, le=1, description="rows quarantined for any one reason (a fault of the export)"
+    )
+    max_minor_share: float = Field(
+        default=0.25, gt=0, le=1, description="rows dropped as a minor's (a population share, not a fault, below it)"
+    )
+    accept_quarantine: bool = Field(
+        default=False,
+        description="publish a date past a threshold anyway, after looking (`--accept-quarantine`); in its audit row",
     )
 
 
@@ -146,14 +198,18 @@ class ExpectedConfig(_Frozen):
 class PosteriorConfig(_Frozen):
     """The posterior presence model (docs/mobility.md, "Posterior"); tuned on seed 42 by bench/evaluate_matrix.py."""
 
-    window_s: int = Field(default=600, gt=0, description="events this close in time inform each other's location")
+    window_s: int = Field(
+        default=600, gt=0, le=3600, description="events this close in time inform each other's location"
+    )
     max_neighbours: int = Field(default=16, ge=0, description="at most this many neighbours per event (the closest)")
     min_mass: float = Field(default=0.3, gt=0, le=1, description="least posterior mass inside a zone for presence")
     zone_prior_factor: float = Field(
         default=1.0, ge=1, description="prior density inside zones relative to outside (1: uniform over tiles)"
     )
-    max_gap_s: int = Field(default=1800, gt=0, description="present events this close belong to one stay")
-    max_edge_s: int = Field(default=1800, ge=0, description="the most entry or exit can lie before or after an event")
+    max_gap_s: int = Field(default=1800, gt=0, le=14_400, description="present events this close belong to one stay")
+    max_edge_s: int = Field(
+        default=1800, ge=0, le=14_400, description="the most entry or exit can lie before or after an event"
+    )
     expected: ExpectedConfig = Field(default_factory=ExpectedConfig, description="expected visitors' settings")
 
 
@@ -167,9 +223,11 @@ class MobilityConfig(_Frozen):
     )
     posterior: PosteriorConfig = Field(default_factory=PosteriorConfig, description="the posterior model's settings")
     min_weight: float = Field(default=0.05, gt=0, le=1, description="threshold model: least cell weight for presence")
-    max_gap_s: int = Field(default=900, gt=0, description="present events this close belong to one stay")
-    min_visit_s: int = Field(default=300, gt=0, description="a stay this long is a visit, shorter a pass-by")
-    arrival_lookback_s: int = Field(default=1800, gt=0, description="how far back the arrival direction looks")
+    max_gap_s: int = Field(default=900, gt=0, le=14_400, description="present events this close belong to one stay")
+    min_visit_s: int = Field(default=300, gt=0, le=14_400, description="a stay this long is a visit, shorter a pass-by")
+    arrival_lookback_s: int = Field(
+        default=1800, gt=0, le=14_400, description="how far back the arrival direction looks"
+    )
     min_arrival_distance_m: float = Field(default=150.0, ge=0, description="closer than this: direction unknown")
     home_model: str = Field(
         default="posterior",
@@ -185,7 +243,9 @@ class MobilityConfig(_Frozen):
     home_nights: int = Field(
         default=7, ge=1, le=30, description="nights before a date that vote for its home (the last ends that morning)"
     )
-    max_transition_s: int = Field(default=3600, gt=0, description="a visit within this after another is a flow")
+    max_transition_s: int = Field(
+        default=3600, gt=0, le=86_400, description="a visit within this after another is a flow"
+    )
 
 
 class NoiseConfig(_Frozen):
@@ -196,10 +256,15 @@ class NoiseConfig(_Frozen):
     """
 
     mechanism: str = Field(default="none", pattern="^(none|laplace|gaussian)$", description="none, laplace or gaussian")
-    epsilon: float = Field(default=1.0, gt=0, description="noise scale per table and partition; not a DP guarantee")
+    epsilon: float = Field(
+        default=1.0, gt=0, le=10, description="noise scale per table and partition; not a DP guarantee"
+    )
     delta: float = Field(default=1e-6, ge=0, lt=1, description="gaussian only: sets sigma as for (epsilon, delta)")
     contribution_bound: int = Field(
-        default=8, ge=1, description="most cells one device may add to per table and partition; the rest are dropped"
+        default=8,
+        ge=1,
+        le=1000,
+        description="most cells one device may add to per table and partition; the rest are dropped",
     )
 
     @model_validator(mode="after")
@@ -212,7 +277,11 @@ class NoiseConfig(_Frozen):
 class PublishConfig(_Frozen):
     """Disclosure control and publication of the gold tables (docs/privacy.md, docs/outputs.md)."""
 
-    k: int = Field(default=20, ge=2, description="least distinct devices behind any published number (never below 2)")
+    k: int = Field(
+        default=DEFAULT_K,
+        ge=2,
+        description="least distinct devices behind any published number (never below 2; below 20 needs dpo_approved)",
+    )
     suppression_mode: str = Field(
         default="delete", pattern="^(delete|null)$", description="delete the rows of small cohorts, or null the values"
     )
@@ -264,11 +333,25 @@ class Config(_Frozen):
     timezone: str = Field(default="Europe/Berlin", description="local time of the zones, for every reported hour")
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig, description="pseudonymisation and age bands")
     ingest: IngestConfig = Field(default_factory=IngestConfig, description="row checks beyond the contract")
+    guards: GuardsConfig = Field(default_factory=GuardsConfig, description="when a run stops instead of publishing")
     demo: DemoConfig = Field(default_factory=DemoConfig, description="the generated city for `make run`")
     mobility: MobilityConfig = Field(default_factory=MobilityConfig, description="stays, visits, home, flows")
     spatial: SpatialConfig = Field(default_factory=SpatialConfig, description="footprints and cell-to-zone weights")
     publish: PublishConfig = Field(default_factory=PublishConfig, description="k, suppression, noise, extrapolation")
     catalog: CatalogConfig = Field(default_factory=CatalogConfig, description="where footfall.<table> is registered")
+
+    @model_validator(mode="after")
+    def _signed_off(self) -> Config:
+        # A k below the default, or a key that links a person's events for more than a quarter, changes what
+        # footfall promises: such a config must say that a data-protection officer agreed (docs/privacy.md).
+        values = {"publish.k": self.publish.k, "privacy.pseudonym_period_days": self.privacy.pseudonym_period_days}
+        for key, (allowed, bound) in SIGN_OFFS.items():
+            if not allowed(values[key]) and key not in self.privacy.dpo_approved:
+                raise ValueError(
+                    f"{key} = {values[key]} is {bound}: a change of the privacy promise; add '{key}' to "
+                    "privacy.dpo_approved once a data-protection officer has signed it off"
+                )
+        return self
 
 
 def _key_of(loc: tuple[int | str, ...]) -> str:
@@ -282,6 +365,8 @@ def _describe(error: dict[str, Any]) -> str:
         return f"key '{key}' is missing"
     if kind == "extra_forbidden":
         return f"key '{key}' is not a known setting"
+    if not error["loc"]:  # a check across sections (Config._signed_off): its message names the key and value
+        return str(error["msg"]).removeprefix("Value error, ")
     return f"key '{key}': {error['msg']} (got {error.get('input')!r})"
 
 

@@ -210,6 +210,10 @@ def write(
     spark = df.sparkSession
     ensure_table(spark, table, lakehouse)
     writer = df.select(*table.schema.names).write.format("delta").mode("append" if append else "overwrite")
+    if append:
+        # A table created before the registry gave it a new nullable column (the audit's accepted_breach, say) takes
+        # it on its next append; only registry columns are selected, so nothing else can slip in.
+        writer = writer.option("mergeSchema", "true")
     if user_metadata is not None:
         writer = writer.option("userMetadata", json.dumps(user_metadata, sort_keys=True, default=str))
     if not append and table.partition is not None:

@@ -69,6 +69,21 @@ def ensure_landing(config: Config, *, console: Console) -> None:
     )
 
 
+def _by_reason(audit: Sequence[dict[str, object]]) -> str:
+    """Return what the checks took out of the run's rows, per reason, largest first: 'quarantined: duplicate 1,234,
+    ...; dropped: minor 56,789, opted_out 2,345' (docs/ingest.md, reason codes)."""
+    totals: dict[str, int] = {}
+    for row in audit:
+        for reason, rows in dict(row[S.ROWS_BY_REASON]).items():  # type: ignore[call-overload]
+            totals[reason] = totals.get(reason, 0) + int(rows)
+
+    def listed(reasons: Sequence[str]) -> str:
+        found = sorted(((n, r) for r, n in totals.items() if r in reasons and n), reverse=True)
+        return ", ".join(f"{r} {n:,}" for n, r in found) or "none"
+
+    return f"quarantined: {listed(S.QUARANTINE_REASONS)}; dropped: {listed(S.DROPPED_REASONS)}"
+
+
 def print_published(report: PublishReport, *, console: Console) -> None:
     """Print what a publish run wrote: rows per gold table and the cells disclosure control withheld."""
     table = Table(title=f"gold tables (footfall.*) for {report.dates[0]} to {report.dates[-1]}")
@@ -260,7 +275,8 @@ def run_pipeline(
                 kept = sum(int(r[S.ROWS_SILVER]) for r in ingest.audit)
                 st.summary = (
                     f"{len(todo)} landing dates ({todo[0]} to {todo[-1]}), {read:,} rows read, {kept:,} to "
-                    "silver/events, the rest quarantined or dropped (reconciled per date)"
+                    f"silver/events, the rest {_by_reason(ingest.audit)} (reconciled per date)"
+                    + "".join(f"; accepted: {r[S.ACCEPTED_BREACH]}" for r in ingest.audit if r.get(S.ACCEPTED_BREACH))
                 )
             else:
                 st.summary = "skipped: every landing date the run needs is in silver and unchanged"
@@ -272,6 +288,12 @@ def run_pipeline(
                 else f"{config.spatial.footprint_model} footprints, {spatial.rows.get('cell_zone_weights', 0)} "
                 f"cell-zone weights; {len(spatial.low_resolution_zones)} zones below resolution "
                 f"{config.spatial.min_resolution_score}"
+                # a repaired polygon is not the one its sender drew: say so (recorded in silver/spatial_inputs)
+                + (
+                    f"; repaired {len(spatial.repaired)} geometries ({', '.join(spatial.repaired)})"
+                    if spatial.repaired
+                    else ""
+                )
             )
         with progress.stage("mobility") as st:
             mobility = run_mobility(spark, config, dates=requested, run_id=run_id)

@@ -225,6 +225,7 @@ ROWS_QUARANTINED = "rows_quarantined"
 ROWS_OPTED_OUT = "rows_opted_out"
 ROWS_MINOR = "rows_minor"
 ROWS_BY_REASON = "rows_by_reason"
+ACCEPTED_BREACH = "accepted_breach"
 
 # One row per event date and run; rows_read = rows_silver + rows_quarantined + rows_opted_out + rows_minor.
 SILVER_INGEST_AUDIT = T.StructType(
@@ -238,6 +239,8 @@ SILVER_INGEST_AUDIT = T.StructType(
         T.StructField(ROWS_OPTED_OUT, T.LongType(), False),
         T.StructField(ROWS_MINOR, T.LongType(), False),
         T.StructField(ROWS_BY_REASON, T.MapType(T.StringType(), T.LongType(), False), False),
+        # what the guards stopped on for this date and an operator accepted (--accept-quarantine); null: nothing
+        T.StructField(ACCEPTED_BREACH, T.StringType(), True),
     ]
 )
 

@@ -23,6 +23,7 @@ from typing import Any, Generic, TypeVar
 
 from pyspark.sql import DataFrame, SparkSession
 
+from footfall.config import Config
 from footfall.lakehouse import (
     SILVER_TABLES,
     Table,
@@ -148,6 +149,12 @@ def built_fingerprints(spark: SparkSession, stage: Stage, lakehouse: Path) -> di
 def is_built(built: Mapping[str, str], fingerprints: Mapping[str, str]) -> bool:
     """Return True when every date (or the undated build) was last built from the same fingerprint."""
     return bool(fingerprints) and all(built.get(key) == fp for key, fp in fingerprints.items())
+
+
+def sign_off_metadata(config: Config) -> dict[str, Any]:
+    """Return the userMetadata that records which settings past the privacy promise a data-protection officer
+    signed off (privacy.dpo_approved), for every commit of a run (docs/privacy.md)."""
+    return {"dpo_approved": list(config.privacy.dpo_approved)}
 
 
 def run_metadata(stage: Stage, *, run_id: str, fingerprints: Mapping[str, str]) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,12 +32,13 @@ from footfall.ingest.contract import (
     read_landing_events,
     read_subscribers,
 )
+from footfall.ingest.guards import check_quarantine
 from footfall.ingest.plan import STAGE, ingest_fingerprints
 from footfall.ingest.pseudonym import MasterKey, period_keys_df, period_start, periods_of_utc_dates, with_pseudo_id
 from footfall.ingest.subscribers import with_subscriber_dimension
 from footfall.lakehouse import SILVER_TABLES, Table
 from footfall.session import size_shuffle
-from footfall.stage import Built, Output, run_stage
+from footfall.stage import Built, Output, run_stage, sign_off_metadata
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,15 @@ def build_ingest(
     }, checked_df
 
 
+def with_accepted_breaches(audit_df: DataFrame, accepted: Mapping[dt.date, str]) -> DataFrame:
+    """Return the audit rows with accepted_breach: what the guards stopped on that date and an operator accepted
+    (`--accept-quarantine`), else null."""
+    breach = F.lit(None).cast(T.StringType())
+    for day, text in sorted(accepted.items()):
+        breach = F.when(F.col(S.EVENT_DATE) == F.lit(day), F.lit(text)).otherwise(breach)
+    return audit_df.withColumn(S.ACCEPTED_BREACH, breach)
+
+
 def check_reconciled(audit_df: DataFrame, *, run_id: str) -> None:
     """Raise ReconciliationError naming the first date whose rows read are not all placed somewhere."""
     unreconciled = filter_unreconciled(audit_df).orderBy(S.EVENT_DATE).collect()
@@ -175,16 +185,23 @@ def run_ingest(
     run_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     audit_table = STAGE.marker
 
+    accepted: dict[dt.date, str] = {}  # the guards' breaches an operator accepted, per date (validate fills it)
+
     def built(inputs: IngestInputs) -> Built[dict[Table, DataFrame]]:
         frames, checked_df = build_ingest(inputs, config, run_id=run_id, run_at=run_at)
         # the dimension replaces exactly the periods it was built for; other periods keep their rows
         values = {SILVER_TABLES[S.SILVER_SUBSCRIBERS_TABLE]: inputs.period_starts}
         return Built(
             outputs={t: Output(df, values.get(t, dates)) for t, df in frames.items() if t != audit_table},
-            marker=Output(frames[audit_table], append=True),
+            marker=lambda _metrics: Output(with_accepted_breaches(frames[audit_table], accepted), append=True),
             info=frames,
             held=[checked_df],
         )
+
+    def validate(b: Built[dict[Table, DataFrame]]) -> None:
+        audit_df = b.info[audit_table]
+        check_reconciled(audit_df, run_id=run_id)
+        accepted.update(check_quarantine([r.asDict() for r in audit_df.collect()], guards=config.guards))
 
     result = run_stage(
         spark,
@@ -193,11 +210,13 @@ def run_ingest(
         run_id=run_id,
         fingerprints=lambda: ingest_fingerprints(config, dates, key=key),
         force=True,
+        metadata=sign_off_metadata(config),
         read=lambda: read_ingest(spark, config, dates=dates, key=key, files=checked_files),
         build=built,
-        validate=lambda b: check_reconciled(b.info[audit_table], run_id=run_id),
+        validate=validate,
         report=lambda b, _metrics: [
-            r.asDict(recursive=True) for r in b.info[audit_table].orderBy(S.EVENT_DATE).collect()
+            {**r.asDict(recursive=True), S.ACCEPTED_BREACH: accepted.get(r[S.EVENT_DATE])}
+            for r in b.info[audit_table].orderBy(S.EVENT_DATE).collect()
         ],
     )
     assert result.report is not None

@@ -51,7 +51,7 @@ def ingest_fingerprints(config: Config, dates: Iterable[dt.date], *, key: Master
         "cells": _file_digest(landing / CELLS_FILE),
         "key": key_fingerprint(key),
         # where the key file lies is not what it holds (the key's fingerprint is): a moved key re-ingests nothing
-        "privacy": config.privacy.model_dump(mode="json", exclude={"pseudonym_key_file"}),
+        "privacy": config.privacy.model_dump(mode="json", exclude={"pseudonym_key_file", "dpo_approved"}),
         "ingest": config.ingest.model_dump(mode="json"),
         "version": INGEST_ALGORITHM_VERSION,
     }

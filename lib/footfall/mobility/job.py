@@ -40,7 +40,7 @@ from footfall.mobility.windows import (
     windows_event_dates,
 )
 from footfall.spatial.weights import with_zone_candidates
-from footfall.stage import Built, Output, Stage, run_stage, silver
+from footfall.stage import Built, Output, Stage, run_stage, sign_off_metadata, silver
 
 ZONE_DISTRICT_ID = "zone_district_id"
 
@@ -472,6 +472,7 @@ def run_mobility(
         run_id=run_id or uuid.uuid4().hex,
         fingerprints=lambda: dict.fromkeys((d.isoformat() for d in build), mobility_fingerprint(spark, config)),
         force=force,
+        metadata=sign_off_metadata(config),
         read=lambda: read_mobility(spark, config, build=build),
         build=built,
         report=lambda out, _metrics: _report(out.info.tables, dates=dates),

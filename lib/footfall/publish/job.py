@@ -113,7 +113,8 @@ _NOT_IN_CONFIG_HASH: dict[str, Any] = {
     "lakehouse": True,
     "catalog": True,
     "demo": True,
-    "privacy": {"pseudonym_key_file"},
+    "guards": True,  # when a run stops, not what gold holds
+    "privacy": {"pseudonym_key_file", "dpo_approved"},  # a sign-off changes no number (it is in the metadata)
 }
 
 
@@ -345,6 +346,7 @@ def run_publish(
         "suppression_mode": publish.suppression_mode,
         "noise": publish.noise.mechanism,
         "code_version": __version__,
+        "dpo_approved": list(config.privacy.dpo_approved),
         "input_versions": _input_versions(spark, lh),
         "inputs": fingerprint,
         "dates": list(date_strs),

@@ -120,3 +120,35 @@ def read_zone_shapes(lakehouse: Path, *, publication: Mapping[str, Any]) -> pd.D
 def read_district_shapes(lakehouse: Path) -> pd.DataFrame:
     """Return district_id, name and geometry of the newest silver/districts (empty when silver has none)."""
     return _read_shapes(lakehouse, S.SILVER_DISTRICTS_TABLE, S.DISTRICT_ID, version=None)
+
+
+def read_input_changes(lakehouse: Path, *, publication: Mapping[str, Any], dates: Iterable[str]) -> list[str]:
+    """Return one line per input footfall accepted with a change behind this publication: each repaired zone or
+    district polygon (silver/zones at the version gold was built from, silver/districts), and each date ingested past
+    a guard with --accept-quarantine (silver/ingest_audit.accepted_breach). No identifier is in either table."""
+    lines = []
+    zones_version = publication[METADATA].get("input_versions", {}).get(S.SILVER_ZONES_TABLE)
+    for table, id_column, version in (
+        (S.SILVER_ZONES_TABLE, S.ZONE_ID, zones_version),
+        (S.SILVER_DISTRICTS_TABLE, S.DISTRICT_ID, None),
+    ):
+        path = Path(lakehouse) / S.SILVER / table
+        if not (path / "_delta_log").is_dir():
+            continue
+        try:
+            delta = DeltaTable(path, version=version)
+        except DeltaError:
+            delta = DeltaTable(path)
+        df = delta.to_pandas(columns=[id_column, S.IS_REPAIRED, S.INVALID_REASON])
+        for row in df[df[S.IS_REPAIRED]].sort_values(id_column).itertuples(index=False):
+            lines.append(f"{table} {row[0]}: geometry repaired ({row[2]})")
+    audit = Path(lakehouse) / S.SILVER / S.SILVER_INGEST_AUDIT_TABLE
+    if (audit / "_delta_log").is_dir():
+        delta = DeltaTable(audit)
+        if S.ACCEPTED_BREACH in [f.name for f in delta.schema().fields]:  # audits from before the guards have none
+            df = delta.to_pandas(columns=[S.EVENT_DATE, S.ACCEPTED_BREACH])
+            wanted = set(dates)
+            kept = df[df[S.ACCEPTED_BREACH].notna() & df[S.EVENT_DATE].astype(str).isin(wanted)]
+            for text in sorted(set(kept[S.ACCEPTED_BREACH])):
+                lines.append(f"ingested past a guard (--accept-quarantine): {text}")
+    return lines

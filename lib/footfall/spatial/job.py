@@ -45,7 +45,7 @@ from footfall.spatial.weights import (
     with_metric_geometry,
     with_overlaps,
 )
-from footfall.stage import UNDATED, Built, Output, Stage, run_stage, silver_built_by
+from footfall.stage import UNDATED, Built, Output, Stage, run_stage, sign_off_metadata, silver_built_by
 
 # Bump when the way footprints or weights are computed changes: the next run then rebuilds on unchanged inputs.
 SPATIAL_ALGORITHM_VERSION = "4"  # 2: market shares join the inventory; 3: the coverage model; 4: the home grid
@@ -249,6 +249,7 @@ def run_spatial(
         run_id=run_id,
         fingerprints={UNDATED: digest},
         force=force,
+        metadata=sign_off_metadata(config),
         read=lambda: read_spatial(spark, config, checked),
         build=lambda read: _built(read, config.spatial, digest=digest, run_id=run_id, run_at=run_at),
         report=lambda built, metrics: _report(built, metrics, digest=digest, started=started),
