@@ -103,6 +103,7 @@ def test_audit_counts_each_outcome_and_reconciles(spark: SparkSession) -> None:
             S.ROWS_OPTED_OUT: by_reason["opted_out"],
             S.ROWS_MINOR: by_reason["minor"],
             S.ROWS_BY_REASON: by_reason,
+            S.ACCEPTED_BREACH: None,  # no guard was passed: nothing accepted
         }
     ]
     assert filter_unreconciled(spark.createDataFrame(audit, S.SILVER_INGEST_AUDIT)).count() == 0

@@ -480,3 +480,39 @@ def test_noisy_publication_spends_budget_in_the_ledger(spark: SparkSession, own:
     assert hourly.where(F.col(S.DWELL_MEDIAN_S).isNotNull()).count() == 0
     assert hourly.where(F.col(S.VISITORS) < K).count() == 0
     assert report.rows[S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE] == hourly.count()
+
+
+def test_a_mostly_quarantined_new_date_stops_the_run_before_any_write(spark: SparkSession, own: Config) -> None:
+    """A new landing date whose rows are mostly on cells the inventory lacks (a new inventory that dropped most
+    cells), run together with the published date: the guard stops the run in ingest, before any write (exit 9 on
+    the command line; issue 34), and every silver and gold table and the publication stay as they were."""
+    import datetime as dt
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from footfall.ingest.guards import QuarantineGuardError
+    from footfall.lakehouse import gold_path, table_version
+    from footfall.pipeline import run_pipeline
+
+    config = own
+    day, new = dt.date(2026, 3, 8), dt.date(2026, 3, 9)
+    target = Path(config.landing) / "events" / f"event_date={new}"
+    target.mkdir(parents=True)
+    for part in (Path(config.landing) / "events" / f"event_date={day}").glob("*.parquet"):
+        table = pq.read_table(part)
+        ts = pc.replace_substring(table.column(S.EVENT_TS).cast("string"), str(day), str(new))
+        unknown = pa.array(np.arange(table.num_rows) % 8 != 0)  # 7 rows in 8
+        cells = pc.if_else(unknown, "a-cell-the-inventory-lacks", table.column(S.CELL_ID).cast("string"))
+        table = table.set_column(table.schema.get_field_index(S.EVENT_TS), S.EVENT_TS, ts)
+        table = table.set_column(table.schema.get_field_index(S.CELL_ID), S.CELL_ID, cells)
+        pq.write_table(table, target / part.name)
+    tables = [gold_path(config.lakehouse, t) for t in S.GOLD_TABLES]
+    tables += [str(Path(config.lakehouse) / S.GOLD / S.GOLD_PUBLICATIONS_TABLE)]
+    tables += [silver_path(config.lakehouse, t) for t in (S.SILVER_EVENTS_TABLE, S.SILVER_INGEST_AUDIT_TABLE)]
+    before = {t: table_version(spark, t) for t in tables}
+    with pytest.raises(QuarantineGuardError, match=f"{new}: 8[0-9].[0-9]% of .* rows read quarantined or dropped"):
+        run_pipeline(config, console=Console(file=io.StringIO(), width=200), dates=[day, new])
+    assert {t: table_version(spark, t) for t in tables} == before

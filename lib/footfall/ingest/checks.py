@@ -152,6 +152,7 @@ def agg_ingest_audit(
             for c in (S.ROWS_READ, S.ROWS_SILVER, S.ROWS_QUARANTINED, S.ROWS_OPTED_OUT, S.ROWS_MINOR)
         ],
         F.coalesce(F.col(S.ROWS_BY_REASON), empty).alias(S.ROWS_BY_REASON),
+        F.lit(None).cast(T.StringType()).alias(S.ACCEPTED_BREACH),  # set by the guards (job.with_accepted_breaches)
     )
 
 
