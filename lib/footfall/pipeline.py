@@ -22,7 +22,7 @@ from footfall.config import Config
 from footfall.ingest.contract import InputContractError, events_partition, landing_events_rows
 from footfall.ingest.plan import landing_dates
 from footfall.ingest.pseudonym import ENV_KEY, MasterKey
-from footfall.privacy.disclosure import DOMINANCE, ROW_NESTED, WITH_VISITORS
+from footfall.privacy.disclosure import DOMINANCE, ROW_NESTED, WITH_VISITORS, WITHIN_ROW_REASONS
 from footfall.progress import StageProgress
 from footfall.publish.job import PublishReport
 from footfall.runlock import run_lock
@@ -89,7 +89,6 @@ def print_published(report: PublishReport, *, console: Console) -> None:
     table = Table(title=f"gold tables (footfall.*) for {report.dates[0]} to {report.dates[-1]}")
     for column in ("table", "rows", "cells", "< k", "secondary", "nested", "in row"):
         table.add_column(column, justify="left" if column == "table" else "right")
-    in_row = (ROW_NESTED, WITH_VISITORS, DOMINANCE)  # the rules inside an hourly row (docs/privacy.md 4a, 4b)
     for name, rows in report.rows.items():
         cells = report.suppressed.get(name)
         counts = (
@@ -97,7 +96,7 @@ def print_published(report: PublishReport, *, console: Console) -> None:
             if cells is None
             else (
                 *(f"{cells.get(c, 0):,}" for c in ("published", "primary", "secondary", "nested")),
-                f"{sum(cells.get(c, 0) for c in in_row):,}",
+                f"{sum(cells.get(c, 0) for c in WITHIN_ROW_REASONS):,}",
             )
         )
         table.add_row(name, f"{rows:,}", *counts)

@@ -37,7 +37,7 @@ class Breach:
         return self.rows / self.rows_read
 
     def describe(self) -> str:
-        what = f"quarantined or dropped (most: {self.largest})" if self.what == "all" else f"{self.what}"
+        what = f"quarantined or dropped (most: {self.largest})" if self.what == "all" else self.what
         return (
             f"{self.date}: {self.share:.1%} of {self.rows_read:,} rows read {what}, "
             f"above guards.{self.setting} {self.limit:.0%}"

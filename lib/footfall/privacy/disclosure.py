@@ -32,7 +32,6 @@ VISITS_SUPPRESSION = "visits_suppression"
 VISITORS_SUPPRESSION = "visitors_suppression"  # primary, or nested (privacy/nesting.py); the audit's reason
 EXTRAPOLATED_SUPPRESSED = "is_extrapolated_suppressed"
 EXTRAPOLATED_SUPPRESSION = "extrapolated_suppression"
-HOURLY_FLAGS = (VISITORS_SUPPRESSED, PASSERS_SUPPRESSED, VISITS_SUPPRESSED, EXTRAPOLATED_SUPPRESSED)
 # the reasons a rule of issue 30 gives a withheld value (the audit's suppression column; primary and secondary
 # are suppression.py's, nested nesting.py's)
 ROW_NESTED = "row_nested"  # visits inside the visitors of the same row
@@ -89,8 +88,8 @@ def with_presence_suppression(cells_df: DataFrame, *, k: int) -> DataFrame:
     return with_k_devices(visitors, value_col=S.PASSERS_BY).withColumn(PASSERS_SUPPRESSED, F.col(K_DEVICES) < k)
 
 
-def _true_count(df: DataFrame, col: str) -> Column:
-    # under noise a count carries noise and its true value sits in <col>_true
+def true_count(df: DataFrame, col: str) -> Column:
+    """Return the count `col` before noise: under noise its true value sits in <col>_true."""
     return F.col(f"{col}{TRUE}") if f"{col}{TRUE}" in df.columns else F.col(col)
 
 
@@ -108,29 +107,25 @@ def with_visits_suppression(marked_df: DataFrame, *, k: int) -> DataFrame:
     visits_measure = F.col(S.DEVICES_VISITS)
     if f"{S.VISITS}{TRUE}" in marked_df.columns:
         visits_measure = F.least(F.col(S.DEVICES_VISITS), F.col(S.VISITS))
-    visitors = _true_count(marked_df, S.VISITORS)
+    visitors = true_count(marked_df, S.VISITORS)
 
     def small(difference: Column) -> Column:
         return (difference > 0) & (difference < k)
 
     # the devices give the true group; a device with two visits in the hour makes the published difference smaller
     # than the group, yet a reader takes visitors - visits for a group: neither may be 1 to k - 1
-    in_row = small(visitors - F.col(S.DEVICES_VISITS)) | small(visitors - _true_count(marked_df, S.VISITS))
+    in_row = small(visitors - F.col(S.DEVICES_VISITS)) | small(visitors - true_count(marked_df, S.VISITS))
     withheld = F.col(VISITORS_SUPPRESSED) | in_row
     reason = F.when(F.col(VISITORS_SUPPRESSED), F.lit(WITH_VISITORS)).otherwise(F.lit(ROW_NESTED))
     marked = with_suppression(
-        marked_df.withColumns({K_DEVICES: visits_measure, "_withheld": withheld, "_reason": reason}),
+        marked_df.withColumns({K_DEVICES: visits_measure, "_withheld": withheld}),
         k=k,
         breakdown=[S.ZONE_ID, S.DATE],
         cell_keys=[S.HOUR_START_UTC],
         devices_col=K_DEVICES,
         withheld_col="_withheld",
-        withheld_reason="_",
-    )
-    # with_suppression names one reason; each withheld cell keeps its own
-    marked = marked.withColumn(
-        SUPPRESSION, F.when(F.col(SUPPRESSION) == "_", F.col("_reason")).otherwise(F.col(SUPPRESSION))
-    ).drop("_withheld", "_reason")
+        withheld_reason=reason,
+    ).drop("_withheld")
     return marked.withColumnsRenamed({IS_SUPPRESSED: VISITS_SUPPRESSED, SUPPRESSION: VISITS_SUPPRESSION})
 
 
@@ -145,13 +140,6 @@ def with_extrapolation_dominance(marked_df: DataFrame, *, max_share: float) -> D
         EXTRAPOLATED_SUPPRESSION,
         F.when(F.col(VISITORS_SUPPRESSED), F.col(VISITORS_SUPPRESSION)).when(dominated, F.lit(DOMINANCE)),
     )
-
-
-def with_hourly_suppression(cells_df: DataFrame, *, k: int, max_share: float = 1.0) -> DataFrame:
-    """Mark which values of each zone-hour are withheld, without the day's totals (publish/staging.py adds the
-    nesting of hours in days between the presence and the visits marks)."""
-    presence = with_presence_suppression(cells_df, k=k)
-    return with_extrapolation_dominance(with_visits_suppression(presence, k=k), max_share=max_share)
 
 
 def select_published_hourly(marked_df: DataFrame, *, mode: Mode) -> DataFrame:

@@ -26,7 +26,7 @@ from pyspark.sql.window import Window
 
 from footfall import schemas as S
 from footfall.mobility.calendar import with_iso_week
-from footfall.privacy.disclosure import TRUE
+from footfall.privacy.disclosure import true_count
 from footfall.privacy.suppression import IS_SUPPRESSED, SUPPRESSION
 
 NESTED = "nested"
@@ -46,18 +46,13 @@ def agg_zone_day_devices(device_days_df: DataFrame) -> DataFrame:
     return device_days_df.groupBy(S.ZONE_ID, S.DATE).agg(F.countDistinct(S.PSEUDO_ID).alias(DAY_DEVICES))
 
 
-def _true(df: DataFrame, col: str) -> Column:
-    # under noise the count carries noise and its true value sits in <col>_true (privacy/disclosure.py)
-    return F.col(f"{col}{TRUE}") if f"{col}{TRUE}" in df.columns else F.col(col)
-
-
 def with_hour_in_day_nesting(
     hourly_df: DataFrame, *, day_devices_df: DataFrame, k: int, flag: str, reason: str
 ) -> DataFrame:
     """Withhold an hour's visitors (set `flag`, `reason` = nested) when the zone-day's visitors exceed them by
     1 to k - 1."""
     joined = hourly_df.join(day_devices_df, on=[S.ZONE_ID, S.DATE], how="left")
-    nested = ~F.col(flag) & is_small_difference(F.col(DAY_DEVICES), _true(hourly_df, S.VISITORS), k=k)
+    nested = ~F.col(flag) & is_small_difference(F.col(DAY_DEVICES), true_count(hourly_df, S.VISITORS), k=k)
     return joined.withColumns(
         {reason: F.when(nested, F.lit(NESTED)).otherwise(F.col(reason)), flag: F.col(flag) | nested}
     ).drop(DAY_DEVICES)
@@ -66,7 +61,7 @@ def with_hour_in_day_nesting(
 def with_flow_in_day_nesting(flows_df: DataFrame, *, day_devices_df: DataFrame, k: int) -> DataFrame:
     """Withhold a flow when the visitors of its origin or its destination that day exceed its travellers by 1 to
     k - 1."""
-    travellers = _true(flows_df, S.TRAVELLERS)
+    travellers = true_count(flows_df, S.TRAVELLERS)
     days = day_devices_df.select(S.ZONE_ID, S.DATE, DAY_DEVICES)
     origin = days.withColumnsRenamed({S.ZONE_ID: S.FROM_ZONE_ID, DAY_DEVICES: "_from_devices"})
     destination = days.withColumnsRenamed({S.ZONE_ID: S.TO_ZONE_ID, DAY_DEVICES: "_to_devices"})
@@ -92,7 +87,7 @@ def with_day_in_week_nesting(weekly_df: DataFrame, *, day_devices_df: DataFrame,
     whole: withholding one cell would leave the total to be bounded from the others.
     """
     week_keys = [S.ZONE_ID, S.WEEK]
-    week_total = F.sum(_true(weekly_df, S.VISITORS)).over(Window.partitionBy(*week_keys))
+    week_total = F.sum(true_count(weekly_df, S.VISITORS)).over(Window.partitionBy(*week_keys))
     totals = weekly_df.withColumn("_week_devices", week_total)
     days = day_devices_df.transform(with_iso_week).select(S.ZONE_ID, S.WEEK, DAY_DEVICES)
     small = (

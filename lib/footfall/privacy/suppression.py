@@ -38,14 +38,15 @@ def with_suppression(
     cell_keys: Sequence[str],
     devices_col: str,
     withheld_col: str | None = None,
-    withheld_reason: str | None = None,
+    withheld_reason: Column | None = None,
 ) -> DataFrame:
     """Add is_suppressed and suppression (primary/secondary) to each cell of each breakdown.
 
     `breakdown` names the columns of the group whose cells add up (e.g. zone_id, date); `cell_keys` the columns
     that tell the cells apart (e.g. age_band, gender), used only to break ties so the result is deterministic.
     `withheld_col`, when given, names a boolean column of cells withheld for another reason whatever their count
-    (suppression `withheld_reason`): they count as primary cells, so that secondary suppression protects them too.
+    (suppression: the `withheld_reason` expression, per cell): they count as primary cells, so that secondary
+    suppression protects them too.
     """
     _check_k(k)
     below = F.col(devices_col) < k
@@ -63,7 +64,7 @@ def with_suppression(
     suppressed = (F.col("_below_k") > 0) & (F.col("_rank") <= F.col("_cut"))
     reason = F.when(below, F.lit("primary"))
     if withheld_col:
-        reason = reason.when(primary, F.lit(withheld_reason))
+        reason = reason.when(primary, withheld_reason if withheld_reason is not None else F.lit(None))
     return cells.withColumns(
         {IS_SUPPRESSED: suppressed, SUPPRESSION: reason.when(suppressed, F.lit("secondary")).otherwise(F.lit(None))}
     ).drop("_rank", "_running", "_below_k", "_cut")

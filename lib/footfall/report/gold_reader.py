@@ -98,14 +98,21 @@ def read_published_table(
     return delta.to_pyarrow_table(filters=where).to_pandas() if where is not None else delta.to_pandas()
 
 
-def _read_shapes(lakehouse: Path, table: str, id_column: str, *, version: int | None) -> pd.DataFrame:
+def _silver_table(lakehouse: Path, table: str, *, version: int | None) -> DeltaTable | None:
+    """Return silver `table` at `version` (the newest when that version is gone or None), or None without it."""
     path = Path(lakehouse) / S.SILVER / table
     if not (path / "_delta_log").is_dir():
-        return pd.DataFrame({id_column: [], S.NAME: [], GEOMETRY: []})
+        return None
     try:
-        delta = DeltaTable(path, version=version)
+        return DeltaTable(path, version=version)
     except DeltaError:  # that version's files are gone: shapes change rarely, the newest ones do
-        delta = DeltaTable(path)
+        return DeltaTable(path)
+
+
+def _read_shapes(lakehouse: Path, table: str, id_column: str, *, version: int | None) -> pd.DataFrame:
+    delta = _silver_table(lakehouse, table, version=version)
+    if delta is None:
+        return pd.DataFrame({id_column: [], S.NAME: [], GEOMETRY: []})
     df = delta.to_pandas(columns=[id_column, S.NAME, S.GEOMETRY_WKB])
     df[GEOMETRY] = [shapely.wkb.loads(bytes(b)) for b in df.pop(S.GEOMETRY_WKB)]
     return df.sort_values(id_column, ignore_index=True)
@@ -132,23 +139,18 @@ def read_input_changes(lakehouse: Path, *, publication: Mapping[str, Any], dates
         (S.SILVER_ZONES_TABLE, S.ZONE_ID, zones_version),
         (S.SILVER_DISTRICTS_TABLE, S.DISTRICT_ID, None),
     ):
-        path = Path(lakehouse) / S.SILVER / table
-        if not (path / "_delta_log").is_dir():
+        delta = _silver_table(lakehouse, table, version=version)
+        if delta is None:
             continue
-        try:
-            delta = DeltaTable(path, version=version)
-        except DeltaError:
-            delta = DeltaTable(path)
         df = delta.to_pandas(columns=[id_column, S.IS_REPAIRED, S.INVALID_REASON])
         for row in df[df[S.IS_REPAIRED]].sort_values(id_column).itertuples(index=False):
             lines.append(f"{table} {row[0]}: geometry repaired ({row[2]})")
-    audit = Path(lakehouse) / S.SILVER / S.SILVER_INGEST_AUDIT_TABLE
-    if (audit / "_delta_log").is_dir():
-        delta = DeltaTable(audit)
-        if S.ACCEPTED_BREACH in [f.name for f in delta.schema().fields]:  # audits from before the guards have none
-            df = delta.to_pandas(columns=[S.EVENT_DATE, S.ACCEPTED_BREACH])
-            wanted = set(dates)
-            kept = df[df[S.ACCEPTED_BREACH].notna() & df[S.EVENT_DATE].astype(str).isin(wanted)]
-            for text in sorted(set(kept[S.ACCEPTED_BREACH])):
-                lines.append(f"ingested past a guard (--accept-quarantine): {text}")
+    audit = _silver_table(lakehouse, S.SILVER_INGEST_AUDIT_TABLE, version=None)
+    # audits from before the guards have no accepted_breach column
+    if audit is not None and S.ACCEPTED_BREACH in [f.name for f in audit.schema().fields]:
+        df = audit.to_pandas(columns=[S.EVENT_DATE, S.ACCEPTED_BREACH])
+        kept = df[df[S.ACCEPTED_BREACH].notna() & df[S.EVENT_DATE].astype(str).isin(set(dates))]
+        lines += [
+            f"ingested past a guard (--accept-quarantine): {text}" for text in sorted(set(kept[S.ACCEPTED_BREACH]))
+        ]
     return lines
