@@ -93,29 +93,51 @@ def daily_batch(daily_landing: Path, tmp_path_factory: pytest.TempPathFactory, w
     return _once_per_run(tmp_path_factory, worker_id, "daily-batch", build) / "lakehouse"
 
 
+@pytest.fixture(scope="session")
+def daily_saturday(
+    daily_landing: Path, daily_batch: Path, tmp_path_factory: pytest.TempPathFactory, worker_id: str
+) -> Path:
+    """Return the lakehouse of a run of the city's Saturday alone (DAYS[1]), from the batch's spatial tables: the
+    first of the out-of-order runs (test_daily_runs.py) and the published day an objection reaches
+    (test_forget_pending.py). Built once per test run (shared by the xdist workers). Read-only: copy it first."""
+    from tests.daily import DAYS, lakehouse_of_run
+
+    def build(folder: Path) -> None:
+        lakehouse_of_run(daily_landing, folder, [DAYS[1]], spatial_from=daily_batch)
+
+    return _once_per_run(tmp_path_factory, worker_id, "daily-saturday", build) / "lakehouse"
+
+
 # The files that take longest, longest first (measured in make test, issue 28): `make test` hands whole files to its
 # two workers in this order (--dist loadfile --no-loadscope-reorder; xdist would otherwise start with the files that
-# hold the most tests, and a file of one two-minute test would run alone at the end). The long files first, the many
-# short ones after them, so the two workers end close together.
+# hold the most tests, and a file of one two-minute test would run alone at the end). test_daily_runs.py goes first:
+# it builds the shared daily city and its batch run (about four minutes) while the other worker runs the long files
+# that do not need them; the files that read the batch come after those, when it is there to read, so that no
+# worker waits on the batch's lock. The many short files come last, so the two workers end close together.
 _LONG_FIRST = (
-    "test_pipeline.py",  # its own city, 280 s
-    "test_daily_runs.py",  # builds the shared daily city and its batch, then the reverse order, 230 s
-    "test_forget_pending.py",
-    "test_bad_inputs.py",
-    "test_daily_order.py",
-    "test_forget.py",
-    "test_stage_runner.py",
+    "test_daily_runs.py",  # builds the shared daily city and its batch, then Saturday alone and the out-of-order runs
+    "test_forget.py",  # from here to test_ingest_job.py: about five minutes that need no batch
     "test_spatial_job.py",
+    "test_stage_runner.py",
+    "test_bad_inputs.py",
     "test_ingest_job.py",
+    "test_pipeline.py",  # reads the batch
+    "test_daily_order.py",  # the batch's days in order
+    "test_forget_pending.py",  # Saturday from the batch's spatial tables
     "test_forget_late.py",
-    "test_forget_dates.py",
     "test_mobility_evaluate.py",
+    "test_forget_dates.py",
     "test_publish_staging.py",
-    "test_synth_generate.py",
+    "test_privacy_within_row.py",
     "test_privacy_nesting.py",
+    "test_synth_generate.py",
+    "test_ingest_generated.py",
+    "test_pseudonym_periods.py",
+    "test_lakehouse_writes.py",
+    "test_commit_log.py",
+    "test_publications.py",
     "test_ingest_contract.py",
     "test_quality_suites.py",
-    "test_publications.py",
     "test_notebooks.py",
 )
 

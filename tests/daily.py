@@ -19,6 +19,8 @@ SEED = 11
 K = 3
 # A fixed 32-byte test key: runs outside the demo path never write a key file, they take it from the environment.
 TEST_KEY = "footfall-test-key-0123456789abcdef-not-a-secret"
+# What a run of lakehouse_of_run printed, next to its lakehouse (the batch's, which test_pipeline.py reads)
+RUN_OUTPUT = "run-output.txt"
 
 
 def daily_config(landing: Path, lakehouse: Path, **overrides: Any) -> Config:
@@ -93,7 +95,8 @@ def seed_spatial(source: Path, lakehouse: Path) -> Path:
 
 def lakehouse_of_run(landing: Path, folder: Path, dates: list[dt.date], *, spatial_from: Path | None = None) -> Path:
     """Return the lakehouse under `folder` of one run of `dates` on `landing`, with the test key (for fixtures
-    wider than a test, where monkeypatch is not available); `spatial_from` seeds it (seed_spatial)."""
+    wider than a test, where monkeypatch is not available); `spatial_from` seeds it (seed_spatial). What the run
+    printed is in `folder / RUN_OUTPUT`."""
     import pytest
 
     lakehouse = folder / "lakehouse"
@@ -101,7 +104,8 @@ def lakehouse_of_run(landing: Path, folder: Path, dates: list[dt.date], *, spati
         seed_spatial(spatial_from, lakehouse)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FOOTFALL_PSEUDONYM_KEY", TEST_KEY)
-        run_days(daily_config(landing, lakehouse), dates)
+        printed = run_days(daily_config(landing, lakehouse), dates)
+    (folder / RUN_OUTPUT).write_text(printed)
     return lakehouse
 
 

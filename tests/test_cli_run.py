@@ -78,6 +78,28 @@ def test_only_a_demo_run_without_the_key_variable_creates_the_development_key(
             run_pipeline(config, console=Console(file=io.StringIO()), dates=None, demo=True)
         assert not key_file.exists()
         monkeypatch.delenv("FOOTFALL_PSEUDONYM_KEY")
+        out = io.StringIO()
         with pytest.raises(RunLockedError):
-            run_pipeline(config, console=Console(file=io.StringIO()), dates=None, demo=True)
+            run_pipeline(config, console=Console(file=out, width=300), dates=None, demo=True)
         assert key_file.stat().st_mode & 0o077 == 0
+        assert f"created a development pseudonym key in {key_file}" in out.getvalue()
+
+
+def test_a_demo_run_generates_its_city_once_then_uses_the_export(spark: object, tmp_path: Path) -> None:
+    """`make run` on a fresh clone: the demo generates the configured city into an empty landing folder, and the
+    next run uses the export it finds there (a real export too) instead of generating again."""
+    import io
+
+    from rich.console import Console
+
+    from footfall.pipeline import ensure_landing
+
+    config = daily_config(tmp_path / "landing", tmp_path / "lakehouse", demo={"subscribers": 20, "days": 1})
+    out = io.StringIO()
+    ensure_landing(config, console=Console(file=out, width=300))
+    assert f"landing: generating a city of 20 subscribers over 1 days into {tmp_path / 'landing'}" in out.getvalue()
+    partitions = sorted(p.name for p in (tmp_path / "landing" / "events").iterdir())
+    assert partitions == [f"event_date={config.demo.start.isoformat()}"]
+    out = io.StringIO()
+    ensure_landing(config, console=Console(file=out, width=300))
+    assert out.getvalue().strip() == f"landing: using the export in {tmp_path / 'landing'}"

@@ -1,7 +1,7 @@
 """Daily operation, the daily order: the dates of the shared three-day city run one by one in order give the gold
 of one batch run, the week publishes once with its Sunday, and a rerun with nothing new writes nothing.
 
-A file of its own beside test_daily_runs.py (the reverse order), so that make test's two processes run both at once;
+A file of its own beside test_daily_runs.py (the out-of-order runs), so that make test's two processes run both at once;
 both compare with the one batch run of the city (conftest.py, `daily_batch`, built once per test run)."""
 
 from __future__ import annotations

@@ -15,7 +15,6 @@ from tests.daily import (
     TEST_KEY,
     assert_gold_equal,
     daily_config,
-    lakehouse_of_run,
     read_gold,
     run_days,
     seed_spatial,
@@ -34,13 +33,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.pipeline]
 @pytest.fixture(autouse=True)
 def _key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ENV_KEY, TEST_KEY)
-
-
-@pytest.fixture(scope="module")
-def saturday(daily_landing: Path, daily_batch: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Return the lakehouse of a run of the city's Saturday alone (DAYS[1]), from the batch's spatial tables (the
-    batch is built once per test run: conftest.py)."""
-    return lakehouse_of_run(daily_landing, tmp_path_factory.mktemp("saturday"), [DAYS[1]], spatial_from=daily_batch)
 
 
 def _busiest_visitor(spark: SparkSession, config: Config) -> str:
@@ -74,7 +66,7 @@ def _object(landing: Path, msisdn: str, at: str) -> None:
 
 
 def test_dates_a_forget_left_pending_are_republished_by_the_nextrun_days(
-    spark: SparkSession, daily_landing: Path, saturday: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    spark: SparkSession, daily_landing: Path, daily_saturday: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Saturday is published; its busiest visitor objects; a forget runs without republishing (the --no-republish
     path, or a republication that crashed) and Saturday leaves landing. Then Sunday runs: it republishes Saturday,
@@ -83,6 +75,7 @@ def test_dates_a_forget_left_pending_are_republished_by_the_nextrun_days(
 
     landing = tmp_path / "landing"
     shutil.copytree(daily_landing, landing, ignore=shutil.ignore_patterns("truth"))
+    saturday = daily_saturday  # the city's Saturday alone, published (conftest.py)
     shutil.copytree(saturday, tmp_path / "lakehouse")
     config = daily_config(landing, tmp_path / "lakehouse")
     objector = _busiest_visitor(spark, config)

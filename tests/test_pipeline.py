@@ -1,7 +1,9 @@
-"""The whole pipeline on a tiny generated city, as `make run` runs it: every stage writes, the rules hold."""
+"""The whole pipeline as a daily run leaves it, read from the batch run of the shared three-day city (conftest.py):
+every stage writes, the rules hold, gold reads the same without Spark; and the kill test on a city of its own."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from pathlib import Path
 
@@ -10,60 +12,68 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 from rich.console import Console
+from tests.daily import DAYS, RUN_OUTPUT, TEST_KEY, K, daily_config
 
 from footfall import schemas as S
-from footfall.config import Config, parse_config
+from footfall.config import Config
 from footfall.lakehouse import read_table, silver_path
 from footfall.mobility.direction import OCTANTS, UNKNOWN
 
 pytestmark = [pytest.mark.integration, pytest.mark.pipeline]
-K = 3
+
+
+@pytest.fixture(autouse=True)
+def _key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FOOTFALL_PSEUDONYM_KEY", TEST_KEY)
 
 
 @pytest.fixture(scope="module")
-def ran(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> tuple[Config, str]:
-    root = tmp_path_factory.mktemp("pipeline")
-    config = parse_config(
-        {
-            "landing": str(root / "landing"),
-            "lakehouse": str(root / "lakehouse"),
-            "privacy": {"pseudonym_key_file": str(root / "key"), "dpo_approved": ["publish.k"]},
-            "demo": {"subscribers": 250, "days": 1, "start": "2026-03-08", "seed": 5},
-            # a tiny city: a small k and every zone, so that gold has rows to compare
-            "publish": {"k": K, "include_low_resolution": True},
-            # These tests check that every stage and gold table gets rows. On 250 people the posterior model (the
-            # default) counts only the malls, and nobody goes from one mall to another: no flow, no catchment.
-            # The threshold model counts something in every zone; tests/test_daily_runs.py runs the posterior.
-            "mobility": {"presence_model": "threshold"},
-        },
-        source="test",
-    )
-    from footfall.pipeline import run_pipeline
-
-    out = io.StringIO()
-    run_pipeline(config, console=Console(file=out, width=200), demo=True)
-    return config, out.getvalue()
+def ran(daily_landing: Path, daily_batch: Path) -> tuple[Config, str]:
+    """Return the config and the printed output of the shared batch run of the three-day city (conftest.py): one
+    run of every stage, read-only here. Its posterior model gives rows in every silver table and every gold table
+    but the flows; the demo path (a generated city, a development key) is tested in test_cli_run.py."""
+    return daily_config(daily_landing, daily_batch), (daily_batch.parent / RUN_OUTPUT).read_text()
 
 
 @pytest.fixture
 def own(ran: tuple[Config, str], tmp_path: Path) -> Config:
-    """Return a private copy of the run's landing, lakehouse and key, for a test that changes them: no test sees
-    another's side effects."""
+    """Return a private copy of the run's landing and lakehouse, for a test that changes them: no test sees another's
+    side effects."""
+    return _copy(ran[0], tmp_path / "copy")
+
+
+@pytest.fixture(scope="module")
+def threshold_city(tmp_path_factory: pytest.TempPathFactory) -> Config:
+    """Return the config of a run of a one-day city of 250 people with the threshold model, for the kill test alone
+    (make test-heavy): it needs an objector whose visits change most gold tables, so that a kill between two gold
+    writes leaves a publication half written, and on this city the threshold model counts something in every zone."""
+    from footfall.pipeline import run_pipeline
+
+    root = tmp_path_factory.mktemp("threshold-city")
+    config = daily_config(
+        root / "landing",
+        root / "lakehouse",
+        demo={"subscribers": 250, "days": 1, "start": "2026-03-08", "seed": 5},
+        mobility={"presence_model": "threshold"},
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FOOTFALL_PSEUDONYM_KEY", TEST_KEY)
+        run_pipeline(config, console=Console(file=io.StringIO(), width=200), demo=True)
+    return config
+
+
+def _copy(config: Config, copy: Path) -> Config:
     import shutil
 
-    config, _ = ran
-    copy = tmp_path / "copy"
-    shutil.copytree(config.landing, copy / "landing")
+    shutil.copytree(config.landing, copy / "landing", ignore=shutil.ignore_patterns("truth"))
     shutil.copytree(config.lakehouse, copy / "lakehouse")
-    shutil.copy2(config.privacy.pseudonym_key_file, copy / "key")
-    privacy = config.privacy.model_copy(update={"pseudonym_key_file": copy / "key"})
-    return config.model_copy(update={"landing": copy / "landing", "lakehouse": copy / "lakehouse", "privacy": privacy})
+    return config.model_copy(update={"landing": copy / "landing", "lakehouse": copy / "lakehouse"})
 
 
 def test_every_stage_reports_and_writes(spark: SparkSession, ran: tuple[Config, str]) -> None:
     config, printed = ran
-    assert "created a development pseudonym key" in printed
-    assert "generating a city of 250 subscribers" in printed
+    for stage in ("forget", "ingest", "spatial", "mobility", "publish"):
+        assert f"{stage}: " in printed, (stage, printed)
     for table in (
         S.SILVER_EVENTS_TABLE,
         S.SILVER_CELL_ZONE_WEIGHTS_TABLE,
@@ -141,13 +151,14 @@ def test_gold_is_published_registered_and_above_k(spark: SparkSession, ran: tupl
         S.GOLD_ZONE_REPEAT_VISITS_WEEKLY_TABLE: (S.VISITORS,),
         S.GOLD_ZONE_FLOWS_DAILY_TABLE: (S.TRAVELLERS,),
     }
+    config, _ = ran
     for table, columns in counts.items():
-        gold = spark.table(f"{S.GOLD_DATABASE}.{table}")
-        # 250 people rarely make the same trip between two zones k times a day: flows may be all withheld
+        gold = _gold(spark, config, table)
+        # 200 people rarely make the same trip between two zones k times a day: flows may be all withheld
         assert gold.count() > 0 or table == S.GOLD_ZONE_FLOWS_DAILY_TABLE, table
         for column in columns:
             assert gold.where(F.col(column) < K).count() == 0, (table, column)
-    zones = spark.table(f"{S.GOLD_DATABASE}.{S.GOLD_ZONES_TABLE}")
+    zones = _gold(spark, config, S.GOLD_ZONES_TABLE)
     assert zones.count() == 20 and zones.where(~F.col(S.IS_RESOLVABLE)).count() > 0
 
 
@@ -173,7 +184,9 @@ def test_gold_commits_carry_user_metadata(spark: SparkSession, ran: tuple[Config
         assert silver and all(m["dpo_approved"] == ["publish.k"] for m in silver), table
     path = gold_path(config.lakehouse, S.GOLD_ZONE_DEMOGRAPHICS_DAILY_TABLE)
     last = json.loads(DeltaTable.forPath(spark, path).history(1).collect()[0]["userMetadata"])
-    assert last["partitions"] == ["2026-03-08"] and last["input_versions"][S.SILVER_STAYS_TABLE] is not None
+    assert (
+        last["partitions"] == [d.isoformat() for d in DAYS] and last["input_versions"][S.SILVER_STAYS_TABLE] is not None
+    )
 
 
 def _arrow_readers() -> dict[str, object]:
@@ -210,7 +223,7 @@ def test_gold_reads_the_same_without_spark(spark: SparkSession, ran: tuple[Confi
 
 @pytest.mark.catalog
 def test_a_new_session_reads_gold_through_the_persistent_catalog(
-    spark: SparkSession, ran: tuple[Config, str], tmp_path: Path
+    spark: SparkSession, own: Config, tmp_path: Path
 ) -> None:
     """Switching catalog.kind to hive republishes nothing (the catalog is not in config_hash), yet the next publish
     run registers footfall.* in the embedded Derby metastore, and a new Spark session (another process) reads every
@@ -220,7 +233,7 @@ def test_a_new_session_reads_gold_through_the_persistent_catalog(
 
     import yaml
 
-    ran_config, _ = ran
+    ran_config = own
     metastore = tmp_path / "metastore"
     hive = ran_config.catalog.model_copy(update={"kind": "hive", "metastore_dir": metastore})
     config_file = tmp_path / "hive.yaml"
@@ -254,7 +267,6 @@ for t in spark.catalog.listTables("footfall"):
 
 def _naive_utc(value: object) -> object:
     """Return an aware datetime (how Arrow gives Delta timestamps) as naive UTC, like Spark under TZ=UTC."""
-    import datetime as dt
 
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
         return value.astimezone(dt.UTC).replace(tzinfo=None)
@@ -265,7 +277,6 @@ def test_a_failing_expectation_leaves_gold_as_it_was(
     spark: SparkSession, own: Config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A disclosure bug that lets a count below k through is stopped by the suite; no gold table moves."""
-    import datetime as dt
     import json
 
     from footfall.lakehouse import gold_path, table_version
@@ -307,25 +318,22 @@ def test_a_second_run_reuses_landing_and_weights(spark: SparkSession, own: Confi
     out = io.StringIO()
     run_pipeline(config, console=Console(file=out, width=200), demo=True)
     printed = out.getvalue()
-    # the copy lives elsewhere, key file included: moving things is not a change of what they hold
+    # the copy lives elsewhere: moving things is not a change of what they hold
     for stage in ("ingest", "spatial", "mobility", "publish"):
         assert f"{stage}: skipped" in printed, printed
     assert "using the export in" in printed and "spatial: skipped: inputs unchanged" in printed
-    assert "created a development pseudonym key" not in printed
-    assert Path(config.privacy.pseudonym_key_file).stat().st_mode & 0o077 == 0
+    assert "created a development pseudonym key" not in printed  # the key is in the environment
     for table, df in before.items():  # same landing, same gold
         assertDataFrameEqual(_gold(spark, config, table), df)
 
 
-def _pseudo_ids(spark: SparkSession, config: Config, msisdns: list[str]) -> dict[str, str]:
-    """Return msisdn -> pseudo_id for the run's day, computed the way ingest does (the test knows the key)."""
-    import datetime as dt
-
+def _pseudo_ids(spark: SparkSession, config: Config, msisdns: list[str], day: dt.date) -> dict[str, str]:
+    """Return msisdn -> pseudo_id on `day`, computed the way ingest does (the test knows the key)."""
     from footfall.ingest import load_master_key
     from footfall.ingest.pseudonym import period_index, period_keys_df, with_pseudo_id
 
     key = load_master_key(key_file=config.privacy.pseudonym_key_file)
-    day, period = dt.date(2026, 3, 8), config.privacy.pseudonym_period_days
+    period = config.privacy.pseudonym_period_days
     keys = period_keys_df(spark, key=key, periods={period_index(day, period_days=period)})
     candidates = spark.createDataFrame([(m, day) for m in msisdns], "msisdn STRING, event_date DATE")
     pseudo = with_pseudo_id(candidates.withColumn("m", F.col("msisdn")), keys_df=keys, period_days=period)
@@ -381,7 +389,7 @@ def _gold_commits(lakehouse: Path) -> dict[str, int]:
 
 @pytest.mark.kill
 def test_an_objection_survives_kills_and_gives_the_gold_of_a_city_without_that_customer(
-    spark: SparkSession, own: Config, tmp_path: Path
+    spark: SparkSession, threshold_city: Config, tmp_path: Path
 ) -> None:
     """Run the city again with one more objector, as `footfall run`, and SIGKILL it twice where consistency is most
     at risk: in forget's VACUUM, and in publish between two gold writes. Readers never see a partial state (the
@@ -397,11 +405,11 @@ def test_an_objection_survives_kills_and_gives_the_gold_of_a_city_without_that_c
     from footfall.pipeline import run_pipeline
     from killharness import KilledRun, check_state, latest_gold, objector_rows, published_gold
 
-    config = own
+    config = _copy(threshold_city, tmp_path / "copy")
     lakehouse = Path(config.lakehouse)
     subscribers = Path(config.landing) / "subscribers.csv"
     rows = list(csv.DictReader(subscribers.open()))
-    pseudo_of = _pseudo_ids(spark, config, [r["msisdn"] for r in rows if r["opted_out"] == "false"])
+    pseudo_of = _pseudo_ids(spark, config, [r["msisdn"] for r in rows if r["opted_out"] == "false"], config.demo.start)
     stays = read_table(spark, silver_path(config.lakehouse, S.SILVER_STAYS_TABLE)).where(F.col(S.IS_VISIT))
     busiest = stays.groupBy(S.PSEUDO_ID).count().orderBy(F.desc("count"), S.PSEUDO_ID).first()
     assert busiest is not None
@@ -427,19 +435,19 @@ def test_an_objection_survives_kills_and_gives_the_gold_of_a_city_without_that_c
     yaml_config = write_config(config, tmp_path / "own.yaml")
 
     # 1. killed in forget's VACUUM: the deletes are committed, the old files partly removed
-    run = KilledRun.start(yaml_config, key=None)
+    run = KilledRun.start(yaml_config)
     assert run.kill_when(lambda: run.saw("VACUUM of silver/")) == ("forget (VACUUM)", True)
     assert check_state(lakehouse, whole=[before], spark=spark) == []
     # 2. killed in publish after the first gold commit: the tables' own latest versions are a mix of two runs (what
     # a reader that skipped gold/_publications would see), the newest publication is still the whole earlier one
     commits = _gold_commits(lakehouse)
-    run = KilledRun.start(yaml_config, key=None)
+    run = KilledRun.start(yaml_config)
     assert run.kill_when(lambda: _gold_commits(lakehouse) != commits) == ("publish", True)
     mixed = latest_gold(lakehouse)
     assert mixed not in (before, expected), "the kill left no half-written publication: the test would prove nothing"
     assert check_state(lakehouse, whole=[before], spark=spark) == []
     # 3. the next run, left alone, converges
-    run = KilledRun.start(yaml_config, key=None)
+    run = KilledRun.start(yaml_config)
     assert run.wait() == 0, "".join(run.lines[-20:])
     assert published_gold(lakehouse) == expected
     after = {t: _gold(spark, config, t) for t in S.GOLD_TABLES}
@@ -462,7 +470,6 @@ def test_an_objection_survives_kills_and_gives_the_gold_of_a_city_without_that_c
 def test_noisy_publication_spends_budget_in_the_ledger(spark: SparkSession, own: Config) -> None:
     """With Laplace noise every published count still clears k, dwell quartiles are withheld, and each table and
     partition's budget is in quality/privacy_ledger."""
-    import datetime as dt
 
     from footfall.config import NoiseConfig
     from footfall.publish.job import run_publish
@@ -470,23 +477,26 @@ def test_noisy_publication_spends_budget_in_the_ledger(spark: SparkSession, own:
     config = own
     noise = NoiseConfig(mechanism="laplace", epsilon=2.0, contribution_bound=4)
     noisy = config.model_copy(update={"publish": config.publish.model_copy(update={"noise": noise})})
-    report = run_publish(spark, noisy, dates=[dt.date(2026, 3, 8)], run_id="noisy-run")
+    report = run_publish(spark, noisy, dates=[DAYS[1]], run_id="noisy-run")  # Saturday, the busiest day
 
     ledger = read_table(spark, str(config.lakehouse / S.QUALITY / S.QUALITY_PRIVACY_LEDGER_TABLE))
     spent = {(r[S.TABLE], r[S.PERIOD], r[S.EPSILON], r[S.CONTRIBUTION_BOUND]) for r in ledger.collect()}
-    expected = {(t, "2026-03-08", 2.0, 4) for t, (_, p) in S.GOLD_TABLES.items() if p == S.DATE}
+    expected = {(t, DAYS[1].isoformat(), 2.0, 4) for t, (_, p) in S.GOLD_TABLES.items() if p == S.DATE}
     assert spent == expected | {(S.GOLD_ZONE_REPEAT_VISITS_WEEKLY_TABLE, "2026-W10", 2.0, 4)}
     hourly = _gold(spark, config, S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE)
-    assert hourly.where(F.col(S.DWELL_MEDIAN_S).isNotNull()).count() == 0
+    noisy_day = hourly.where(F.col(S.DATE) == DAYS[1])  # the batch's other dates keep their values
+    assert noisy_day.count() > 0 and noisy_day.where(F.col(S.DWELL_MEDIAN_S).isNotNull()).count() == 0
     assert hourly.where(F.col(S.VISITORS) < K).count() == 0
-    assert report.rows[S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE] == hourly.count()
+    assert report.rows[S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE] == noisy_day.count()
+    # publish registers the publication's tables in the session's catalog
+    registered = spark.table(f"{S.GOLD_DATABASE}.{S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE}")
+    assertDataFrameEqual(registered, hourly)
 
 
 def test_a_mostly_quarantined_new_date_stops_the_run_before_any_write(spark: SparkSession, own: Config) -> None:
     """A new landing date whose rows are mostly on cells the inventory lacks (a new inventory that dropped most
     cells), run together with the published date: the guard stops the run in ingest, before any write (exit 9 on
     the command line; issue 34), and every silver and gold table and the publication stay as they were."""
-    import datetime as dt
 
     import numpy as np
     import pyarrow as pa
