@@ -31,7 +31,8 @@ def _key(monkeypatch: pytest.MonkeyPatch) -> None:
 def ran(daily_landing: Path, daily_batch: Path) -> tuple[Config, str]:
     """Return the config and the printed output of the shared batch run of the three-day city (conftest.py): one
     run of every stage, read-only here. Its posterior model gives rows in every silver table and every gold table
-    but the flows; the demo path (a generated city, a development key) is tested in test_cli_run.py."""
+    but the flows and the expected visitors; the demo path (a generated city, a development key) is tested in
+    test_cli_run.py."""
     return daily_config(daily_landing, daily_batch), (daily_batch.parent / RUN_OUTPUT).read_text()
 
 
