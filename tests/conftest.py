@@ -13,6 +13,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 import footfall.pipeline as _pipeline
+from footfall.session import java_options, log4j2_config
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 # The session must load the checkout's log4j2 file, whatever the caller's shell says (test_session checks it).
@@ -27,9 +28,21 @@ time.tzset()
 # the daily city in 62 and 36 s, cold and warm, against 81 and 51 s; but Sedona's ST_Union_Aggr fails in it with a
 # ClassCastException in merge (test_spatial_geometry's three-sector Voronoi). Whole-stage codegen off or AQE off
 # alone gained nothing beyond the machine's noise. So the tests run Spark's defaults, as the product does.)
+#
+# The JVM flags of the test processes change how the JVM spends its CPU, never a result. make test runs two JVMs on
+# two cores, so CPU is what a test waits for. Serial GC: no GC threads taking the other process's core (the factory's
+# ParallelGC suits one large run). C2 later: thousands of small queries each generate classes that are used a few
+# hundred times, and C2 compiled them again after C1 had; with the C2 thresholds raised tenfold they stay in C1 code.
+# (issue 28, one day of the test city on 2 cores, cold / warm / warm: factory flags 79.6 / 43.2 / 39.2 s, serial GC
+# 73.5 / 34.6 / 36.0 s, C2 later 78.1 / 39.5 / 34.8 s; C1 alone made warm runs slower, 58 s.)
+TEST_JVM = (
+    "-Duser.timezone=UTC -XX:+UseSerialGC -XX:Tier4InvocationThreshold=50000 -XX:Tier4MinInvocationThreshold=20000 "
+    "-XX:Tier4CompileThreshold=60000 -XX:Tier4BackEdgeThreshold=400000"
+)
 TEST_SESSION = {
     "spark.sql.shuffle.partitions": "2",
     "spark.default.parallelism": "2",
+    "spark.driver.extraJavaOptions": java_options(TEST_JVM, log4j2=log4j2_config()),
 }
 
 
@@ -94,18 +107,19 @@ def daily_batch(daily_landing: Path, tmp_path_factory: pytest.TempPathFactory, w
 
 
 @pytest.fixture(scope="session")
-def daily_saturday(
+def daily_friday(
     daily_landing: Path, daily_batch: Path, tmp_path_factory: pytest.TempPathFactory, worker_id: str
 ) -> Path:
-    """Return the lakehouse of a run of the city's Saturday alone (DAYS[1]), from the batch's spatial tables: the
-    first of the out-of-order runs (test_daily_runs.py) and the published day an objection reaches
-    (test_forget_pending.py). Built once per test run (shared by the xdist workers). Read-only: copy it first."""
+    """Return the lakehouse of a run of the city's Friday alone (DAYS[0]), from the batch's spatial tables: the day
+    the daily order (test_daily_order.py) and the out-of-order runs (test_daily_runs.py) go on from, and the
+    published day an objection reaches (test_forget_pending.py). Built once per test run (shared by the xdist
+    workers). Read-only: copy it first."""
     from tests.daily import DAYS, lakehouse_of_run
 
     def build(folder: Path) -> None:
-        lakehouse_of_run(daily_landing, folder, [DAYS[1]], spatial_from=daily_batch)
+        lakehouse_of_run(daily_landing, folder, [DAYS[0]], spatial_from=daily_batch)
 
-    return _once_per_run(tmp_path_factory, worker_id, "daily-saturday", build) / "lakehouse"
+    return _once_per_run(tmp_path_factory, worker_id, "daily-friday", build) / "lakehouse"
 
 
 # The files that take longest, longest first (measured in make test, issue 28): `make test` hands whole files to its
@@ -115,15 +129,15 @@ def daily_saturday(
 # that do not need them; the files that read the batch come after those, when it is there to read, so that no
 # worker waits on the batch's lock. The many short files come last, so the two workers end close together.
 _LONG_FIRST = (
-    "test_daily_runs.py",  # builds the shared daily city and its batch, then Saturday alone and the out-of-order runs
+    "test_daily_runs.py",  # builds the shared daily city and its batch, then Friday alone and the out-of-order runs
     "test_forget.py",  # from here to test_ingest_job.py: about five minutes that need no batch
     "test_spatial_job.py",
     "test_stage_runner.py",
     "test_bad_inputs.py",
     "test_ingest_job.py",
     "test_pipeline.py",  # reads the batch
-    "test_daily_order.py",  # the batch's days in order
-    "test_forget_pending.py",  # Saturday from the batch's spatial tables
+    "test_daily_order.py",  # the batch's days in order, from Friday alone
+    "test_forget_pending.py",  # an objection on Friday alone
     "test_forget_late.py",
     "test_mobility_evaluate.py",
     "test_forget_dates.py",

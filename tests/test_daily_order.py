@@ -6,11 +6,12 @@ both compare with the one batch run of the city (conftest.py, `daily_batch`, bui
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
-from tests.daily import DAYS, TEST_KEY, assert_gold_equal, daily_config, run_days, seed_spatial
+from tests.daily import DAYS, TEST_KEY, assert_gold_equal, daily_config, run_days
 
 from footfall import schemas as S
 from footfall.lakehouse import gold_path
@@ -32,14 +33,18 @@ def _delta_versions(lakehouse: Path) -> dict[str, list[str]]:
 
 
 def test_days_run_in_order_give_the_gold_of_one_batch_and_a_rerun_touches_nothing(
-    spark: SparkSession, daily_landing: Path, daily_batch: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    config = daily_config(daily_landing, seed_spatial(daily_batch, tmp_path / "lakehouse"))
+    spark: SparkSession, daily_landing: Path, daily_friday: Path, daily_batch: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """Friday alone (the shared run, conftest.py), then Saturday, then Sunday, each run of its own."""
+    shutil.copytree(daily_friday, tmp_path / "lakehouse")
+    config = daily_config(daily_landing, tmp_path / "lakehouse")
     weekly = gold_path(config.lakehouse, S.GOLD_ZONE_REPEAT_VISITS_WEEKLY_TABLE)
-    for day in DAYS:
+    # the week (2026-W10) publishes once, when its Sunday has run: a Friday copy against a Saturday copy would give
+    # away Saturday's new visitors
+    assert spark.read.format("delta").load(weekly).count() == 0, "Friday alone published the week"
+    for day in DAYS[1:]:
         run_days(config, [day])
-        # the week (2026-W10) publishes once, when its Sunday has run: a Friday copy against a Saturday copy
-        # would give away Saturday's new visitors
         published = spark.read.format("delta").load(weekly).count()
         assert (published > 0) == (day == DAYS[-1]), (day, published)
     rows = assert_gold_equal(spark, config.lakehouse, daily_batch)

@@ -34,10 +34,10 @@ from footfall.pipeline import MissingDatesError, run_pipeline
 
 pytestmark = pytest.mark.integration
 
-# The out-of-order runs start from the shared run of Saturday alone (conftest.py, daily_saturday), itself from the
-# batch's spatial tables (tests/daily.py, seed_spatial): spatial depends on the inventory only, and its own skip is
-# what a second daily run does anyway. The in-order runs are in test_daily_order.py, a file of their own, so that
-# make test's two processes run both orders at once on the one batch both compare with (conftest.py, daily_batch).
+# The out-of-order runs start from the shared run of Friday alone (conftest.py, daily_friday), itself from the batch's
+# spatial tables (tests/daily.py, seed_spatial): spatial depends on the inventory only, and its own skip is what a
+# second daily run does anyway. The in-order runs are in test_daily_order.py, a file of their own, so that make
+# test's two processes run both orders at once on the one batch both compare with (conftest.py, daily_batch).
 
 
 @pytest.fixture(autouse=True)
@@ -48,19 +48,19 @@ def _key(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.pipeline
 def test_days_run_out_of_order_give_the_gold_of_one_batch(
     spark: SparkSession,
-    daily_saturday: Path,
+    daily_friday: Path,
     daily_landing: Path,
     daily_batch: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """The hard order: Saturday alone (before Friday, which it builds on, and before the week's other days), then
-    Sunday (the week completes without its Friday), then Friday last (every later date and the week it builds on are
-    published already, and must be republished with it)."""
+    """The hard order: Friday alone, then Sunday before the Saturday it builds on (a visit that spans midnight counts
+    into the next day; the week completes without its Saturday), then Saturday last (a later date and the week it
+    builds on are published already, and must be republished with it)."""
     lakehouse = tmp_path / "lakehouse"
-    shutil.copytree(daily_saturday, lakehouse)
+    shutil.copytree(daily_friday, lakehouse)
     config = daily_config(daily_landing, lakehouse)
-    for day in (DAYS[2], DAYS[0]):
+    for day in (DAYS[2], DAYS[1]):
         run_days(config, [day])
     rows = assert_gold_equal(spark, config.lakehouse, daily_batch)
     with capsys.disabled():

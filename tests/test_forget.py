@@ -23,11 +23,21 @@ from test_ingest_fixtures import (
     OBJECTOR,
     SUBSCRIBERS,
     SUBSCRIBERS_HEADER,
+    copy_of,
     make_landing,
     master_key,
     pseudo,
     write_csv,
 )
+
+
+@pytest.fixture(scope="module")
+def ingested(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Config:
+    """Return the config of the hand-made landing after one ingest of DAY, built once for the file. Read-only: a test
+    works on its own copy (copy_of)."""
+    config = make_landing(tmp_path_factory.mktemp("forget"))
+    run_ingest(spark, config, dates=[DAY], key=master_key())
+    return config
 
 
 def _pseudo_ids_by_version(spark: SparkSession, path: str) -> dict[int, set[str] | None]:
@@ -61,10 +71,11 @@ def _object(config: Config, msisdn: str, at: str) -> None:
     write_csv(config.landing / "subscribers.csv", SUBSCRIBERS_HEADER, rows)
 
 
-def test_objectors_are_in_no_readable_version_after_ingest_and_forget(spark: SparkSession, tmp_path: Path) -> None:
-    config = make_landing(tmp_path)
+def test_objectors_are_in_no_readable_version_after_ingest_and_forget(
+    spark: SparkSession, ingested: Config, tmp_path: Path
+) -> None:
+    config = copy_of(ingested, tmp_path)
     key = master_key()
-    run_ingest(spark, config, dates=[DAY], key=key)
     run_ingest(spark, config, dates=[DAY], key=key)  # a re-run leaves an older version behind
     holding = _readable_holding(spark, config, [OBJECTOR, LATE_OBJECTOR])
     assert holding[OBJECTOR] == {}
@@ -99,10 +110,9 @@ def test_objectors_are_in_no_readable_version_after_ingest_and_forget(spark: Spa
     assert not any(pseudo(m, DAY) in repr(row) or m in repr(row) for m in (OBJECTOR, LATE_OBJECTOR))
 
 
-def test_forget_applies_each_objection_once(spark: SparkSession, tmp_path: Path) -> None:
-    config = make_landing(tmp_path)
+def test_forget_applies_each_objection_once(spark: SparkSession, ingested: Config, tmp_path: Path) -> None:
+    config = copy_of(ingested, tmp_path)
     key = master_key()
-    run_ingest(spark, config, dates=[DAY], key=key)
     first = run_forget(spark, config, key=key)
     again = run_forget(spark, config, key=key)
     _object(config, ADULT_F, "2026-03-04T08:00:00Z")
@@ -113,13 +123,12 @@ def test_forget_applies_each_objection_once(spark: SparkSession, tmp_path: Path)
 
 
 def test_a_subscribers_file_applied_in_full_is_not_read_again(
-    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    spark: SparkSession, ingested: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A rerun with the subscribers file a forget applied in full runs no Spark read of it; any change to the file
     (here a new objection) is read and applied."""
-    config = make_landing(tmp_path)
+    config = copy_of(ingested, tmp_path)
     key = master_key()
-    run_ingest(spark, config, dates=[DAY], key=key)
     assert run_forget(spark, config, key=key).objections_applied == 1
     reads: list[Path] = []
     real = forget.read_unapplied_objections
@@ -134,13 +143,12 @@ def test_a_subscribers_file_applied_in_full_is_not_read_again(
 
 
 def test_a_late_objector_leaves_the_expected_visits_and_their_dates_republish(
-    spark: SparkSession, tmp_path: Path
+    spark: SparkSession, ingested: Config, tmp_path: Path
 ) -> None:
     """Expected visits (silver/expected_visits) hold pseudonyms like stays: a late objection deletes their rows
     there too, and the dates whose gold read them (the visit's date and, held, the day after) republish."""
-    config = make_landing(tmp_path)
+    config = copy_of(ingested, tmp_path)
     key = master_key()
-    run_ingest(spark, config, dates=[DAY], key=key)
     entered = dt.datetime.combine(DAY, dt.time(10))
     rows = [
         (pseudo(who, DAY), "Z01", entered, entered + dt.timedelta(minutes=20), 1200, 0.4, day)

@@ -4,6 +4,7 @@ pending; the next run for another date republishes them, and gold equals that of
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -35,10 +36,10 @@ def _key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ENV_KEY, TEST_KEY)
 
 
-def _busiest_visitor(spark: SparkSession, config: Config) -> str:
-    """Return the msisdn of the customer with the most visits on DAYS[1] (the test knows the key)."""
+def _busiest_visitor(spark: SparkSession, config: Config, day: dt.date) -> str:
+    """Return the msisdn of the customer with the most visits on `day` (the test knows the key)."""
     rows = list(csv.DictReader((Path(config.landing) / "subscribers.csv").open()))
-    day, period_days = DAYS[1], config.privacy.pseudonym_period_days
+    period_days = config.privacy.pseudonym_period_days
     keys = period_keys_df(
         spark, key=load_master_key(key_file=Path("/nonexistent")), periods={period_index(day, period_days=period_days)}
     )
@@ -66,33 +67,33 @@ def _object(landing: Path, msisdn: str, at: str) -> None:
 
 
 def test_dates_a_forget_left_pending_are_republished_by_the_nextrun_days(
-    spark: SparkSession, daily_landing: Path, daily_saturday: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    spark: SparkSession, daily_landing: Path, daily_friday: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Saturday is published; its busiest visitor objects; a forget runs without republishing (the --no-republish
-    path, or a republication that crashed) and Saturday leaves landing. Then Sunday runs: it republishes Saturday,
-    and gold is that of a city whose landing never held the customer, run for Saturday and Sunday."""
+    """Friday is published; its busiest visitor objects; a forget runs without republishing (the --no-republish
+    path, or a republication that crashed) and Friday leaves landing. Then Saturday runs: it republishes Friday,
+    and gold is that of a city whose landing never held the customer, run for Friday and Saturday."""
     import time
 
+    friday, saturday = DAYS[0], DAYS[1]
     landing = tmp_path / "landing"
     shutil.copytree(daily_landing, landing, ignore=shutil.ignore_patterns("truth"))
-    saturday = daily_saturday  # the city's Saturday alone, published (conftest.py)
-    shutil.copytree(saturday, tmp_path / "lakehouse")
+    shutil.copytree(daily_friday, tmp_path / "lakehouse")  # the city's Friday alone, published (conftest.py)
     config = daily_config(landing, tmp_path / "lakehouse")
-    objector = _busiest_visitor(spark, config)
+    objector = _busiest_visitor(spark, config, friday)
     _object(landing, objector, "2026-03-09T08:00:00Z")
 
     began = time.monotonic()
     forgot = run_forget(spark, config, key=load_master_key(key_file=Path("/nonexistent")))
-    assert forgot.objections_applied == 1 and DAYS[1] in forgot.affected_dates
-    shutil.rmtree(landing / "events" / f"event_date={DAYS[1].isoformat()}")
-    printed = run_days(config, [DAYS[2]])
+    assert forgot.objections_applied == 1 and friday in forgot.affected_dates
+    shutil.rmtree(landing / "events" / f"event_date={friday.isoformat()}")
+    printed = run_days(config, [saturday])
     forget_and_run = time.monotonic() - began
 
     began = time.monotonic()
-    # the same inventory: the clean city's spatial tables are Saturday's (tests/daily.py, seed_spatial)
-    clean = daily_config(tmp_path / "landing-without", seed_spatial(saturday, tmp_path / "lakehouse-without"))
+    # the same inventory: the clean city's spatial tables are Friday's (tests/daily.py, seed_spatial)
+    clean = daily_config(tmp_path / "landing-without", seed_spatial(daily_friday, tmp_path / "lakehouse-without"))
     _without_customer(daily_landing, clean.landing, objector)
-    run_days(clean, [DAYS[1], DAYS[2]])
+    run_days(clean, [friday, saturday])
     clean_run = time.monotonic() - began
 
     rows = assert_gold_equal(spark, config.lakehouse, clean.lakehouse)
@@ -101,18 +102,18 @@ def test_dates_a_forget_left_pending_are_republished_by_the_nextrun_days(
     from footfall.ingest.forget import read_pending_dates
 
     assert read_pending_dates(spark, config.lakehouse) == []
-    # the customer's visits were in Saturday's gold: without the republication the test could not pass
-    before, after = read_gold(spark, saturday), read_gold(spark, config.lakehouse)
-    saturday_rows = {t: df.where(F.col(S.DATE) == DAYS[1]) for t, df in before.items() if S.DATE in df.columns}
+    # the customer's visits were in Friday's gold: without the republication the test could not pass
+    before, after = read_gold(spark, daily_friday), read_gold(spark, config.lakehouse)
+    friday_rows = {t: df.where(F.col(S.DATE) == friday) for t, df in before.items() if S.DATE in df.columns}
     changed = [
         t
-        for t, df in saturday_rows.items()
-        if df.exceptAll(after[t].where(F.col(S.DATE) == DAYS[1])).count()
-        + after[t].where(F.col(S.DATE) == DAYS[1]).exceptAll(df).count()
+        for t, df in friday_rows.items()
+        if df.exceptAll(after[t].where(F.col(S.DATE) == friday)).count()
+        + after[t].where(F.col(S.DATE) == friday).exceptAll(df).count()
     ]
-    assert changed, "the objector changed no published number of Saturday"
+    assert changed, "the objector changed no published number of Friday"
     with capsys.disabled():
         print(
-            f"\n[forget] pending Saturday republished by Sunday's run: forget + run {forget_and_run:.0f} s, clean run "
-            f"{clean_run:.0f} s; {sum(rows.values())} gold rows equal; Saturday changed in {changed}"
+            f"\n[forget] pending Friday republished by Saturday's run: forget + run {forget_and_run:.0f} s, clean run "
+            f"{clean_run:.0f} s; {sum(rows.values())} gold rows equal; Friday changed in {changed}"
         )

@@ -155,6 +155,16 @@ def make_landing(
     )
 
 
+def copy_of(config: Config, to: Path) -> Config:
+    """Return `config` on copies of its landing and lakehouse under `to`: a test that changes a lakehouse a module
+    fixture built once (an ingest is 5-10 s of fixed cost on 2 cores, whatever the size) changes its own copy."""
+    import shutil
+
+    shutil.copytree(config.landing, to / "landing")
+    shutil.copytree(config.lakehouse, to / "lakehouse")
+    return config.model_copy(update={"landing": to / "landing", "lakehouse": to / "lakehouse"})
+
+
 def test_fixture_landing_passes_the_events_contract(tmp_path: Path) -> None:
     config = make_landing(tmp_path)
     files = check_events_contract(config.landing, [DAY])

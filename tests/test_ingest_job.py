@@ -13,7 +13,8 @@ from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from footfall import schemas as S
-from footfall.ingest import ReconciliationError, run_forget, run_ingest
+from footfall.config import Config
+from footfall.ingest import IngestReport, ReconciliationError, run_forget, run_ingest
 from footfall.ingest import job as ingest_job
 from footfall.lakehouse import PSEUDONYMISED, silver_path
 from test_ingest_fixtures import (
@@ -26,6 +27,7 @@ from test_ingest_fixtures import (
     MSISDNS,
     NO_AGE,
     PERIOD_DAYS,
+    copy_of,
     make_landing,
     master_key,
     period_of,
@@ -46,9 +48,18 @@ def _table(spark: SparkSession, lake: Path, table: str, version: int | None = No
     return reader.load(silver_path(lake, table))
 
 
-def test_ingest_writes_pseudonymised_silver_quarantine_dimension_and_audit(spark: SparkSession, tmp_path: Path) -> None:
-    config = make_landing(tmp_path)
-    report = run_ingest(spark, config, dates=[DAY], key=master_key(), run_id="run-1")
+@pytest.fixture(scope="module")
+def ingested(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> tuple[Config, IngestReport]:
+    """Return the config and report of one ingest of DAY (run id run-1), built once for the file. Read-only: a test
+    that changes it works on its own copy (copy_of)."""
+    config = make_landing(tmp_path_factory.mktemp("ingest"))
+    return config, run_ingest(spark, config, dates=[DAY], key=master_key(), run_id="run-1")
+
+
+def test_ingest_writes_pseudonymised_silver_quarantine_dimension_and_audit(
+    spark: SparkSession, ingested: tuple[Config, IngestReport]
+) -> None:
+    config, report = ingested
     lake = config.lakehouse
 
     expected_events = spark.createDataFrame(
@@ -91,10 +102,11 @@ def test_ingest_writes_pseudonymised_silver_quarantine_dimension_and_audit(spark
     assert report.audit[0][S.ROWS_QUARANTINED] == len([r for r in reasons if r in S.QUARANTINE_REASONS])
 
 
-def test_running_a_day_twice_leaves_identical_tables(spark: SparkSession, tmp_path: Path) -> None:
-    config = make_landing(tmp_path)
+def test_running_a_day_twice_leaves_identical_tables(
+    spark: SparkSession, ingested: tuple[Config, IngestReport], tmp_path: Path
+) -> None:
+    config = copy_of(ingested[0], tmp_path)  # after the first run (run-1)
     lake = config.lakehouse
-    run_ingest(spark, config, dates=[DAY], key=master_key(), run_id="first")
     first = {t: _table(spark, lake, t).drop(S.RUN_ID).localCheckpoint() for t in PSEUDONYMISED}
     run_ingest(spark, config, dates=[DAY], key=master_key(), run_id="second")
     for table, before in first.items():
@@ -155,10 +167,11 @@ def _files_containing(root: Path, needles: list[bytes]) -> dict[str, list[str]]:
     return found
 
 
-def test_no_msisdn_or_key_in_any_lakehouse_file(spark: SparkSession, tmp_path: Path) -> None:
-    config = make_landing(tmp_path)
+def test_no_msisdn_or_key_in_any_lakehouse_file(
+    spark: SparkSession, ingested: tuple[Config, IngestReport], tmp_path: Path
+) -> None:
+    config = copy_of(ingested[0], tmp_path)
     key = master_key()
-    run_ingest(spark, config, dates=[DAY], key=key)
     subscribers = (config.landing / "subscribers.csv").read_text()
     (config.landing / "subscribers.csv").write_text(
         subscribers.replace(f"{LATE_OBJECTOR},2000,f,D2,false,", f"{LATE_OBJECTOR},2000,f,D2,true,2026-03-03T09:00:00Z")

@@ -1,10 +1,12 @@
-"""The spatial job on a hand-made landing folder: weights known by formula, validation, skip on unchanged inputs."""
+"""The spatial job on a hand-made landing folder: weights known by formula, validation, skip on unchanged inputs,
+the run id in every commit."""
 
 from __future__ import annotations
 
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +24,7 @@ from footfall import schemas as S
 from footfall.config import Config, SpatialConfig
 from footfall.ingest import InputContractError
 from footfall.spatial import run_spatial
+from footfall.spatial.job import SpatialReport
 
 LON0, LAT0 = 10.0, 48.0
 M_PER_DEG_LAT = math.radians(1.0) * 6_371_008.8
@@ -92,9 +95,29 @@ def _table(spark: SparkSession, config: Config, table: str) -> Any:
     return spark.read.format("delta").load(str(config.lakehouse / S.SILVER / table))
 
 
-def test_weights_validity_resolution_and_repair_match_the_formulas(spark: SparkSession, tmp_path: Path) -> None:
-    config = make_landing(tmp_path, model="sector")
-    report = run_spatial(spark, config)
+# One build of the hand-made landing, read by the tests below that only read it: a spatial build costs 15-25 s of fixed
+# cost on 2 cores whatever the size, so the file builds once and copies where a test changes something (issue 28).
+RUN_ID = "spatial-run"
+
+
+@pytest.fixture(scope="module")
+def built(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> tuple[Config, SpatialReport]:
+    """Return the config and report of one spatial run (sector footprints) on the hand-made landing. Read-only."""
+    config = make_landing(tmp_path_factory.mktemp("spatial"), model="sector")
+    return config, run_spatial(spark, config, run_id=RUN_ID)
+
+
+def _copy(config: Config, to: Path) -> Config:
+    """Return `config` on copies of its landing and lakehouse under `to`."""
+    shutil.copytree(config.landing, to / "landing")
+    shutil.copytree(config.lakehouse, to / "lake")
+    return config.model_copy(update={"landing": to / "landing", "lakehouse": to / "lake"})
+
+
+def test_weights_validity_resolution_and_repair_match_the_formulas(
+    spark: SparkSession, built: tuple[Config, SpatialReport]
+) -> None:
+    config, report = built
 
     w_a = (SIDE_A**2 / 2) / (math.pi * REACH_1**2 / 2)  # half the square over half the disc
     w_b = SIDE_B**2 / (math.pi * REACH_2**2)  # the whole square inside the disc
@@ -133,6 +156,11 @@ def test_weights_validity_resolution_and_repair_match_the_formulas(spark: SparkS
     assert math.isclose(footprints[0][S.AREA_M2], math.pi * REACH_1**2 / 2, rel_tol=1e-2)
 
 
+def _history(spark: SparkSession, path: str) -> list[dict[str, object]]:
+    rows = DeltaTable.forPath(spark, path).history().orderBy("version").collect()
+    return [{"operation": r["operation"], **json.loads(r["userMetadata"] or "{}")} for r in rows]
+
+
 def _versions(spark: SparkSession, config: Config) -> dict[str, int]:
     tables = (S.SILVER_SPATIAL_INPUTS_TABLE, S.SILVER_CELL_ZONE_WEIGHTS_TABLE, S.SILVER_ZONES_TABLE)
     versions = {}
@@ -143,9 +171,22 @@ def _versions(spark: SparkSession, config: Config) -> dict[str, int]:
     return versions
 
 
-def test_unchanged_inputs_skip_the_rebuild_and_a_changed_zone_triggers_it(spark: SparkSession, tmp_path: Path) -> None:
-    config = make_landing(tmp_path)
-    first = run_spatial(spark, config)
+def test_every_spatial_commit_carries_its_run_id(spark: SparkSession, built: tuple[Config, SpatialReport]) -> None:
+    from footfall.spatial.job import STAGE
+
+    config, report = built
+    assert not report.skipped and report.rows[S.SILVER_CELL_FOOTPRINTS_TABLE] == 2  # metrics of the write, no read
+    for table in STAGE.outputs:
+        history = _history(spark, table.path(config.lakehouse))
+        assert len(history) == 2 and history[0]["operation"] == "CREATE TABLE", table.name
+        assert all(h["run_id"] == RUN_ID and h["stage"] == "spatial" for h in history), table.name
+        assert all(h["fingerprints"] == {"*": report.inputs_hash} for h in history), table.name
+
+
+def test_unchanged_inputs_skip_the_rebuild_and_a_changed_zone_triggers_it(
+    spark: SparkSession, built: tuple[Config, SpatialReport], tmp_path: Path
+) -> None:
+    config, first = _copy(built[0], tmp_path), built[1]  # a copy of a lakehouse built from these files: same hash
     before = _versions(spark, config)
     second = run_spatial(spark, config)
     assert not first.skipped and second.skipped and second.inputs_hash == first.inputs_hash

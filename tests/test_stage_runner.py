@@ -22,7 +22,6 @@ from footfall.config import SpatialConfig
 from footfall.lakehouse import SILVER_TABLES, Table, read_table
 from footfall.stage import Built, MissingInputError, Output, Stage, built_fingerprints, run_stage
 from test_spatial_job import ALWAYS, REACH_1, REACH_2, SIDE_A, SIDE_B, SWITCHED_OFF, SWITCHED_ON, _lonlat, _square
-from test_spatial_job import make_landing as make_spatial_landing
 
 TOY_SCHEMA = "n INT"
 
@@ -86,20 +85,6 @@ def test_the_run_id_is_in_every_commit_of_every_output_create_included(spark: Sp
         assert history[0]["operation"] == "CREATE TABLE", table.name
         assert [h["run_id"] for h in history] == ["run-1", "run-1", "run-2"], table.name
         assert {h["stage"] for h in history} == {"toy"}, table.name
-
-
-def test_every_spatial_commit_carries_its_run_id(spark: SparkSession, tmp_path: Path) -> None:
-    from footfall.spatial import run_spatial
-    from footfall.spatial.job import STAGE
-
-    config = make_spatial_landing(tmp_path)
-    report = run_spatial(spark, config, run_id="spatial-run")
-    assert not report.skipped and report.rows[S.SILVER_CELL_FOOTPRINTS_TABLE] == 2  # metrics of the write, no read
-    for table in STAGE.outputs:
-        history = _history(spark, table.path(config.lakehouse))
-        assert len(history) == 2 and history[0]["operation"] == "CREATE TABLE", table.name
-        assert all(h["run_id"] == "spatial-run" and h["stage"] == "spatial" for h in history), table.name
-        assert all(h["fingerprints"] == {"*": report.inputs_hash} for h in history), table.name
 
 
 def test_a_missing_input_names_the_stage_to_run_first_and_writes_nothing(spark: SparkSession, tmp_path: Path) -> None:
