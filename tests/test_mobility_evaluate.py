@@ -12,6 +12,7 @@ import datetime as dt
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import shapely
@@ -120,6 +121,16 @@ def test_a_zone_no_cell_resolves_is_offered_the_nearest_one_that_is(figures: dic
     assert set(nearest) == {"S"}  # M is resolvable itself
     assert nearest["S"]["zone_id"] == "M"
     assert nearest["S"]["distance_m"] == pytest.approx(1112, abs=5)  # 0.01 degrees of latitude
+
+
+def test_the_figures_of_one_aggregation_are_pearsons_r_and_the_busy_hours_median(spark: SparkSession) -> None:
+    pairs = [(1.0, 2.0), (2.0, 4.5), (6.0, 5.0), (5.0, 10.0), (0.0, 0.0)]
+    compared = spark.createDataFrame(pairs, f"{EST} DOUBLE, {TRUE} DOUBLE")
+    got = agg_error_figures(compared, min_truth=5)
+    est, true = zip(*pairs, strict=True)
+    assert got["correlation"] == pytest.approx(round(float(np.corrcoef(est, true)[0, 1]), 4), abs=1e-4)
+    # the busy hours (5 or more true visitors): 6 for 5 (0.2 off) and 5 for 10 (0.5 off)
+    assert (got["zone_hours_compared"], got["median_abs_rel_error"], got["share_within_20pct"]) == (2, 0.2, 0.5)
 
 
 def test_a_zone_never_estimated_has_no_correlation_rather_than_a_division_by_zero(spark: SparkSession) -> None:

@@ -117,24 +117,27 @@ def _expected_visitors_errors(
 
 def agg_error_figures(compared_df: DataFrame, *, min_truth: int) -> dict[str, float | int]:
     """Return MdARE, correlation and the share within 20% from (estimated, truth) per zone-hour."""
-    rel = F.abs(F.col(EST) - F.col(TRUE)) / F.col(TRUE)
-    busy = compared_df.where(F.col(TRUE) >= min_truth)
-    row = busy.agg(
-        F.percentile_approx(rel, 0.5, 10_000).alias("mdare"),
-        F.avg(F.when(rel <= 0.2, 1.0).otherwise(0.0)).alias("within_20pct"),
-        F.count(F.lit(1)).alias("zone_hours"),
+    busy = F.col(TRUE) >= min_truth
+    rel = F.abs(F.col(EST) - F.col(TRUE)) / F.col(TRUE)  # only where busy: a zone-hour with no true visitor has none
+    # One aggregation, one Spark job (it was three: the figures, the spreads, then corr). The correlation is the
+    # covariance over the two standard deviations, divided here: an estimate that is 0 everywhere (a zone never seen)
+    # has no spread, and corr's own division by it raised DIVIDE_BY_ZERO under ANSI mode.
+    row = compared_df.agg(
+        F.percentile_approx(F.when(busy, rel), 0.5, 10_000).alias("mdare"),
+        F.avg(F.when(busy, F.when(rel <= 0.2, 1.0).otherwise(0.0))).alias("within_20pct"),
+        F.count(F.when(busy, 1)).alias("zone_hours"),
+        F.stddev_pop(EST).alias("sd_est"),
+        F.stddev_pop(TRUE).alias("sd_true"),
+        F.covar_pop(EST, TRUE).alias("cov"),
     ).first()
-    # corr divides by the standard deviations: an estimate that is 0 everywhere (a zone never seen) has none
-    spread = compared_df.agg(F.stddev_pop(EST), F.stddev_pop(TRUE)).first()
-    assert row is not None and spread is not None
-    flat = not spread[0] or not spread[1]
-    corr = [None] if flat else compared_df.agg(F.corr(EST, TRUE)).first()
-    assert corr is not None
+    assert row is not None
+    flat = not row["sd_est"] or not row["sd_true"]
+    corr = None if flat else float(row["cov"]) / (float(row["sd_est"]) * float(row["sd_true"]))
     return {
         "zone_hours_compared": int(row["zone_hours"]),
         "median_abs_rel_error": round(float(row["mdare"]), 4) if row["mdare"] is not None else float("nan"),
         "share_within_20pct": round(float(row["within_20pct"]), 4) if row["within_20pct"] is not None else 0.0,
-        "correlation": round(float(corr[0]), 4) if corr[0] is not None else float("nan"),
+        "correlation": round(corr, 4) if corr is not None else float("nan"),
     }
 
 
