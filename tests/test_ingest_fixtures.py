@@ -160,9 +160,10 @@ def copy_of(config: Config, to: Path) -> Config:
     fixture built once (an ingest is 5-10 s of fixed cost on 2 cores, whatever the size) changes its own copy."""
     import shutil
 
-    shutil.copytree(config.landing, to / "landing")
-    shutil.copytree(config.lakehouse, to / "lakehouse")
-    return config.model_copy(update={"landing": to / "landing", "lakehouse": to / "lakehouse"})
+    landing, lakehouse = to / config.landing.name, to / config.lakehouse.name
+    shutil.copytree(config.landing, landing)
+    shutil.copytree(config.lakehouse, lakehouse)
+    return config.model_copy(update={"landing": landing, "lakehouse": lakehouse})
 
 
 def test_fixture_landing_passes_the_events_contract(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +24,7 @@ from footfall.config import Config, SpatialConfig
 from footfall.ingest import InputContractError
 from footfall.spatial import run_spatial
 from footfall.spatial.job import SpatialReport
+from test_ingest_fixtures import copy_of
 
 LON0, LAT0 = 10.0, 48.0
 M_PER_DEG_LAT = math.radians(1.0) * 6_371_008.8
@@ -107,13 +107,6 @@ def built(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> tupl
     return config, run_spatial(spark, config, run_id=RUN_ID)
 
 
-def _copy(config: Config, to: Path) -> Config:
-    """Return `config` on copies of its landing and lakehouse under `to`."""
-    shutil.copytree(config.landing, to / "landing")
-    shutil.copytree(config.lakehouse, to / "lake")
-    return config.model_copy(update={"landing": to / "landing", "lakehouse": to / "lake"})
-
-
 def test_weights_validity_resolution_and_repair_match_the_formulas(
     spark: SparkSession, built: tuple[Config, SpatialReport]
 ) -> None:
@@ -186,7 +179,7 @@ def test_every_spatial_commit_carries_its_run_id(spark: SparkSession, built: tup
 def test_unchanged_inputs_skip_the_rebuild_and_a_changed_zone_triggers_it(
     spark: SparkSession, built: tuple[Config, SpatialReport], tmp_path: Path
 ) -> None:
-    config, first = _copy(built[0], tmp_path), built[1]  # a copy of a lakehouse built from these files: same hash
+    config, first = copy_of(built[0], tmp_path), built[1]  # a copy of a lakehouse built from these files: same hash
     before = _versions(spark, config)
     second = run_spatial(spark, config)
     assert not first.skipped and second.skipped and second.inputs_hash == first.inputs_hash
