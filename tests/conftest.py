@@ -13,7 +13,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 import footfall.pipeline as _pipeline
-from footfall.session import java_options, log4j2_config
+from footfall.session import JVM_BASE, java_options, log4j2_config
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 # The session must load the checkout's log4j2 file, whatever the caller's shell says (test_session checks it).
@@ -36,7 +36,7 @@ time.tzset()
 # (issue 28, one day of the test city on 2 cores, cold / warm / warm: factory flags 79.6 / 43.2 / 39.2 s, serial GC
 # 73.5 / 34.6 / 36.0 s, C2 later 78.1 / 39.5 / 34.8 s; C1 alone made warm runs slower, 58 s.)
 TEST_JVM = (
-    "-Duser.timezone=UTC -XX:+UseSerialGC -XX:Tier4InvocationThreshold=50000 -XX:Tier4MinInvocationThreshold=20000 "
+    f"{JVM_BASE} -XX:+UseSerialGC -XX:Tier4InvocationThreshold=50000 -XX:Tier4MinInvocationThreshold=20000 "
     "-XX:Tier4CompileThreshold=60000 -XX:Tier4BackEdgeThreshold=400000"
 )
 TEST_SESSION = {

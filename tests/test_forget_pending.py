@@ -1,5 +1,5 @@
 """A forget whose republication did not happen (--no-republish, a failed validation, a crash) leaves its dates
-pending; the next run for another date republishes them, and gold equals that of a city without the customer."""
+pending; the next run for another date republishes them, and their gold equals that of a city without the customer."""
 
 from __future__ import annotations
 

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -21,7 +20,18 @@ from footfall import schemas as S
 from footfall.config import SpatialConfig
 from footfall.lakehouse import SILVER_TABLES, Table, read_table
 from footfall.stage import Built, MissingInputError, Output, Stage, built_fingerprints, run_stage
-from test_spatial_job import ALWAYS, REACH_1, REACH_2, SIDE_A, SIDE_B, SWITCHED_OFF, SWITCHED_ON, _lonlat, _square
+from test_spatial_job import (
+    ALWAYS,
+    REACH_1,
+    REACH_2,
+    SIDE_A,
+    SIDE_B,
+    SWITCHED_OFF,
+    SWITCHED_ON,
+    _history,
+    _lonlat,
+    _square,
+)
 
 TOY_SCHEMA = "n INT"
 
@@ -55,11 +65,6 @@ def _run(
     )
     assert built == ([] if result.skipped else [value])  # a skip neither reads nor builds
     return result.skipped, result.metrics
-
-
-def _history(spark: SparkSession, path: str) -> list[dict[str, object]]:
-    rows = DeltaTable.forPath(spark, path).history().orderBy("version").collect()
-    return [{"operation": r["operation"], **json.loads(r["userMetadata"] or "{}")} for r in rows]
 
 
 def test_the_runner_skips_an_unchanged_fingerprint_and_rebuilds_a_changed_one(

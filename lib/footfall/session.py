@@ -24,6 +24,8 @@ SEDONA_KRYO_REGISTRATOR = "org.apache.sedona.core.serde.SedonaKryoRegistrator"
 # A function Sedona registers: present means Sedona's SQL functions are in the session already.
 SEDONA_PROBE_FUNCTION = "ST_Point"
 LOG4J2_ENV = "FOOTFALL_LOG4J2"
+# JVM options every local JVM needs, whatever else it is tuned for: timestamps read in UTC.
+JVM_BASE = "-Duser.timezone=UTC"
 
 # Settings every footfall session needs, wherever it runs. Extensions are merged, the rest only set when absent.
 _REQUIRED: dict[str, str] = {
@@ -49,8 +51,8 @@ _LOCAL: dict[str, str] = {
     "spark.databricks.delta.retentionDurationCheck.enabled": "true",
     # ParallelGC: a batch job wants throughput, not G1's short pauses; G1's concurrent threads took a tenth of the
     # JVM's CPU on a small run (issue 28: one day of the test city, 2 cores, 62-75 CPU-s warm with G1, 58-66 without).
-    "spark.driver.extraJavaOptions": "-Duser.timezone=UTC -XX:+UseParallelGC",
-    "spark.executor.extraJavaOptions": "-Duser.timezone=UTC -XX:+UseParallelGC",
+    "spark.driver.extraJavaOptions": f"{JVM_BASE} -XX:+UseParallelGC",
+    "spark.executor.extraJavaOptions": f"{JVM_BASE} -XX:+UseParallelGC",
     # Spark keeps 100 compiled query classes; a run makes several hundred, so it compiled them again, and the JIT
     # compiled them again after it: JIT compilation was 40 % of the JVM's CPU on a small run (C2 alone 92 of 280 s).
     # With 2000 and ParallelGC one day of the test city took 36-41 s warm instead of 44-55 (issue 28, docs/scale.md).
