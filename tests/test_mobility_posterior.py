@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -21,13 +22,15 @@ from footfall.mobility.posterior import (
     LOG_FLOOR,
     MODEL,
     PresenceModel,
+    bucket_presences,
     build_coverage,
     devices_presence,
     with_posterior_presence,
     with_posterior_presences,
     zone_masses,
 )
-from footfall.mobility.stays import agg_stays, with_device_neighbours
+from footfall.mobility.posterior_kernel import NEGLIGIBLE, exp_le0
+from footfall.mobility.stays import NEXT_TS, PREV_CELL, PREV_TS, agg_stays, with_device_neighbours
 
 COVERAGE = pd.DataFrame({"cell_id": ["A", "A", "B", "B"], "tile_id": [0, 1, 1, 2], "p_serve": [1.0, 0.5, 0.5, 1.0]})
 SHARES = pd.DataFrame({"tile_id": [1], "zone_id": ["Z"], "share": [1.0]})
@@ -128,11 +131,16 @@ def test_spark_posterior_presence_equals_the_numpy_model(spark: SparkSession) ->
     t0 = dt.datetime(2026, 3, 7, 10, 0)
     rows = [("d1", t0 + dt.timedelta(seconds=s), c) for s, c in [(0, "A"), (60, "B"), (120, "A")]]
     rows += [("d2", t0 + dt.timedelta(seconds=s), c) for s, c in [(0, "A"), (5000, "C")]]
-    rows += [("d3", t0, "C")]  # never on a cell that serves the zone: no row, and never sent to Python
+    rows += [("d3", t0, "C")]  # never on a cell that serves the zone: no row
     events = spark.createDataFrame(rows, f"{S.PSEUDO_ID} STRING, {S.EVENT_TS} TIMESTAMP, {S.CELL_ID} STRING")
-    got = with_posterior_presence(
+    found = with_posterior_presence(
         events, coverage=cov, device_cols=(S.PSEUDO_ID,), window_s=WINDOW_S, max_neighbours=16, min_mass=0.3
-    )
+    ).persist()
+    # each row carries its event's neighbours, as the Spark window of with_device_neighbours gives them
+    neighbours = with_device_neighbours(events)
+    present = neighbours.join(found.select(S.PSEUDO_ID, S.EVENT_TS), [S.PSEUDO_ID, S.EVENT_TS])
+    assertDataFrameEqual(found.select(*neighbours.columns), present)
+    got = found.drop(PREV_TS, NEXT_TS, PREV_CELL)
     pdf = pd.DataFrame(rows, columns=[S.PSEUDO_ID, S.EVENT_TS, S.CELL_ID])
     expected = pd.concat(
         [
@@ -149,6 +157,7 @@ def test_spark_posterior_presence_equals_the_numpy_model(spark: SparkSession) ->
     )
     assert len(expected) == 4
     assertDataFrameEqual(got, spark.createDataFrame(expected, schema=got.schema), checkRowOrder=False, rtol=1e-9)
+    found.unpersist()
 
 
 def test_models_sharing_a_pass_give_each_the_rows_it_gives_alone(spark: SparkSession) -> None:
@@ -289,3 +298,36 @@ def test_the_compiled_kernel_gives_the_numpy_model_on_a_random_city() -> None:
     )
     assert [(e, z) for e, z, *_ in rows] == [(e, z) for e, z, *_ in want]
     np.testing.assert_allclose([r[2:] for r in rows], [w[2:] for w in want], rtol=0, atol=1e-9)
+
+
+def test_the_kernels_exp_is_within_2e_14_of_numpys_over_the_range_it_is_used_on() -> None:
+    """The kernel's vectorisable exp (posterior_kernel._exp_le0) over [NEGLIGIBLE, 0], where it replaces np.exp."""
+    x = np.concatenate([np.linspace(NEGLIGIBLE, 0.0, 20_001), [-1e-300, -0.5, -36.0 + 1e-12]])
+    np.testing.assert_allclose(exp_le0(x), np.exp(x), rtol=2e-14, atol=0)
+
+
+def test_a_bucket_in_any_row_order_gives_the_rows_of_the_sorted_bucket() -> None:
+    """bucket_presences takes what applyInArrow hands it: a bucket sorted by the Spark partition it comes from, or in
+    any order (it then sorts it); the rows, neighbours included, are the same."""
+    cov = build_coverage(COVERAGE, SHARES, zone_prior_factor=1.0)
+    t0 = dt.datetime(2026, 3, 7, 10, 0, tzinfo=dt.UTC)
+    rows = [("d1", t0 + dt.timedelta(seconds=s), c) for s, c in [(0, "A"), (60, "B"), (120, "A"), (500, "B")]]
+    rows += [("d2", t0 + dt.timedelta(seconds=s), c) for s, c in [(0, "A"), (30, "A"), (5000, "C")]]
+    table = pa.Table.from_pylist(
+        [{S.PSEUDO_ID: d, S.EVENT_TS: t, S.CELL_ID: c} for d, t, c in rows],
+        schema=pa.schema(
+            [(S.PSEUDO_ID, pa.string()), (S.EVENT_TS, pa.timestamp("us", tz="UTC")), (S.CELL_ID, pa.string())]
+        ),
+    )
+    args = {"device_cols": (S.PSEUDO_ID,), "window_s": WINDOW_S, "max_neighbours": 16}
+    args["models"] = [PresenceModel(cov, 0.3)]
+    want = bucket_presences(table, **args)
+    shuffled = bucket_presences(table.take(pa.array([6, 2, 0, 5, 3, 1, 4])), **args)
+    reference = devices_presence(
+        table.to_pandas(), cov, device_cols=(S.PSEUDO_ID,), window_s=WINDOW_S, max_neighbours=16, min_mass=0.3
+    )
+    assert want.num_rows == len(reference) == 4
+    np.testing.assert_allclose(want.column(S.PRESENCE_WEIGHT).to_numpy(), reference[S.PRESENCE_WEIGHT], rtol=1e-12)
+    assert shuffled.sort_by([(S.PSEUDO_ID, "ascending"), (S.EVENT_TS, "ascending")]).equals(want)
+    firsts = [i for i, t in enumerate(want.column(S.EVENT_TS).to_pylist()) if t == t0]
+    assert want.column(PREV_TS).null_count == len(firsts) > 0  # a device's first event has no previous one

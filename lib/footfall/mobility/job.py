@@ -21,6 +21,7 @@ from sedona.spark.sql import st_predicates as STP
 from footfall import schemas as S
 from footfall.config import Config, MobilityConfig
 from footfall.lakehouse import SILVER_TABLES, Table, read_table, silver_path, table_exists, table_version
+from footfall.mobility.buckets import BUCKET, device_bucket
 from footfall.mobility.calendar import iso_week, iso_week_dates
 from footfall.mobility.direction import X_M, Y_M, with_arrival_direction
 from footfall.mobility.expected import agg_expected_visits, expected_zone_ids
@@ -146,13 +147,21 @@ def _in_dates(col: str, dates: Sequence[dt.date]) -> Column:
     return F.col(col).isin(list(dates))
 
 
-def with_window_dates(events_df: DataFrame, *, window_map_df: DataFrame) -> DataFrame:
-    """Return each event once per date whose window holds it, with `window_date`, clustered by device, ties gone."""
+def with_window_dates(events_df: DataFrame, *, window_map_df: DataFrame, bucketed: bool = False) -> DataFrame:
+    """Return each event once per date whose window holds it, with `window_date`, clustered by device, ties gone.
+
+    `bucketed`: partitioned by BUCKET (kept as a column) and sorted by bucket, device, event_ts and cell_id, as
+    posterior.with_posterior_presences takes them without another shuffle or sort (the posterior model)."""
+    windowed = events_df.join(F.broadcast(window_map_df), on=S.EVENT_DATE, how="inner").drop(S.EVENT_DATE)
+    if not bucketed:  # every window below is clustered by device: one shuffle for all of them
+        by_device = windowed.repartition(S.PSEUDO_ID)
+        return by_device.transform(filter_distinct_events, device_cols=(S.PSEUDO_ID, WINDOW_DATE))
+    device = (S.PSEUDO_ID, WINDOW_DATE)
     return (
-        events_df.join(F.broadcast(window_map_df), on=S.EVENT_DATE, how="inner")
-        .drop(S.EVENT_DATE)
-        .repartition(S.PSEUDO_ID)  # every window below is clustered by device: one shuffle for all of them
-        .transform(filter_distinct_events, device_cols=(S.PSEUDO_ID, WINDOW_DATE))
+        windowed.withColumn(BUCKET, device_bucket(events_df.sparkSession, device))
+        .repartition(BUCKET)  # the one shuffle of the events: the ties go and Python gets its buckets within it
+        .transform(filter_distinct_events, device_cols=(BUCKET, *device))
+        .sortWithinPartitions(BUCKET, *device, S.EVENT_TS, S.CELL_ID)
     )
 
 
@@ -203,7 +212,7 @@ def agg_window_posterior(
     if expected_coverage is not None:
         models.append(PresenceModel(expected_coverage, p.expected.min_mass))
     present = with_posterior_presences(
-        with_device_neighbours(windowed_df, device_cols=device),
+        windowed_df,
         models=models,
         device_cols=device,
         window_s=p.window_s,
@@ -345,7 +354,9 @@ def build_mobility(inputs: MobilityInputs, config: Config, *, build: Sequence[dt
     # stays per (device, window date)
     device = (S.PSEUDO_ID, WINDOW_DATE)
     windows = window_map_df(spark, build, tz=tz, lookback_s=lookback)
-    windowed = with_window_dates(inputs.window_events_df, window_map_df=windows)
+    windowed = with_window_dates(
+        inputs.window_events_df, window_map_df=windows, bucketed=m.presence_model == "posterior"
+    )
     expected_window: DataFrame | None = None
     held_presence: list[DataFrame] = []
     if m.presence_model == "posterior":

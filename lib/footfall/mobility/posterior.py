@@ -13,26 +13,35 @@ A zone's presence probability at the event is the posterior mass inside it: sum 
 tile's share inside the zone. The prior is uniform over tiles, raised by `zone_prior_factor` inside zones: retail
 zones draw more people per square metre than their surroundings (docs/mobility.md, "Posterior").
 
-This is NumPy over each device's events (`applyInPandas`, a bucket of devices per call: mobility/buckets.py), not
-Spark built-ins: every event needs a few hundred tiles times its neighbours' likelihoods, and exploding events into
-(event, tile) rows would shuffle that product.
+This is compiled NumPy over each device's events (posterior_kernel.py; `applyInArrow`, a bucket of devices per
+call: mobility/buckets.py), not Spark built-ins: every event needs a few hundred tiles times its neighbours'
+likelihoods, and exploding events into (event, tile) rows would shuffle that product.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from footfall import schemas as S
-from footfall.mobility.buckets import BUCKET, device_bucket, group_slices
+from footfall.mobility.buckets import (
+    BUCKET,
+    device_bucket,
+    device_starts,
+    epoch_seconds,
+    group_slices,
+    index_of,
+    sorted_by,
+)
 from footfall.mobility.posterior_kernel import FlatCoverage, flatten, presence_rows
-from footfall.mobility.stays import NEXT_MASS, PREV_MASS
+from footfall.mobility.stays import NEXT_MASS, NEXT_TS, PREV_CELL, PREV_MASS, PREV_TS
 
 LOG_FLOOR = float(np.log(1e-4))
 
@@ -249,6 +258,60 @@ class PresenceModel:
     coverage: Coverage
     min_mass: float
 
+    @cached_property
+    def cells(self) -> pa.Array:
+        """The coverage's cell ids in index order, for buckets.index_of."""
+        ids = sorted(self.coverage.cell_index, key=self.coverage.cell_index.__getitem__)
+        return pa.array(ids, type=pa.string())
+
+
+def bucket_presences(
+    table: pa.Table,
+    *,
+    models: Sequence[PresenceModel],
+    device_cols: Sequence[str],
+    window_s: float,
+    max_neighbours: int,
+) -> pa.Table:
+    """Return the (event, zone) rows of a bucket of devices (an Arrow table of their events) under each model, with
+    the event's neighbours (prev_event_ts, next_event_ts, prev_cell_id) and MODEL; see with_posterior_presences."""
+    keep = [c for c in table.column_names if c != BUCKET]
+    ordered = sorted_by(table.select(keep), [*device_cols, S.EVENT_TS, S.CELL_ID])
+    n = ordered.num_rows
+    starts = device_starts(ordered, device_cols)
+    seconds = epoch_seconds(ordered.column(S.EVENT_TS))
+    first = np.zeros(n, dtype=bool)
+    first[starts[:-1]] = True  # a device's first event has no previous one, its last (the next's first) no next
+    parts = []
+    for i, m in enumerate(models):
+        idx = index_of(ordered.column(S.CELL_ID), m.cells)
+        ev, zn, weight, prev, nxt = presence_rows(
+            m.coverage.flat,
+            starts,
+            idx,
+            seconds,
+            window_s=window_s,
+            max_neighbours=max_neighbours,
+            min_mass=m.min_mass,
+            log_floor=LOG_FLOOR,
+        )
+        no_prev = first[ev]
+        no_next = np.append(first[1:], True)[ev]
+        before = pa.array(np.maximum(ev - 1, 0), mask=no_prev)
+        after = pa.array(np.minimum(ev + 1, n - 1), mask=no_next)
+        parts.append(
+            ordered.take(pa.array(ev, type=pa.int64()))
+            .append_column(PREV_TS, ordered.column(S.EVENT_TS).take(before))
+            .append_column(NEXT_TS, ordered.column(S.EVENT_TS).take(after))
+            .append_column(PREV_CELL, ordered.column(S.CELL_ID).take(before))
+            .append_column(S.ZONE_ID, pa.array(np.asarray(m.coverage.zone_ids, dtype=object)[zn], type=pa.string()))
+            .append_column(S.PRESENCE_WEIGHT, pa.array(weight, type=pa.float64()))
+            .append_column(PREV_MASS, pa.array(prev, type=pa.float64()))
+            .append_column(NEXT_MASS, pa.array(nxt, type=pa.float64()))
+            .append_column(MODEL, pa.array(np.full(len(ev), i, dtype=np.int8)))
+        )
+    return pa.concat_tables(parts)
+
 
 def with_posterior_presences(
     events_df: DataFrame,
@@ -261,36 +324,35 @@ def with_posterior_presences(
     """Return the (event, zone) rows where the event's posterior mass in the zone is at least the model's min_mass,
     for each of `models`, tagged with the model's index in MODEL: one pass of the events through Python for all.
 
-    Columns: those of `events_df` (one row per event, with event_ts and cell_id) plus zone_id, presence_weight (the
-    mass) and prev_mass, next_mass (the zone's mass at the device's events before and after), and MODEL. Only
-    devices with an event on a cell that can serve a zone of some model reach Python; the others cannot be present
-    anywhere. A device's rows under a model depend on its own events only, so a model sees the same rows whichever
-    other models share its pass (the presence model and expected visitors share one since issue 29).
+    `events_df` holds one row per event (device_cols, event_ts, cell_id, any other columns). Columns out: those of
+    `events_df` (but BUCKET), the device's events before and after (prev_event_ts, next_event_ts, prev_cell_id: as
+    stays.with_device_neighbours gives them), zone_id, presence_weight (the mass), prev_mass and next_mass (the
+    zone's mass at the device's events before and after), and MODEL. A device's rows under a model depend on its own
+    events only, so a model sees the same rows whichever other models share its pass.
+
+    The events go to Python by bucket of devices (`applyInArrow`). A frame that already holds BUCKET, partitioned
+    by it and sorted by (BUCKET, device, event_ts, cell_id) as mobility's windowed events are (job.with_window_dates),
+    goes without another shuffle or sort: the neighbours are found in the sorted bucket, not by a Spark window.
+    Other frames are shuffled by bucket here, and a bucket that arrives unsorted is sorted in Python.
     """
-    touching = sorted({c for m in models for c in m.coverage.cell_index if m.coverage.touches_zones(c)})
-    seen = events_df.where(F.col(S.CELL_ID).isin(touching)).select(*device_cols).distinct()
-    relevant = events_df.join(seen, on=list(device_cols), how="left_semi")
-    schema = T.StructType([*events_df.schema.fields, *PRESENCE_FIELDS, T.StructField(MODEL, T.ByteType(), False)])
-    names = schema.fieldNames()
-    order = [*device_cols, S.EVENT_TS, S.CELL_ID]
+    spark = events_df.sparkSession
+    bucketed = (
+        events_df if BUCKET in events_df.columns else events_df.withColumn(BUCKET, device_bucket(spark, device_cols))
+    )
+    fields = [f for f in events_df.schema.fields if f.name != BUCKET]
+    neighbours = [
+        T.StructField(PREV_TS, T.TimestampType(), True),
+        T.StructField(NEXT_TS, T.TimestampType(), True),
+        T.StructField(PREV_CELL, T.StringType(), True),
+    ]
+    schema = T.StructType([*fields, *neighbours, *PRESENCE_FIELDS, T.StructField(MODEL, T.ByteType(), False)])
+    args = {"models": models, "device_cols": device_cols, "window_s": window_s, "max_neighbours": max_neighbours}
 
-    def one_bucket(pdf: pd.DataFrame) -> pd.DataFrame:
-        ordered = pdf.sort_values(order, kind="stable").reset_index(drop=True)
-        parts = [
-            devices_presence(
-                ordered,
-                m.coverage,
-                device_cols=device_cols,
-                window_s=window_s,
-                max_neighbours=max_neighbours,
-                min_mass=m.min_mass,
-            ).assign(**{MODEL: np.int8(i)})
-            for i, m in enumerate(models)
-        ]
-        return pd.concat(parts, ignore_index=True)[names]
+    def one_bucket(table: pa.Table) -> pa.Table:
+        out = bucket_presences(table, **args)  # type: ignore[arg-type]
+        return out.select(schema.fieldNames())
 
-    bucket = device_bucket(events_df.sparkSession, device_cols)
-    return relevant.groupBy(bucket.alias(BUCKET)).applyInPandas(one_bucket, schema=schema)
+    return bucketed.groupBy(BUCKET).applyInArrow(one_bucket, schema=schema)
 
 
 def with_posterior_presence(
