@@ -163,6 +163,28 @@ def _neighbours(seconds, lo, hi, i, k, window_s, nb_ev, nb_w, cand, gap):  # typ
 
 
 @numba.njit(cache=True, nogil=True)
+def _overlap(tile_off, tiles, log_p, c, cj, log_floor, pos, delta, o, fill):  # type: ignore[no-untyped-def]
+    """Return how many tiles cells c and cj both serve; with `fill`, write from entry o each one's position in c's
+    tiles (pos) and log P(cj | tile) - log_floor (delta)."""
+    i0 = tile_off[c]
+    i, i1, j, j1 = i0, tile_off[c + 1], tile_off[cj], tile_off[cj + 1]
+    n = 0
+    while i < i1 and j < j1:
+        if tiles[i] == tiles[j]:
+            if fill:
+                pos[o + n] = i - i0
+                delta[o + n] = log_p[j] - log_floor
+            n += 1
+            i += 1
+            j += 1
+        elif tiles[i] < tiles[j]:
+            i += 1
+        else:
+            j += 1
+    return n
+
+
+@numba.njit(cache=True, nogil=True)
 def _pairs(starts, idx, seconds, window_s, max_neighbours, tile_off, tiles, log_p, zone_off, log_floor):  # type: ignore[no-untyped-def]
     """Return the overlaps of the bucket's (own cell, neighbour cell) pairs: `slot_of` maps c * cells + cj to a
     slot, and slot q's entries [start[q], start[q + 1]) hold, for each tile both cells serve, its position in c's
@@ -193,35 +215,14 @@ def _pairs(starts, idx, seconds, window_s, max_neighbours, tile_off, tiles, log_
                     own.append(c)
                     other.append(cj)
     sizes = np.zeros(len(own) + 1, np.int64)
-    for q in range(len(own)):
-        i, i1, j, j1 = tile_off[own[q]], tile_off[own[q] + 1], tile_off[other[q]], tile_off[other[q] + 1]
-        while i < i1 and j < j1:
-            if tiles[i] == tiles[j]:
-                sizes[q + 1] += 1
-                i += 1
-                j += 1
-            elif tiles[i] < tiles[j]:
-                i += 1
-            else:
-                j += 1
+    none_i, none_f = np.empty(0, np.int64), np.empty(0, np.float64)
+    for q in range(len(own)):  # first the sizes, then the entries: one merge of two sorted tile lists each
+        sizes[q + 1] = _overlap(tile_off, tiles, log_p, own[q], other[q], log_floor, none_i, none_f, 0, False)
     start = np.cumsum(sizes)
     pos = np.empty(start[-1], np.int64)
     delta = np.empty(start[-1], np.float64)
     for q in range(len(own)):
-        i0 = tile_off[own[q]]
-        i, i1, j, j1 = i0, tile_off[own[q] + 1], tile_off[other[q]], tile_off[other[q] + 1]
-        o = start[q]
-        while i < i1 and j < j1:
-            if tiles[i] == tiles[j]:
-                pos[o] = i - i0
-                delta[o] = log_p[j] - log_floor
-                o += 1
-                i += 1
-                j += 1
-            elif tiles[i] < tiles[j]:
-                i += 1
-            else:
-                j += 1
+        _overlap(tile_off, tiles, log_p, own[q], other[q], log_floor, pos, delta, start[q], True)
     return slot_of, start, pos, delta
 
 
