@@ -331,3 +331,28 @@ def test_a_bucket_in_any_row_order_gives_the_rows_of_the_sorted_bucket() -> None
     assert shuffled.sort_by([(S.PSEUDO_ID, "ascending"), (S.EVENT_TS, "ascending")]).equals(want)
     firsts = [i for i, t in enumerate(want.column(S.EVENT_TS).to_pylist()) if t == t0]
     assert want.column(PREV_TS).null_count == len(firsts) > 0  # a device's first event has no previous one
+
+
+def test_events_tied_on_device_second_and_cell_count_once_in_a_bucket() -> None:
+    """A CDR export may hold an event twice (twins on device, second and cell; with_window_dates keeps them on the
+    bucketed path): bucket_presences gives exactly the rows of the bucket without the twins."""
+    cov = build_coverage(COVERAGE, SHARES, zone_prior_factor=1.0)
+    t0 = dt.datetime(2026, 3, 7, 10, 0, tzinfo=dt.UTC)
+    events = [("d1", 0, "A"), ("d1", 60, "B"), ("d1", 120, "A"), ("d1", 500, "B"), ("d2", 0, "A"), ("d2", 30, "A")]
+    schema = pa.schema(
+        [(S.PSEUDO_ID, pa.string()), (S.EVENT_TS, pa.timestamp("us", tz="UTC")), (S.CELL_ID, pa.string())]
+    )
+
+    def bucket(rows: list[tuple[str, int, str]]) -> pa.Table:
+        return pa.Table.from_pylist(
+            [{S.PSEUDO_ID: d, S.EVENT_TS: t0 + dt.timedelta(seconds=s), S.CELL_ID: c} for d, s, c in rows],
+            schema=schema,
+        )
+
+    args = {"device_cols": (S.PSEUDO_ID,), "window_s": WINDOW_S, "max_neighbours": 16}
+    args["models"] = [PresenceModel(cov, 0.3)]
+    want = bucket_presences(bucket(events), **args)
+    twins = [*events[:2], events[1], events[1], *events[2:5], events[4], *events[5:]]
+    got = bucket_presences(bucket(twins), **args)
+    assert want.num_rows > 0
+    assert got.equals(want)

@@ -63,6 +63,21 @@ def sorted_by(table: pa.Table, keys: Sequence[str]) -> pa.Table:
     return table.sort_by([(k, "ascending") for k in keys])
 
 
+def distinct_sorted(table: pa.Table, keys: Sequence[str]) -> pa.Table:
+    """Return a table sorted by `keys` with only the first of each run of rows equal on them (as it is when there
+    are none): Spark's dropDuplicates, done where the rows are already sorted."""
+    n = table.num_rows
+    if n < 2:
+        return table
+    tied = np.ones(n - 1, dtype=bool)
+    for key in keys:
+        col = table.column(key)
+        tied &= pc.equal(col.slice(0, n - 1), col.slice(1)).to_numpy(zero_copy_only=False)
+    if not tied.any():
+        return table
+    return table.filter(pa.array(np.concatenate([[True], ~tied])))
+
+
 def device_starts(table: pa.Table, cols: Sequence[str]) -> np.ndarray:
     """Return the first row of each run of equal `cols` in a table sorted by them, then the number of rows."""
     n = table.num_rows

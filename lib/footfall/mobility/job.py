@@ -148,10 +148,12 @@ def _in_dates(col: str, dates: Sequence[dt.date]) -> Column:
 
 
 def with_window_dates(events_df: DataFrame, *, window_map_df: DataFrame, bucketed: bool = False) -> DataFrame:
-    """Return each event once per date whose window holds it, with `window_date`, clustered by device, ties gone.
+    """Return each event once per date whose window holds it, with `window_date`, clustered by device; ties gone
+    unless `bucketed`.
 
     `bucketed`: partitioned by BUCKET (kept as a column) and sorted by bucket, device, event_ts and cell_id, as
-    posterior.with_posterior_presences takes them without another shuffle or sort (the posterior model)."""
+    posterior.with_posterior_presences takes them without another shuffle or sort (the posterior model). The ties
+    stay: the posterior's Python pass drops them from its sorted buckets (posterior.bucket_presences)."""
     windowed = events_df.join(F.broadcast(window_map_df), on=S.EVENT_DATE, how="inner").drop(S.EVENT_DATE)
     if not bucketed:  # every window below is clustered by device: one shuffle for all of them
         by_device = windowed.repartition(S.PSEUDO_ID)
@@ -159,8 +161,7 @@ def with_window_dates(events_df: DataFrame, *, window_map_df: DataFrame, buckete
     device = (S.PSEUDO_ID, WINDOW_DATE)
     return (
         windowed.withColumn(BUCKET, device_bucket(events_df.sparkSession, device))
-        .repartition(BUCKET)  # the one shuffle of the events: the ties go and Python gets its buckets within it
-        .transform(filter_distinct_events, device_cols=(BUCKET, *device))
+        .repartition(BUCKET)  # the one shuffle of the events: Python gets its buckets within it
         .sortWithinPartitions(BUCKET, *device, S.EVENT_TS, S.CELL_ID)
     )
 

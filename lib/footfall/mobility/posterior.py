@@ -35,6 +35,7 @@ from footfall.mobility.buckets import (
     BUCKET,
     device_bucket,
     device_starts,
+    distinct_sorted,
     epoch_seconds,
     group_slices,
     index_of,
@@ -274,9 +275,13 @@ def bucket_presences(
     max_neighbours: int,
 ) -> pa.Table:
     """Return the (event, zone) rows of a bucket of devices (an Arrow table of their events) under each model, with
-    the event's neighbours (prev_event_ts, next_event_ts, prev_cell_id) and MODEL; see with_posterior_presences."""
+    the event's neighbours (prev_event_ts, next_event_ts, prev_cell_id) and MODEL; see with_posterior_presences.
+    Rows tied on (device, event_ts, cell_id) count once."""
     keep = [c for c in table.column_names if c != BUCKET]
-    ordered = sorted_by(table.select(keep), [*device_cols, S.EVENT_TS, S.CELL_ID])
+    key = [*device_cols, S.EVENT_TS, S.CELL_ID]
+    # one event per device, second and cell (stays.filter_distinct_events): ties dropped here, where the rows come
+    # sorted, and not by a hash aggregate of every event in Spark (make bench, 9.87 M events: 46 task-seconds)
+    ordered = distinct_sorted(sorted_by(table.select(keep), key), key)
     n = ordered.num_rows
     starts = device_starts(ordered, device_cols)
     seconds = epoch_seconds(ordered.column(S.EVENT_TS))
