@@ -14,7 +14,8 @@ from pyspark.sql import SparkSession
 from tests.daily import DAYS, TEST_KEY, assert_gold_equal, daily_config, run_days
 
 from footfall import schemas as S
-from footfall.lakehouse import gold_path
+from footfall.lakehouse import commit_metadatas, gold_path
+from footfall.mobility.job import STAGE as MOBILITY
 
 pytestmark = [pytest.mark.integration, pytest.mark.pipeline]
 
@@ -43,10 +44,14 @@ def test_days_run_in_order_give_the_gold_of_one_batch_and_a_rerun_touches_nothin
     # the week (2026-W10) publishes once, when its Sunday has run: a Friday copy against a Saturday copy would give
     # away Saturday's new visitors
     assert spark.read.format("delta").load(weekly).count() == 0, "Friday alone published the week"
+    marker = MOBILITY.marker.path(config.lakehouse)
     for day in DAYS[1:]:
         run_days(config, [day])
         published = spark.read.format("delta").load(weekly).count()
         assert (published > 0) == (day == DAYS[-1]), (day, published)
+        # mobility built the new date only: the day before, which its publication reads too, was built the night
+        # before from the same partitions (mobility_fingerprints)
+        assert set(commit_metadatas(spark, marker)[0]["fingerprints"]) == {day.isoformat()}
     rows = assert_gold_equal(spark, config.lakehouse, daily_batch)
     with capsys.disabled():
         print(f"\n[daily] in order vs one batch: {len(rows)} gold tables, {sum(rows.values())} rows equal: {rows}")

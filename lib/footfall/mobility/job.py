@@ -20,6 +20,7 @@ from sedona.spark.sql import st_predicates as STP
 
 from footfall import schemas as S
 from footfall.config import Config, MobilityConfig
+from footfall.ingest.plan import STAGE as INGEST_STAGE
 from footfall.lakehouse import SILVER_TABLES, Table, read_table, silver_path, table_exists, table_version
 from footfall.mobility.buckets import BUCKET, device_bucket
 from footfall.mobility.calendar import iso_week, iso_week_dates
@@ -41,7 +42,7 @@ from footfall.mobility.windows import (
     windows_event_dates,
 )
 from footfall.spatial.weights import with_zone_candidates
-from footfall.stage import Built, Output, Stage, run_stage, sign_off_metadata, silver
+from footfall.stage import Built, Output, Stage, built_fingerprints, run_stage, sign_off_metadata, silver
 
 ZONE_DISTRICT_ID = "zone_district_id"
 
@@ -88,9 +89,19 @@ class MobilityReport:
     skipped: bool = False
 
 
-def mobility_fingerprint(spark: SparkSession, config: Config) -> str:
-    """Return a hash of what mobility builds from: upstream table versions, the mobility rules and settings."""
-    versions = {t.name: table_version(spark, t.path(config.lakehouse)) for t in STAGE.inputs}
+def mobility_fingerprints(spark: SparkSession, config: Config, *, dates: Sequence[dt.date]) -> dict[str, str]:
+    """Return per date (ISO) a hash of what its rows build from: the ingest of every UTC partition its window and
+    home nights read (their ingest fingerprints), the versions of the spatial tables, the mobility rules and
+    settings.
+
+    Per date, not one for the run: a new day's ingest leaves the day before unchanged, and so a nightly run
+    rebuilds the new date only (make bench, one new day). A date whose window reaches a partition ingested later
+    (a time zone west of UTC, a late landing) gets a new fingerprint and is rebuilt."""
+    m = config.mobility
+    ingested = built_fingerprints(spark, INGEST_STAGE, config.lakehouse)
+    versions = {
+        t.name: table_version(spark, t.path(config.lakehouse)) for t in STAGE.inputs if t.name != S.SILVER_EVENTS_TABLE
+    }
     settings = {
         "versions": versions,
         "mobility": config.mobility.model_dump(mode="json"),
@@ -98,7 +109,14 @@ def mobility_fingerprint(spark: SparkSession, config: Config) -> str:
         "metric_crs": config.spatial.metric_crs,
         "algorithm": MOBILITY_ALGORITHM_VERSION,
     }
-    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:32]
+    hours = {"night_start_hour": m.night_start_hour, "night_end_hour": m.night_end_hour}
+    out = {}
+    for day in sorted(set(dates)):
+        utc = input_event_dates([day], tz=config.timezone, lookback_s=stay_lookback_s(m), nights=m.home_nights, **hours)
+        events = {u.isoformat(): ingested.get(u.isoformat()) for u in utc}
+        text = json.dumps({**settings, "events": events}, sort_keys=True)
+        out[day.isoformat()] = hashlib.sha256(text.encode()).hexdigest()[:32]
+    return out
 
 
 def with_metric_centroid(df: DataFrame, *, wkb_col: str, metric_crs: str) -> DataFrame:
@@ -459,13 +477,21 @@ def run_mobility(
     force: bool = False,
     run_id: str | None = None,
 ) -> MobilityReport:
-    """Build stays, homes and flows of the dates and the day before each (a publication reads both), and the
-    repeat visits of their ISO weeks; replace those partitions of the mobility silver tables.
+    """Build stays, homes and flows of the dates and the day before each (a publication reads both) unless they
+    were built from the same inputs (mobility_fingerprints), and the repeat visits of their ISO weeks; replace those
+    partitions of the mobility silver tables.
 
     Each date is built from its own window of events only (mobility/windows.py), so the rows of a date do not
     depend on which other dates the run covers. Raise MissingInputError when an input table is missing.
     """
-    build = stay_dates(dates)
+    build: list[dt.date] = []  # the dates to build: those of stay_dates(dates) not built from what they read now
+
+    def fingerprints() -> dict[str, str]:
+        wanted = mobility_fingerprints(spark, config, dates=stay_dates(dates))
+        last = {} if force else built_fingerprints(spark, STAGE, config.lakehouse)
+        stale = {day: fp for day, fp in wanted.items() if last.get(day) != fp}
+        build[:] = sorted(dt.date.fromisoformat(day) for day in stale)
+        return stale or wanted  # none stale: the runner finds every date built, and skips
 
     def built(inputs: MobilityInputs) -> Built[MobilityBuild]:
         out = build_mobility(inputs, config, build=build)
@@ -482,7 +508,7 @@ def run_mobility(
         STAGE,
         config.lakehouse,
         run_id=run_id or uuid.uuid4().hex,
-        fingerprints=lambda: dict.fromkeys((d.isoformat() for d in build), mobility_fingerprint(spark, config)),
+        fingerprints=fingerprints,
         force=force,
         metadata=sign_off_metadata(config),
         read=lambda: read_mobility(spark, config, build=build),
