@@ -123,3 +123,21 @@ def test_a_small_table_read_by_the_driver_gives_sparks_rows(spark: SparkSession,
     # a partitioned table is left to Spark (partition values live in the log, typed by the table's schema)
     write(_rows(spark, DAYS[0], 2), DEMOGRAPHICS, tmp_path, values=[DAYS[0]])
     assert commit_log.read_small(DEMOGRAPHICS.path(tmp_path)) is None
+
+
+def test_a_coverage_table_read_by_the_driver_gives_sparks_arrow_table(spark: SparkSession, tmp_path: Path) -> None:
+    """read_arrow (the coverage models mobility loads whole) gives what Spark's toArrow gives, in two files too."""
+    from footfall.lakehouse import SILVER_TABLES, read_arrow
+
+    table = SILVER_TABLES[S.SILVER_COVERAGE_TABLE]
+    rows = [("C1", 7, 0.5), ("C1", 8, 0.25), ("C2", 8, 1.0)]
+    df = spark.createDataFrame(rows, table.schema).repartition(2)
+    write(df, table, tmp_path)
+    path = table.path(tmp_path)
+    assert len(commit_log.snapshot(path).files) == 2  # type: ignore[union-attr]
+    ours = read_arrow(spark, path)
+    theirs = read_table(spark, path).toArrow()
+    assert [(f.name, f.type) for f in ours.schema] == [(f.name, f.type) for f in theirs.schema]
+    order = [(S.CELL_ID, "ascending"), (S.TILE_ID, "ascending")]
+    assert ours.sort_by(order).to_pylist() == theirs.sort_by(order).to_pylist() and ours.num_rows == len(rows)
+    assert read_arrow(spark, path, columns=[S.TILE_ID]).column_names == [S.TILE_ID]

@@ -15,6 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pyarrow as pa
 from delta.tables import DeltaTable
 from pyspark import inheritable_thread_target
 from pyspark.sql import DataFrame, SparkSession
@@ -327,6 +328,16 @@ def read_rows(spark: SparkSession, path: str, *, columns: Sequence[str] | None =
         return []
     df = read_table(spark, path)
     return [r.asDict(recursive=True) for r in (df.select(*columns) if columns is not None else df).collect()]
+
+
+def read_arrow(spark: SparkSession, path: str, *, columns: Sequence[str] | None = None) -> pa.Table:
+    """Return a table the driver loads whole (a coverage model, say) as a pyarrow Table: read by the driver when
+    the table is local (commit_log.read_arrow, no Spark job), else by Spark (`toArrow`)."""
+    local = commit_log.read_arrow(path, columns=list(columns) if columns is not None else None)
+    if local is not None:
+        return local
+    df = read_table(spark, path)
+    return (df.select(*columns) if columns is not None else df).toArrow()
 
 
 def table_version(spark: SparkSession, path: str) -> int | None:

@@ -15,6 +15,8 @@ reached. Gold sums, per zone-hour, each device's largest mass over its expected 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -41,13 +43,13 @@ def agg_expected_visits(present_df: DataFrame, *, settings: MobilityConfig) -> D
     )
 
 
-def expected_zone_ids(zones_df: DataFrame, *, settings: MobilityConfig) -> list[str]:
-    """Return the zones estimated as expected visitors: those of the expected categories, under the posterior model."""
+def expected_zone_ids(zone_categories: Iterable[tuple[str, str]], *, settings: MobilityConfig) -> list[str]:
+    """Return the zones estimated as expected visitors, from (zone_id, category) pairs: those of the expected
+    categories, under the posterior model."""
     categories = settings.posterior.expected.categories
     if settings.presence_model != "posterior" or not categories:
         return []
-    rows = zones_df.where(F.col(S.CATEGORY).isin(list(categories))).select(S.ZONE_ID).collect()
-    return sorted(r[S.ZONE_ID] for r in rows)
+    return sorted(zone for zone, category in zone_categories if category in categories)
 
 
 def contributions_expected_hourly(expected_visits_df: DataFrame, *, tz: str) -> DataFrame:

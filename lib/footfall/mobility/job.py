@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -21,7 +22,16 @@ from sedona.spark.sql import st_predicates as STP
 from footfall import schemas as S
 from footfall.config import Config, MobilityConfig
 from footfall.ingest.plan import STAGE as INGEST_STAGE
-from footfall.lakehouse import SILVER_TABLES, Table, read_table, silver_path, table_exists, table_version
+from footfall.lakehouse import (
+    SILVER_TABLES,
+    Table,
+    read_arrow,
+    read_rows,
+    read_table,
+    silver_path,
+    table_exists,
+    table_version,
+)
 from footfall.mobility.buckets import BUCKET, device_bucket
 from footfall.mobility.calendar import iso_week, iso_week_dates
 from footfall.mobility.direction import X_M, Y_M, with_arrival_direction
@@ -261,18 +271,26 @@ def load_coverage(
 ) -> Coverage:
     """Read the coverage model into per-cell arrays for the posterior model (a few MB for a city); `only_zones` as
     in build_coverage."""
-    # toArrow, not toPandas: Arrow batches instead of pickled rows, 0.3 s instead of 2 s for the city's 450k rows
-    coverage = read_table(spark, silver_path(lakehouse, S.SILVER_COVERAGE_TABLE)).toArrow().to_pandas()
-    tile_zones = read_table(spark, silver_path(lakehouse, S.SILVER_TILE_ZONES_TABLE)).toArrow().to_pandas()
+    coverage, tile_zones = read_coverage_tables(spark, lakehouse)
     return build_coverage(coverage, tile_zones, zone_prior_factor=zone_prior_factor, only_zones=only_zones)
+
+
+def read_coverage_tables(spark: SparkSession, lakehouse: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return the coverage (cell_id, tile_id, p_serve) and tile_zones rows, read once for every model built on them."""
+    # read by the driver with pyarrow when local: Spark's read and toArrow ran 5 jobs and 2 s per table
+    coverage = read_arrow(spark, silver_path(lakehouse, S.SILVER_COVERAGE_TABLE)).to_pandas()
+    tile_zones = read_arrow(spark, silver_path(lakehouse, S.SILVER_TILE_ZONES_TABLE)).to_pandas()
+    return coverage, tile_zones
 
 
 def load_home_coverage(spark: SparkSession, lakehouse: Path) -> HomeCoverage:
     """Read the home grid and the subscriber density behind its prior (posterior homes; a few MB for a city)."""
-    coverage = read_table(spark, silver_path(lakehouse, S.SILVER_HOME_COVERAGE_TABLE)).toArrow().to_pandas()
-    tiles = read_table(spark, silver_path(lakehouse, S.SILVER_HOME_TILE_DISTRICTS_TABLE)).toArrow().to_pandas()
-    shares = read_table(spark, silver_path(lakehouse, S.SILVER_MARKET_SHARE_TABLE)).select(S.DISTRICT_ID, S.SUBSCRIBERS)
-    return build_home_coverage(coverage, tiles, shares.toArrow().to_pandas())
+    coverage = read_arrow(spark, silver_path(lakehouse, S.SILVER_HOME_COVERAGE_TABLE)).to_pandas()
+    tiles = read_arrow(spark, silver_path(lakehouse, S.SILVER_HOME_TILE_DISTRICTS_TABLE)).to_pandas()
+    shares = read_arrow(
+        spark, silver_path(lakehouse, S.SILVER_MARKET_SHARE_TABLE), columns=[S.DISTRICT_ID, S.SUBSCRIBERS]
+    )
+    return build_home_coverage(coverage, tiles, shares.to_pandas())
 
 
 def stay_lookback_s(settings: MobilityConfig) -> int:
@@ -325,7 +343,10 @@ def read_mobility(spark: SparkSession, config: Config, *, build: Sequence[dt.dat
     window_days = windows_event_dates(build, tz=tz, lookback_s=stay_lookback_s(m))
     night_days = nights_event_dates(build, tz=tz, nights=m.home_nights, **hours)
     zones_df = read_table(spark, silver_path(lh, S.SILVER_ZONES_TABLE))
-    expected_zones = expected_zone_ids(zones_df, settings=m)
+    zone_rows = read_rows(spark, silver_path(lh, S.SILVER_ZONES_TABLE), columns=[S.ZONE_ID, S.CATEGORY])
+    expected_zones = expected_zone_ids([(r[S.ZONE_ID], r[S.CATEGORY]) for r in zone_rows], settings=m)
+    posterior = m.presence_model == "posterior"
+    coverage_tables = read_coverage_tables(spark, lh) if posterior else None
     week_days = [d for w in sorted({iso_week(d) for d in build}) for d in iso_week_dates(w) if d not in set(build)]
     stays_path = silver_path(lh, S.SILVER_STAYS_TABLE)
     return MobilityInputs(
@@ -339,15 +360,15 @@ def read_mobility(spark: SparkSession, config: Config, *, build: Sequence[dt.dat
         week_stays_df=read_table(spark, stays_path).where(_in_dates(S.DATE, week_days)).select(*S.SILVER_STAYS.names)
         if table_exists(spark, stays_path)
         else spark.createDataFrame([], S.SILVER_STAYS),  # mobility's first run
-        coverage=load_coverage(spark, lh, zone_prior_factor=m.posterior.zone_prior_factor)
-        if m.presence_model == "posterior"
+        coverage=build_coverage(*coverage_tables, zone_prior_factor=m.posterior.zone_prior_factor)
+        if coverage_tables is not None
         else None,
         home_coverage=load_home_coverage(spark, lh) if m.home_model == "posterior" else None,
         expected_zones=expected_zones,
-        expected_coverage=load_coverage(
-            spark, lh, zone_prior_factor=m.posterior.expected.zone_prior_factor, only_zones=expected_zones
+        expected_coverage=build_coverage(
+            *coverage_tables, zone_prior_factor=m.posterior.expected.zone_prior_factor, only_zones=expected_zones
         )
-        if expected_zones
+        if coverage_tables is not None and expected_zones
         else None,
     )
 
