@@ -33,7 +33,6 @@ from footfall.lakehouse import (
     ensure_table,
     gold_dates,
     gold_path,
-    read_rows,
     read_table,
     run_together,
     silver_path,
@@ -213,8 +212,7 @@ def publishable_zones(spark: SparkSession, config: Config, inputs: SilverInputs)
 
     nested = nesting(m.presence_model, candidates)
     counted = [z for z in candidates if z not in nested]
-    zone_rows = read_rows(spark, silver_path(config.lakehouse, S.SILVER_ZONES_TABLE), columns=[S.ZONE_ID, S.CATEGORY])
-    categories = [(r[S.ZONE_ID], r[S.CATEGORY]) for r in zone_rows]
+    categories = [(r[S.ZONE_ID], r[S.CATEGORY]) for r in inputs.zones_df.select(S.ZONE_ID, S.CATEGORY).collect()]
     expected_candidates = [z for z in expected_zone_ids(categories, settings=m) if z not in candidates]
     if expected_candidates:
         # expected visitors come from the posterior on tiles: nesting by tile shares, against every published zone
