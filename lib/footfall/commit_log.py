@@ -187,47 +187,56 @@ def partition_values(path: str, column: str) -> set[str | None] | None:
     return {values[column] for values in found.files.values()}
 
 
-def read_arrow(path: str, *, columns: list[str] | None = None) -> Any | None:
-    """Return the newest version of an unpartitioned local table as a pyarrow Table, read by the driver; None when
-    the table is not local, absent, partitioned, or not readable this way (a reader feature: deletion vectors,
-    column mapping). Timestamps come in microseconds, as Spark's rows hold them.
-
-    For the tables a stage loads whole into the driver (the coverage models: a few hundred thousand rows): Spark
-    runs a few jobs for each, and pyarrow reads them in a fraction of that.
-    """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+def _readable_files(path: str) -> list[Path] | None:
+    """Return the data files of the newest version of an unpartitioned local table ([] for none), or None when the
+    table is not local, absent, partitioned, or not readable by pyarrow alone (a reader feature: deletion vectors,
+    column mapping)."""
     found = snapshot(path)
     if found is None or found.min_reader_version > 1 or found.deletion_vectors or any(found.files.values()):
         return None
     log = local_log(path)
     assert log is not None
-    tables = [pq.read_table(log.parent / unquote(rel), columns=columns) for rel in sorted(found.files)]
-    if not tables:
-        return None  # no file to take the schema from: the caller's Spark read gives the typed empty table
-    table = pa.concat_tables(tables, promote_options="default")
+    return [log.parent / unquote(rel) for rel in sorted(found.files)]
+
+
+def _arrow(files: list[Path], columns: list[str] | None) -> Any:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.concat_tables([pq.read_table(f, columns=columns) for f in files], promote_options="default")
     for i, field in enumerate(table.schema):
         if pa.types.is_timestamp(field.type):  # Spark's INT96 comes back in ns: Spark's rows hold microseconds
             table = table.set_column(i, field.name, table.column(i).cast(pa.timestamp("us")))
     return table
 
 
+def read_arrow(path: str, *, columns: list[str] | None = None) -> Any | None:
+    """Return the newest version of an unpartitioned local table as a pyarrow Table, read by the driver; None when
+    `_readable_files` finds it unreadable this way, or it has no data file (no schema to take: the caller's Spark
+    read gives the typed empty table). Timestamps come in microseconds, as Spark's rows hold them.
+
+    For the tables a stage loads whole into the driver (the coverage models: a few hundred thousand rows): Spark
+    runs a few jobs for each, and pyarrow reads them in a fraction of that.
+    """
+    files = _readable_files(path)
+    return _arrow(files, columns) if files else None
+
+
 def read_small(path: str, *, columns: list[str] | None = None) -> list[dict[str, Any]] | None:
     """Return the rows of the newest version of a small, unpartitioned local table, read by the driver with
-    pyarrow, as Spark's Row.asDict(recursive=True) gives them; None when the table is not local, absent,
-    partitioned, or not readable this way (a reader feature: deletion vectors, column mapping).
+    pyarrow, as Spark's Row.asDict(recursive=True) gives them; None when `_readable_files` finds it unreadable
+    this way.
 
     For the publications and other tables of a few rows, read at every run: Spark runs 5-6 jobs for each read.
     """
     import pyarrow as pa
 
-    found = snapshot(path)
-    if found is None or found.min_reader_version > 1 or found.deletion_vectors or any(found.files.values()):
+    files = _readable_files(path)
+    if files is None:
         return None
-    table = read_arrow(path, columns=columns)
-    if table is None:
+    if not files:
         return []
+    table = _arrow(files, columns)
     maps = [f.name for f in table.schema if pa.types.is_map(f.type)]
     rows = table.to_pylist()
     for row in rows:

@@ -266,15 +266,6 @@ def agg_window_posterior(
     return PosteriorStays(stays, expected, held)
 
 
-def load_coverage(
-    spark: SparkSession, lakehouse: Path, *, zone_prior_factor: float, only_zones: Sequence[str] | None = None
-) -> Coverage:
-    """Read the coverage model into per-cell arrays for the posterior model (a few MB for a city); `only_zones` as
-    in build_coverage."""
-    coverage, tile_zones = read_coverage_tables(spark, lakehouse)
-    return build_coverage(coverage, tile_zones, zone_prior_factor=zone_prior_factor, only_zones=only_zones)
-
-
 def read_coverage_tables(spark: SparkSession, lakehouse: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return the coverage (cell_id, tile_id, p_serve) and tile_zones rows, read once for every model built on them."""
     # read by the driver with pyarrow when local: Spark's read and toArrow ran 5 jobs and 2 s per table
