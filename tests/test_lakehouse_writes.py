@@ -125,3 +125,35 @@ def test_tables_vacuumed_together_keep_only_their_current_files_and_the_settings
         current = {Path(f).name for f in spark.read.format("delta").load(path).inputFiles()}
         assert files == current and len(current) == 1
     assert spark.conf.get(RETENTION_CHECK, None) == before
+
+
+def test_a_silver_table_is_created_by_its_first_write_with_the_registrys_rules(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    from footfall.lakehouse import SILVER_TABLES, write
+
+    stays = SILVER_TABLES[S.SILVER_STAYS_TABLE]
+    start = dt.datetime.combine(DAY, dt.time(9))
+    rows = spark.createDataFrame(
+        [
+            (f"device-{i}", "Z1", start, start + dt.timedelta(minutes=20), 1200, True, "N", None, 1.0, False, DAY)
+            for i in range(2)
+        ],
+        S.SILVER_STAYS,
+    )
+    write(rows, stays, tmp_path, values=[DAY], user_metadata={"run_id": "r1"})
+
+    path = stays.path(tmp_path)
+    log = Path(path) / "_delta_log"
+    assert sorted(p.name for p in log.glob("*.json")) == ["00000000000000000000.json"]  # one commit, no CREATE
+    actions = [json.loads(line) for line in (log / "00000000000000000000.json").read_text().splitlines()]
+    meta = next(a["metaData"] for a in actions if "metaData" in a)
+    commit = next(a["commitInfo"] for a in actions if "commitInfo" in a)
+    assert meta["partitionColumns"] == [stays.partition]
+    assert meta["configuration"]["delta.enableDeletionVectors"] == "false"
+    assert S.PSEUDO_ID not in meta["configuration"]["delta.dataSkippingStatsColumns"].split(",")
+    assert json.loads(commit["userMetadata"]) == {"run_id": "r1"}
+    stats = [json.loads(a["add"]["stats"]) for a in actions if "add" in a]
+    assert stats and all(S.PSEUDO_ID not in s.get("minValues", {}) for s in stats)  # already on the first files
+    assert all(S.ZONE_ID in s["minValues"] for s in stats)
+    assertDataFrameEqual(read_table(spark, path), rows.select(*S.SILVER_STAYS.names))
