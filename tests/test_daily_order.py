@@ -6,6 +6,7 @@ both compare with the one batch run of the city (conftest.py, `daily_batch`, bui
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from pyspark.sql import SparkSession
 from tests.daily import DAYS, TEST_KEY, assert_gold_equal, daily_config, run_days
 
 from footfall import schemas as S
-from footfall.lakehouse import commit_metadatas, gold_path
+from footfall.lakehouse import commit_metadatas, gold_path, silver_path
+from footfall.mobility.job import NIGHTS_BUILT
 from footfall.mobility.job import STAGE as MOBILITY
 
 pytestmark = [pytest.mark.integration, pytest.mark.pipeline]
@@ -45,6 +47,7 @@ def test_days_run_in_order_give_the_gold_of_one_batch_and_a_rerun_touches_nothin
     # away Saturday's new visitors
     assert spark.read.format("delta").load(weekly).count() == 0, "Friday alone published the week"
     marker = MOBILITY.marker.path(config.lakehouse)
+    votes = silver_path(config.lakehouse, S.SILVER_NIGHT_VOTES_TABLE)
     for day in DAYS[1:]:
         run_days(config, [day])
         published = spark.read.format("delta").load(weekly).count()
@@ -52,6 +55,8 @@ def test_days_run_in_order_give_the_gold_of_one_batch_and_a_rerun_touches_nothin
         # mobility built the new date only: the day before, which its publication reads too, was built the night
         # before from the same partitions (mobility_fingerprints)
         assert set(commit_metadatas(spark, marker)[0]["fingerprints"]) == {day.isoformat()}
+        # and voted on one night: the one that ended on its morning; silver held the votes of the nights before
+        assert set(commit_metadatas(spark, votes)[0][NIGHTS_BUILT]) == {(day - dt.timedelta(days=1)).isoformat()}
     rows = assert_gold_equal(spark, config.lakehouse, daily_batch)
     with capsys.disabled():
         print(f"\n[daily] in order vs one batch: {len(rows)} gold tables, {sum(rows.values())} rows equal: {rows}")

@@ -448,12 +448,14 @@ FROM_ZONE_ID = "from_zone_id"
 TO_ZONE_ID = "to_zone_id"
 GAP_S = "gap_s"
 NIGHTS = "nights"
+NIGHT = "night"  # a night is named by the local date it starts on
 
 SILVER_STAYS_TABLE = "stays"
 SILVER_DEVICE_HOME_TABLE = "device_home"
 SILVER_REPEAT_VISITS_TABLE = "repeat_visits"
 SILVER_ZONE_TRANSITIONS_TABLE = "zone_transitions"
 SILVER_EXPECTED_VISITS_TABLE = "expected_visits"
+SILVER_NIGHT_VOTES_TABLE = "night_votes"
 
 # One row per stay; `date` is the local date of entry (the partition); a stay across midnight is one row here
 # and counts on both days when aggregated (docs/mobility.md).
@@ -488,6 +490,17 @@ SILVER_EXPECTED_VISITS = T.StructType(
     ]
 )
 SILVER_EXPECTED_VISITS_PARTITION = DATE
+# A night's vote: the district a device spent the night in, by the home model (mobility/home.py,
+# home_posterior.py). A vote depends on that night's events alone, so silver keeps it: a new day computes its one
+# new night, not every night behind its homes (docs/mobility.md, "Homes").
+SILVER_NIGHT_VOTES = T.StructType(
+    [
+        T.StructField(PSEUDO_ID, T.StringType(), False),
+        T.StructField(DISTRICT_ID, T.StringType(), False),
+        T.StructField(NIGHT, T.DateType(), False),
+    ]
+)
+SILVER_NIGHT_VOTES_PARTITION = NIGHT
 # One row per device and date it was seen on: its home as voted by the nights before that date (docs/mobility.md).
 SILVER_DEVICE_HOME = T.StructType(
     [

@@ -7,8 +7,9 @@ import hashlib
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from pyspark import StorageLevel
@@ -25,6 +26,7 @@ from footfall.ingest.plan import STAGE as INGEST_STAGE
 from footfall.lakehouse import (
     SILVER_TABLES,
     Table,
+    commit_metadatas,
     read_arrow,
     read_rows,
     read_table,
@@ -43,10 +45,12 @@ from footfall.mobility.presence import filter_present
 from footfall.mobility.stays import DEVICE, agg_stays, filter_distinct_events, with_device_neighbours
 from footfall.mobility.visits import agg_repeat_visits, agg_transitions
 from footfall.mobility.windows import (
+    NIGHT,
     WINDOW_DATE,
+    home_nights,
     input_event_dates,
+    night_event_dates,
     night_map_df,
-    nights_event_dates,
     stay_dates,
     window_map_df,
     windows_event_dates,
@@ -55,6 +59,7 @@ from footfall.spatial.weights import with_zone_candidates
 from footfall.stage import Built, Output, Stage, built_fingerprints, run_stage, sign_off_metadata, silver
 
 ZONE_DISTRICT_ID = "zone_district_id"
+VOTES = tuple(S.SILVER_NIGHT_VOTES.names)
 
 
 # Bump when a mobility rule changes: the next run then rebuilds even though its inputs are unchanged.
@@ -80,6 +85,7 @@ STAGE = Stage(
         S.SILVER_STAYS_TABLE,
         S.SILVER_ZONE_TRANSITIONS_TABLE,
         S.SILVER_EXPECTED_VISITS_TABLE,
+        S.SILVER_NIGHT_VOTES_TABLE,
         S.SILVER_REPEAT_VISITS_TABLE,
     ),
     # the weeks are rebuilt from the stays: written last, its commit says the whole build landed
@@ -99,16 +105,9 @@ class MobilityReport:
     skipped: bool = False
 
 
-def mobility_fingerprints(spark: SparkSession, config: Config, *, dates: Sequence[dt.date]) -> dict[str, str]:
-    """Return per date (ISO) a hash of what its rows build from: the ingest of every UTC partition its window and
-    home nights read (their ingest fingerprints), the versions of the spatial tables, the mobility rules and
-    settings.
-
-    Per date, not one for the run: a new day's ingest leaves the day before unchanged, and so a nightly run
-    rebuilds the new date only (make bench, one new day). A date whose window reaches a partition ingested later
-    (a time zone west of UTC, a late landing) gets a new fingerprint and is rebuilt."""
-    m = config.mobility
-    ingested = built_fingerprints(spark, INGEST_STAGE, config.lakehouse)
+def _built_from(spark: SparkSession, config: Config) -> tuple[dict[str, Any], dict[str, str]]:
+    """Return what every mobility row builds from beside its events (the spatial tables' versions, the mobility
+    rules and settings), and the ingest fingerprint of each UTC event date silver holds."""
     versions = {
         t.name: table_version(spark, t.path(config.lakehouse)) for t in STAGE.inputs if t.name != S.SILVER_EVENTS_TABLE
     }
@@ -119,14 +118,80 @@ def mobility_fingerprints(spark: SparkSession, config: Config, *, dates: Sequenc
         "metric_crs": config.spatial.metric_crs,
         "algorithm": MOBILITY_ALGORITHM_VERSION,
     }
+    return settings, built_fingerprints(spark, INGEST_STAGE, config.lakehouse)
+
+
+def _fingerprint(settings: Mapping[str, Any], ingested: Mapping[str, str], utc: Sequence[dt.date]) -> str:
+    events = {u.isoformat(): ingested.get(u.isoformat()) for u in utc}
+    return hashlib.sha256(json.dumps({**settings, "events": events}, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def mobility_fingerprints(spark: SparkSession, config: Config, *, dates: Sequence[dt.date]) -> dict[str, str]:
+    """Return per date (ISO) a hash of what its rows build from: the ingest of every UTC partition its window and
+    home nights read (their ingest fingerprints), the versions of the spatial tables, the mobility rules and
+    settings.
+
+    Per date, not one for the run: a new day's ingest leaves the day before unchanged, and so a nightly run
+    rebuilds the new date only (make bench, one new day). A date whose window reaches a partition ingested later
+    (a time zone west of UTC, a late landing) gets a new fingerprint and is rebuilt."""
+    m = config.mobility
+    settings, ingested = _built_from(spark, config)
     hours = {"night_start_hour": m.night_start_hour, "night_end_hour": m.night_end_hour}
-    out = {}
-    for day in sorted(set(dates)):
-        utc = input_event_dates([day], tz=config.timezone, lookback_s=stay_lookback_s(m), nights=m.home_nights, **hours)
-        events = {u.isoformat(): ingested.get(u.isoformat()) for u in utc}
-        text = json.dumps({**settings, "events": events}, sort_keys=True)
-        out[day.isoformat()] = hashlib.sha256(text.encode()).hexdigest()[:32]
-    return out
+    return {
+        day.isoformat(): _fingerprint(
+            settings,
+            ingested,
+            input_event_dates([day], tz=config.timezone, lookback_s=stay_lookback_s(m), nights=m.home_nights, **hours),
+        )
+        for day in sorted(set(dates))
+    }
+
+
+# The key of the night votes' commit metadata: the fingerprint each night of the commit was voted from.
+NIGHTS_BUILT = "nights"
+
+
+def night_fingerprints(spark: SparkSession, config: Config, *, nights: Sequence[dt.date]) -> dict[str, str]:
+    """Return per night (ISO) a hash of what its votes build from: the ingest of the UTC partitions the night spans,
+    and what every mobility row builds from (`mobility_fingerprints`)."""
+    m = config.mobility
+    settings, ingested = _built_from(spark, config)
+    hours = {"night_start_hour": m.night_start_hour, "night_end_hour": m.night_end_hour}
+    return {
+        night.isoformat(): _fingerprint(settings, ingested, night_event_dates(night, tz=config.timezone, **hours))
+        for night in sorted(set(nights))
+    }
+
+
+def voted_nights(spark: SparkSession, lakehouse: Path) -> dict[str, str]:
+    """Return per night (ISO) the fingerprint silver/night_votes holds its votes from (its newest commit of it)."""
+    found: dict[str, str] = {}
+    for meta in commit_metadatas(spark, silver_path(lakehouse, S.SILVER_NIGHT_VOTES_TABLE)):  # newest first
+        for night, fingerprint in (meta.get(NIGHTS_BUILT) or {}).items():
+            found.setdefault(night, fingerprint)
+    return found
+
+
+@dataclass(frozen=True)
+class NightPlan:
+    """The home nights of a run's dates: those to vote on (with the fingerprint of each), those silver holds."""
+
+    vote: dict[str, str] = field(default_factory=dict)
+    kept: list[dt.date] = field(default_factory=list)
+
+    @property
+    def vote_nights(self) -> list[dt.date]:
+        return sorted(dt.date.fromisoformat(n) for n in self.vote)
+
+
+def plan_nights(spark: SparkSession, config: Config, *, build: Sequence[dt.date], force: bool) -> NightPlan:
+    """Return which home nights of the dates `build` need their votes (new, or their inputs changed) and which
+    silver/night_votes holds from the same inputs."""
+    needed = sorted({n for day in build for n in home_nights(day, nights=config.mobility.home_nights)})
+    wanted = night_fingerprints(spark, config, nights=needed)
+    voted = {} if force else voted_nights(spark, config.lakehouse)
+    vote = {n: fp for n, fp in wanted.items() if voted.get(n) != fp}
+    return NightPlan(vote=vote, kept=[n for n in needed if n.isoformat() not in vote])
 
 
 def with_metric_centroid(df: DataFrame, *, wkb_col: str, metric_crs: str) -> DataFrame:
@@ -310,7 +375,9 @@ class MobilityInputs:
     for the posterior (None under the other models), and the stays silver holds on the other days of the weeks."""
 
     window_events_df: DataFrame  # the events of the dates' windows
-    night_events_df: DataFrame  # the events of the nights behind their homes
+    night_events_df: DataFrame  # the events of the nights to vote on
+    kept_votes_df: DataFrame  # the votes silver holds of the other nights behind the homes
+    vote_nights: list[dt.date]
     weights_df: DataFrame
     district_weights_df: DataFrame
     footprints_df: DataFrame
@@ -323,16 +390,20 @@ class MobilityInputs:
     expected_coverage: Coverage | None
 
 
-def read_mobility(spark: SparkSession, config: Config, *, build: Sequence[dt.date]) -> MobilityInputs:
+def read_mobility(
+    spark: SparkSession, config: Config, *, build: Sequence[dt.date], nights: NightPlan
+) -> MobilityInputs:
     """Return what mobility reads for the dates `build`: each read prunes to its own partitions (the windows' dates,
-    the home nights' dates, the other days of the weeks), the coverage models are loaded into memory."""
+    the dates of the nights to vote on, the votes of the others, the other days of the weeks), the coverage models
+    are loaded into memory."""
     m, tz, lh = config.mobility, config.timezone, config.lakehouse
     hours = {"night_start_hour": m.night_start_hour, "night_end_hour": m.night_end_hour}
     events = read_table(spark, silver_path(lh, S.SILVER_EVENTS_TABLE)).select(
         S.PSEUDO_ID, S.EVENT_TS, S.CELL_ID, S.EVENT_DATE
     )
     window_days = windows_event_dates(build, tz=tz, lookback_s=stay_lookback_s(m))
-    night_days = nights_event_dates(build, tz=tz, nights=m.home_nights, **hours)
+    night_days = sorted({u for night in nights.vote_nights for u in night_event_dates(night, tz=tz, **hours)})
+    votes_path = silver_path(lh, S.SILVER_NIGHT_VOTES_TABLE)
     zones_df = read_table(spark, silver_path(lh, S.SILVER_ZONES_TABLE))
     zone_rows = read_rows(spark, silver_path(lh, S.SILVER_ZONES_TABLE), columns=[S.ZONE_ID, S.CATEGORY])
     expected_zones = expected_zone_ids([(r[S.ZONE_ID], r[S.CATEGORY]) for r in zone_rows], settings=m)
@@ -343,6 +414,10 @@ def read_mobility(spark: SparkSession, config: Config, *, build: Sequence[dt.dat
     return MobilityInputs(
         window_events_df=events.where(_in_dates(S.EVENT_DATE, window_days)),
         night_events_df=events.where(_in_dates(S.EVENT_DATE, night_days)),
+        kept_votes_df=read_table(spark, votes_path).where(_in_dates(NIGHT, nights.kept)).select(*VOTES)
+        if nights.kept
+        else spark.createDataFrame([], S.SILVER_NIGHT_VOTES).select(*VOTES),
+        vote_nights=nights.vote_nights,
         weights_df=read_table(spark, silver_path(lh, S.SILVER_CELL_ZONE_WEIGHTS_TABLE)),
         district_weights_df=read_table(spark, silver_path(lh, S.SILVER_CELL_DISTRICT_WEIGHTS_TABLE)),
         footprints_df=read_table(spark, silver_path(lh, S.SILVER_CELL_FOOTPRINTS_TABLE)),
@@ -415,13 +490,16 @@ def build_mobility(inputs: MobilityInputs, config: Config, *, build: Sequence[dt
     )
     zones = with_metric_centroid(zones_df, wkb_col=S.GEOMETRY_WKB, metric_crs=metric).select(S.ZONE_ID, X_M, Y_M)
     if inputs.home_coverage is not None:
-        votes = agg_posterior_night_votes(
+        voted = agg_posterior_night_votes(
             inputs.night_events_df, coverage=inputs.home_coverage, tz=tz, event_cap_s=m.home_event_cap_s, **hours
         )
     else:
-        votes = agg_night_votes(inputs.night_events_df, district_weights_df=inputs.district_weights_df, tz=tz, **hours)
+        voted = agg_night_votes(inputs.night_events_df, district_weights_df=inputs.district_weights_df, tz=tz, **hours)
+    # the nights voted on now (their events' UTC dates hold parts of the nights either side: those are not whole)
+    # are written and join the votes silver kept of the others
+    new_votes = voted.where(_in_dates(NIGHT, inputs.vote_nights)).select(*VOTES)
     home = agg_device_home(
-        votes,
+        new_votes.unionByName(inputs.kept_votes_df),
         night_map_df=night_map_df(spark, build, nights=m.home_nights),
         # the devices each window sees, aggregated before any shuffle (not from `windowed`, which shuffles every event)
         devices_df=inputs.window_events_df.join(F.broadcast(windows), on=S.EVENT_DATE, how="inner")
@@ -447,6 +525,7 @@ def build_mobility(inputs: MobilityInputs, config: Config, *, build: Sequence[dt
         filter_entered_in_window, tz=tz, at_col="entered_to_at"
     )
     frames = {
+        S.SILVER_NIGHT_VOTES_TABLE: new_votes,
         S.SILVER_DEVICE_HOME_TABLE: home,
         S.SILVER_STAYS_TABLE: stays,
         S.SILVER_ZONE_TRANSITIONS_TABLE: moves,
@@ -497,19 +576,25 @@ def run_mobility(
     depend on which other dates the run covers. Raise MissingInputError when an input table is missing.
     """
     build: list[dt.date] = []  # the dates to build: those of stay_dates(dates) not built from what they read now
+    nights: list[NightPlan] = []  # the home nights of those dates: which to vote on, which silver holds
 
     def fingerprints() -> dict[str, str]:
         wanted = mobility_fingerprints(spark, config, dates=stay_dates(dates))
         last = {} if force else built_fingerprints(spark, STAGE, config.lakehouse)
         stale = {day: fp for day, fp in wanted.items() if last.get(day) != fp}
         build[:] = sorted(dt.date.fromisoformat(day) for day in stale)
+        nights[:] = [plan_nights(spark, config, build=build, force=force)] if stale else []
         return stale or wanted  # none stale: the runner finds every date built, and skips
 
     def built(inputs: MobilityInputs) -> Built[MobilityBuild]:
         out = build_mobility(inputs, config, build=build)
-        repeat = SILVER_TABLES[S.SILVER_REPEAT_VISITS_TABLE]
+        repeat, votes = SILVER_TABLES[S.SILVER_REPEAT_VISITS_TABLE], SILVER_TABLES[S.SILVER_NIGHT_VOTES_TABLE]
+        voted = nights[0].vote
+        outputs = {t: Output(df, build) for t, df in out.tables.items() if t not in (repeat, votes)}
+        if voted:  # each night's fingerprint goes with its votes' commit (voted_nights reads them)
+            outputs[votes] = Output(out.tables[votes], inputs.vote_nights, metadata={NIGHTS_BUILT: voted})
         return Built(
-            outputs={t: Output(df, build) for t, df in out.tables.items() if t != repeat},
+            outputs=outputs,
             marker=Output(out.tables[repeat], out.weeks),
             info=out,
             held=out.held,
@@ -523,7 +608,7 @@ def run_mobility(
         fingerprints=fingerprints,
         force=force,
         metadata=sign_off_metadata(config),
-        read=lambda: read_mobility(spark, config, build=build),
+        read=lambda: read_mobility(spark, config, build=build, nights=nights[0]),
         build=built,
         report=lambda out, _metrics: _report(out.info.tables, dates=dates),
     )

@@ -18,7 +18,7 @@ from pyspark.sql import types as T
 from footfall import schemas as S
 
 WINDOW_DATE = "window_date"
-NIGHT = "night"
+NIGHT = S.NIGHT
 
 
 def local_day_utc(day: dt.date, *, tz: str) -> tuple[dt.datetime, dt.datetime]:
