@@ -207,6 +207,27 @@ def launched_by_spark_submit() -> bool:
     return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
+@contextmanager
+def jvm_stdout_to_stderr() -> Iterator[None]:
+    """Start the local JVM inside this block with stderr as its stdout, so footfall's stdout holds footfall's lines
+    only: Delta's VACUUM prints "Deleted N files and directories ..." with println, in the middle of a run's
+    progress lines, and Spark and Sedona print to it too. The JVM inherits the file descriptors at its start; the
+    Python process gets its stdout back when the block ends."""
+    if sys.stdout is not None:
+        sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no stdout to speak of (a daemon): nothing to keep apart
+        yield
+        return
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def get_spark(
     app_name: str = "footfall",
     *,
@@ -242,7 +263,11 @@ def get_spark(
         builder = builder.master(master)
     for key, value in settings.items():
         builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    if launched_by_spark_submit():
+        spark = builder.getOrCreate()
+    else:
+        with jvm_stdout_to_stderr():
+            spark = builder.getOrCreate()
     if launched_by_spark_submit():
         tune_single_host(spark, submitted=existing)
     return ensure_sedona(spark)
