@@ -164,32 +164,3 @@ def test_a_late_objector_leaves_the_expected_visits_and_their_dates_republish(
     assert left == {(pseudo(ADULT_F, DAY), DAY), (pseudo(ADULT_F, DAY), DAY + dt.timedelta(days=1))}
     assert report.rows_deleted[S.SILVER_EXPECTED_VISITS_TABLE] == 1
     assert report.affected_dates == [DAY, DAY + dt.timedelta(days=1)]
-
-
-def test_vacuum_prints_on_stderr_so_stdout_holds_footfalls_lines_only(ingested: Config, tmp_path: Path) -> None:
-    """Delta's VACUUM prints "Deleted N files and directories ..." with the JVM's println: a run's stdout is its
-    progress lines, so the JVM of a local run writes to stderr (session.jvm_stdout_to_stderr)."""
-    import os
-    import subprocess
-    import sys
-
-    from tests.daily import write_config
-
-    from footfall.ingest.pseudonym import ENV_KEY
-    from test_ingest_fixtures import KEY
-
-    config = copy_of(ingested, tmp_path)
-    _object(config, ADULT_F, "2026-03-04T08:00:00Z")
-    cli = Path(sys.executable).parent / "footfall"
-    done = subprocess.run(
-        [str(cli), "forget", "--config", str(write_config(config, tmp_path / "config.yaml")), "--no-republish"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, ENV_KEY: KEY},
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert [line for line in done.stdout.splitlines() if line.startswith("forget run ")], done.stdout
-    assert not [line for line in done.stdout.splitlines() if line.startswith("Deleted ")], done.stdout
-    # Delta did print it: on stderr, so the test above could fail
-    assert [line for line in done.stderr.splitlines() if line.startswith("Deleted ")], done.stderr[-3000:]
