@@ -292,3 +292,15 @@ def test_gold_zones_flag_resolvability_and_zones_missing_from_resolution(spark: 
         S.GOLD_ZONES,
     )
     assertDataFrameEqual(agg_gold_zones(zones, resolution_df=resolution), expected)
+
+
+def test_gold_zones_publish_the_same_score_for_two_builds_that_differ_in_the_last_bit(spark: SparkSession) -> None:
+    """A score is a sum of doubles in shuffle order: 0.1 + 0.2 in one build, 0.3 in another. Gold must not change."""
+    zones = spark.createDataFrame([("Z1", "name Z1", "mall", 1_000.0, False, None, bytearray(b"\x01"))], S.SILVER_ZONES)
+
+    def gold(score: float) -> DataFrame:
+        resolution = spark.createDataFrame([("Z1", "mall", 1_000.0, 3, 0.9, score, False)], S.SILVER_ZONE_RESOLUTION)
+        return agg_gold_zones(zones, resolution_df=resolution)
+
+    assert 0.1 + 0.2 != 0.3
+    assertDataFrameEqual(gold(0.1 + 0.2), gold(0.3), rtol=0.0, atol=0.0)
