@@ -141,6 +141,7 @@ _LONG_FIRST = (
     "test_forget_late.py",
     "test_mobility_evaluate.py",
     "test_forget_dates.py",
+    "test_retention.py",
     "test_publish_staging.py",
     "test_privacy_within_row.py",
     "test_privacy_nesting.py",

@@ -34,6 +34,7 @@ EXIT_VALIDATION = 6  # a gold table failed its expectations: nothing was publish
 EXIT_LOCKED = 7  # another footfall run holds the lakehouse
 EXIT_MISSING_INPUT = 8  # a stage's input table is not in the lakehouse: the message names the stage to run first
 EXIT_QUARANTINE = 9  # a landing date lost more rows to the checks than the guards allow: nothing was written
+EXIT_RETENTION = 10  # a named date is older than privacy.retention_days: its pseudonymous data is gone, gold stays
 EXIT_INTERNAL = 70  # a bug: one line here, the traceback in the log (FOOTFALL_DEBUG=1 prints it)
 
 # The one map from errors to exit codes, by class name so that `footfall --help` need not import Spark.
@@ -48,6 +49,7 @@ EXIT_CODES: dict[str, int] = {
     "RunLockedError": EXIT_LOCKED,
     "MissingInputError": EXIT_MISSING_INPUT,
     "QuarantineGuardError": EXIT_QUARANTINE,
+    "RetentionError": EXIT_RETENTION,
     "FileExistsError": EXIT_USAGE,
     "FileNotFoundError": EXIT_USAGE,
     "ValueError": EXIT_USAGE,

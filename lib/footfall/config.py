@@ -24,12 +24,18 @@ class _Frozen(BaseModel):
 
 DEFAULT_K = 20
 MAX_PERIOD_WITHOUT_SIGN_OFF = 91  # a quarter
+DEFAULT_RETENTION_DAYS = 90
+MIN_RETENTION_DAYS = 14  # two weeks: a home votes on the 7 nights before its date, a repeat visit counts a week
 # setting -> (within the promise?, what is past it): values past the promise need privacy.dpo_approved
 SIGN_OFFS: dict[str, tuple[Callable[[int], bool], str]] = {
     "publish.k": (lambda k: k >= DEFAULT_K, f"below {DEFAULT_K}"),
     "privacy.pseudonym_period_days": (
         lambda days: days <= MAX_PERIOD_WITHOUT_SIGN_OFF,
         f"above {MAX_PERIOD_WITHOUT_SIGN_OFF} days",
+    ),
+    "privacy.retention_days": (
+        lambda days: days <= DEFAULT_RETENTION_DAYS,
+        f"above {DEFAULT_RETENTION_DAYS} days",
     ),
 }
 
@@ -48,6 +54,14 @@ class PrivacyConfig(_Frozen):
         description="days per pseudonym key, a multiple of 7 and at most a year: periods are whole local ISO weeks; "
         "no link across them. Above 91 days it needs dpo_approved",
     )
+    retention_days: int = Field(
+        default=DEFAULT_RETENTION_DAYS,
+        ge=MIN_RETENTION_DAYS,
+        le=366,
+        description="local dates of pseudonymous silver kept, counted back from the newest date the run holds and "
+        "widened to whole ISO weeks; older dates are deleted and vacuumed, their gold stays. Above 90 needs "
+        "dpo_approved",
+    )
     age_bands: tuple[int, ...] = Field(
         default=(18, 25, 35, 45, 55, 65),
         strict=False,
@@ -58,7 +72,7 @@ class PrivacyConfig(_Frozen):
         default=(),
         strict=False,
         description="settings past the promise that a data-protection officer signed off: publish.k below 20, "
-        "privacy.pseudonym_period_days above 91; recorded in every commit's metadata",
+        "privacy.pseudonym_period_days above 91, privacy.retention_days above 90; recorded in every commit's metadata",
     )
 
     @field_validator("dpo_approved")
@@ -342,9 +356,14 @@ class Config(_Frozen):
 
     @model_validator(mode="after")
     def _signed_off(self) -> Config:
-        # A k below the default, or a key that links a person's events for more than a quarter, changes what
-        # footfall promises: such a config must say that a data-protection officer agreed (docs/privacy.md).
-        values = {"publish.k": self.publish.k, "privacy.pseudonym_period_days": self.privacy.pseudonym_period_days}
+        # A k below the default, a key that links a person's events for more than a quarter, or movement data kept
+        # for more than a quarter changes what footfall promises: such a config must say that a data-protection
+        # officer agreed (docs/privacy.md).
+        values = {
+            "publish.k": self.publish.k,
+            "privacy.pseudonym_period_days": self.privacy.pseudonym_period_days,
+            "privacy.retention_days": self.privacy.retention_days,
+        }
         for key, (allowed, bound) in SIGN_OFFS.items():
             if not allowed(values[key]) and key not in self.privacy.dpo_approved:
                 raise ValueError(

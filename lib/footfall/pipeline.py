@@ -213,6 +213,7 @@ def run_pipeline(
     """
     from footfall.ingest import check_events_contract, create_dev_key, load_master_key, run_forget, run_ingest
     from footfall.ingest.forget import clear_pending, dates_to_republish
+    from footfall.ingest.retention import dates_in_retention, held_dates, run_retention
     from footfall.mobility.job import run_mobility
     from footfall.publish.job import run_publish
     from footfall.spatial import check_spatial_inputs, run_spatial
@@ -238,6 +239,22 @@ def run_pipeline(
 
     with run_lock(Path(config.lakehouse), run_id=run_id):
         spark = get_spark("footfall-run", catalog=config.catalog)
+        # Retention before anything is written: a named date older than it stops the run, older landing dates are
+        # left out (docs/privacy.md, "Retention").
+        in_retention, cutoff = dates_in_retention(
+            requested,
+            newest_held=max(held_dates(spark, config.lakehouse), default=None),
+            days=config.privacy.retention_days,
+            explicit=bool(dates),
+        )
+        if len(in_retention) < len(requested):
+            console.print(
+                f"landing: {len(requested) - len(in_retention)} dates before {cutoff} left out: older than "
+                f"privacy.retention_days ({config.privacy.retention_days})",
+                highlight=False,
+                soft_wrap=True,
+            )
+        requested = in_retention
         # Sized by the landing rows of the dates, not only by what ingest reads: mobility shuffles them too.
         size_shuffle(spark, events=landing_events_rows(landing, requested))
         versions = ", ".join(f"{k} {v}" for k, v in stack_versions(spark).items())
@@ -252,7 +269,11 @@ def run_pipeline(
         # leaves exactly what a rebuild without them gives (every mobility row is one device's).
         with progress.stage("forget") as st:
             forgot = run_forget(spark, config, key=key)
-            republish = dates_to_republish(spark, config.lakehouse, pending=forgot.pending_dates)
+            expired = run_retention(spark, config, cutoff=cutoff)
+            # gold of a date older than the retention cannot be rebuilt: its silver is gone, its gold stays
+            republish = [
+                d for d in dates_to_republish(spark, config.lakehouse, pending=forgot.pending_dates) if d >= cutoff
+            ]
             again = f"gold of {len(republish)} dates to republish" if republish else "no gold to republish"
             st.summary = (
                 f"{forgot.objections_applied} new objections, their rows gone from silver; {again}"
@@ -260,6 +281,10 @@ def run_pipeline(
                 else f"no new objections; {again}, pending since an earlier forget"
                 if republish
                 else "no new objections"
+            ) + (
+                f"; retention: dates before {cutoff} deleted from {len(expired.tables)} tables and vacuumed"
+                if expired.tables
+                else ""
             )
         run_dates = sorted(set(requested) | set(republish))
         with progress.stage("ingest") as st:

@@ -29,6 +29,7 @@ from footfall import schemas as S
 from footfall.config import Config
 from footfall.ingest.contract import SUBSCRIBERS_FILE, read_subscribers
 from footfall.ingest.pseudonym import MasterKey, hmac_sha256_hex, period_index, period_keys_df, with_pseudo_id
+from footfall.ingest.retention import DATED, held_dates, iso_week
 from footfall.lakehouse import (
     DERIVED_PSEUDONYMISED,
     PSEUDONYMISED,
@@ -49,13 +50,6 @@ _log = logging.getLogger("footfall")
 _SHA256_BLOCK = 64
 _IPAD = "_objection_ipad"
 _OPAD = "_objection_opad"
-# Derived tables partitioned by local date, and the weekly one; a gold date reads all of them (docs/outputs.md).
-_DATED = (
-    S.SILVER_STAYS_TABLE,
-    S.SILVER_EXPECTED_VISITS_TABLE,
-    S.SILVER_DEVICE_HOME_TABLE,
-    S.SILVER_ZONE_TRANSITIONS_TABLE,
-)
 _WEEKLY = S.SILVER_REPEAT_VISITS_TABLE
 
 
@@ -106,12 +100,6 @@ def filter_unapplied_objections(subscribers_df: DataFrame, *, key_df: DataFrame,
     )
 
 
-def _iso_week(day: dt.date) -> str:
-    # the label mobility writes (mobility.calendar.iso_week); ingest does not import mobility
-    year, week, _ = day.isocalendar()
-    return f"{year:04d}-W{week:02d}"
-
-
 def affected_gold_dates(
     *, stays: Iterable[dt.date], dates: Iterable[dt.date], weeks: Iterable[str], held: Iterable[dt.date]
 ) -> list[dt.date]:
@@ -127,8 +115,8 @@ def affected_gold_dates(
     """
     held, stays = set(held), set(stays)
     found = stays | set(dates) | ({d + dt.timedelta(days=1) for d in stays} & held)
-    touched = set(weeks) | {_iso_week(d) for d in found}
-    return sorted(found | {d for d in held if _iso_week(d) in touched})
+    touched = set(weeks) | {iso_week(d) for d in found}
+    return sorted(found | {d for d in held if iso_week(d) in touched})
 
 
 def republish_dates(pending: Iterable[dt.date], *, published: Iterable[dt.date]) -> list[dt.date]:
@@ -140,9 +128,9 @@ def republish_dates(pending: Iterable[dt.date], *, published: Iterable[dt.date])
     published = set(published)
     pending = set(pending)
     dates = pending & published
-    for week in sorted({_iso_week(d) for d in pending}):
-        if not any(_iso_week(d) == week for d in dates):
-            dates |= set(sorted(d for d in published if _iso_week(d) == week)[:1])
+    for week in sorted({iso_week(d) for d in pending}):
+        if not any(iso_week(d) == week for d in dates):
+            dates |= set(sorted(d for d in published if iso_week(d) == week)[:1])
     return sorted(dates)
 
 
@@ -186,24 +174,16 @@ def _partitions_hit(spark: SparkSession, lakehouse: Path, table: str, *, pseudo_
     return {r[partition] for r in hit.select(partition).distinct().collect()}
 
 
-def _held_dates(spark: SparkSession, lakehouse: Path) -> set[dt.date]:
-    """Return the local dates any date-partitioned derived table holds."""
-    held: set[dt.date] = set()
-    for table in _DATED:
-        held |= partition_dates(spark, silver_path(lakehouse, table), S.DATE)
-    return held
-
-
 def _affected(spark: SparkSession, lakehouse: Path, *, pseudo_df: DataFrame) -> list[dt.date]:
     """Return the local dates whose gold read a row of `pseudo_df` in a derived table (read before the deletes)."""
-    hit = {t: _partitions_hit(spark, lakehouse, t, pseudo_df=pseudo_df) for t in (*_DATED, _WEEKLY)}
+    hit = {t: _partitions_hit(spark, lakehouse, t, pseudo_df=pseudo_df) for t in (*DATED, _WEEKLY)}
     if not any(hit.values()):
         return []
     return affected_gold_dates(
         stays=hit[S.SILVER_STAYS_TABLE] | hit[S.SILVER_EXPECTED_VISITS_TABLE],  # a visit counts into the next day
         dates=hit[S.SILVER_DEVICE_HOME_TABLE] | hit[S.SILVER_ZONE_TRANSITIONS_TABLE],
         weeks=hit[_WEEKLY],
-        held=_held_dates(spark, lakehouse),
+        held=held_dates(spark, lakehouse),
     )
 
 
