@@ -86,8 +86,10 @@ def seed_spatial(source: Path, lakehouse: Path) -> Path:
     """
     import shutil
 
+    from footfall.lakehouse_format import ensure_format
     from footfall.spatial.job import STAGE
 
+    ensure_format(lakehouse)  # a lakehouse of this release: copied tables alone would read as one of format 0
     for table in STAGE.outputs:
         shutil.copytree(table.path(source), table.path(lakehouse))
     return lakehouse

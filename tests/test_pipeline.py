@@ -17,6 +17,7 @@ from tests.daily import DAYS, RUN_OUTPUT, TEST_KEY, K, daily_config
 from footfall import schemas as S
 from footfall.config import Config
 from footfall.lakehouse import read_table, silver_path
+from footfall.lakehouse_format import FORMAT, stored_format
 from footfall.mobility.direction import OCTANTS, UNKNOWN
 
 pytestmark = [pytest.mark.integration, pytest.mark.pipeline]
@@ -84,6 +85,8 @@ def test_every_stage_reports_and_writes(spark: SparkSession, ran: tuple[Config, 
         S.SILVER_REPEAT_VISITS_TABLE,
     ):
         assert read_table(spark, silver_path(config.lakehouse, table)).count() > 0, table
+    # the run recorded the format of the lakehouse it made (lakehouse_format.py)
+    assert stored_format(Path(config.lakehouse)) == FORMAT
 
 
 def test_stays_follow_the_rules(spark: SparkSession, ran: tuple[Config, str]) -> None:

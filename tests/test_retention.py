@@ -133,3 +133,28 @@ def test_pseudonyms_older_than_the_retention_are_in_no_file_and_gold_is_untouche
     assert {
         name: sorted((Path(silver_path(config.lakehouse, name)) / "_delta_log").glob("*.json")) for name in tables
     } == logs
+
+
+def test_a_stage_command_on_a_date_older_than_the_retention_exits_10_before_any_write(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """`footfall publish` of an expired date would replace its gold with nothing, `footfall mobility` rebuild it from
+    deleted silver: both stop at once. The newest date held decides the cut."""
+    from footfall.cli import main
+    from footfall.lakehouse_format import ensure_format
+
+    lakehouse = tmp_path / "lake"
+    ensure_format(lakehouse)
+    stays = SILVER_TABLES[S.SILVER_STAYS_TABLE]
+    row = tuple(NEW if f.name == S.PSEUDO_ID else SUNDAY if f.name == S.DATE else _value(f) for f in stays.schema)
+    write_table(spark.createDataFrame([row], stays.schema), stays, lakehouse, append=True)
+    config = tmp_path / "c.yaml"
+    config.write_text(f"landing: {tmp_path / 'landing'}\nlakehouse: {lakehouse}\nprivacy:\n  retention_days: 14\n")
+    log = sorted((Path(stays.path(lakehouse)) / "_delta_log").iterdir())
+    expired = str(retention_cutoff(SUNDAY, days=14) - dt.timedelta(days=1))
+    for command in ("mobility", "publish"):
+        with pytest.raises(SystemExit) as exited:
+            main([command, "--config", str(config), "--start", expired])
+        assert exited.value.code == EXIT_RETENTION, command
+    assert sorted((Path(stays.path(lakehouse)) / "_delta_log").iterdir()) == log
+    assert not (lakehouse / "gold").exists()

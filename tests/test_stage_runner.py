@@ -100,7 +100,7 @@ def test_a_missing_input_names_the_stage_to_run_first_and_writes_nothing(spark: 
     assert not lake.exists()
 
 
-def test_the_cli_exits_8_on_a_missing_input_without_a_jvm(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_cli_exits_8_on_a_missing_input_without_a_jvm(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from footfall import session
     from footfall.cli import EXIT_MISSING_INPUT, app
     from footfall.mobility import job
@@ -110,7 +110,9 @@ def test_the_cli_exits_8_on_a_missing_input_without_a_jvm(monkeypatch: pytest.Mo
 
     monkeypatch.setattr(job, "run_mobility", missing)
     monkeypatch.setattr(session, "get_spark", lambda *a, **k: None)  # no JVM: the error comes before any Spark
-    result = CliRunner().invoke(app, ["mobility", "--start", "2026-03-07", "--config", "conf/local.yaml"])
+    config = tmp_path / "c.yaml"  # a lakehouse of its own: the command records the format in a new one
+    config.write_text(f"landing: {tmp_path / 'landing'}\nlakehouse: {tmp_path / 'lake'}\n")
+    result = CliRunner().invoke(app, ["mobility", "--start", "2026-03-07", "--config", str(config)])
     assert result.exit_code == EXIT_MISSING_INPUT == 8
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "run `footfall ingest` first" in lines[0], result.output

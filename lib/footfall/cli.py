@@ -23,6 +23,7 @@ from footfall.jars import (
     verify_lock,
     write_lock,
 )
+from footfall.lakehouse_format import ensure_format
 
 # Exit codes are part of the interface for schedulers; docs/ingest.md lists them.
 EXIT_OK = 0
@@ -35,6 +36,7 @@ EXIT_LOCKED = 7  # another footfall run holds the lakehouse
 EXIT_MISSING_INPUT = 8  # a stage's input table is not in the lakehouse: the message names the stage to run first
 EXIT_QUARANTINE = 9  # a landing date lost more rows to the checks than the guards allow: nothing was written
 EXIT_RETENTION = 10  # a named date is older than privacy.retention_days: its pseudonymous data is gone, gold stays
+EXIT_FORMAT = 11  # the lakehouse is in another format than this footfall's: `footfall migrate`, or a newer release
 EXIT_INTERNAL = 70  # a bug: one line here, the traceback in the log (FOOTFALL_DEBUG=1 prints it)
 
 # The one map from errors to exit codes, by class name so that `footfall --help` need not import Spark.
@@ -50,6 +52,7 @@ EXIT_CODES: dict[str, int] = {
     "MissingInputError": EXIT_MISSING_INPUT,
     "QuarantineGuardError": EXIT_QUARANTINE,
     "RetentionError": EXIT_RETENTION,
+    "FormatError": EXIT_FORMAT,
     "FileExistsError": EXIT_USAGE,
     "FileNotFoundError": EXIT_USAGE,
     "ValueError": EXIT_USAGE,
@@ -239,14 +242,13 @@ def ingest(
         load_master_key,
         run_ingest,
     )
-    from footfall.session import get_spark
 
     cfg = _accepting(load_config(config), accept_quarantine)
     dates = date_range(dt.date.fromisoformat(start), dt.date.fromisoformat(end or start))
     # Key and landing footers first: both fail in a second, before Spark starts or anything is written.
     key = load_master_key(key_file=cfg.privacy.pseudonym_key_file)
     files = check_events_contract(cfg.landing, dates)
-    report = run_ingest(get_spark("footfall-ingest", catalog=cfg.catalog), cfg, dates=dates, key=key, files=files)
+    report = run_ingest(_stage_session(cfg, "footfall-ingest", dates, utc=True), cfg, dates=dates, key=key, files=files)
     from rich.table import Table
 
     counts = ("rows_read", "rows_silver", "rows_quarantined", "rows_opted_out", "rows_minor")
@@ -286,6 +288,7 @@ def forget(
     key = load_master_key(key_file=cfg.privacy.pseudonym_key_file)
     run_id = uuid.uuid4().hex
     with run_lock(Path(cfg.lakehouse), run_id=run_id):
+        ensure_format(Path(cfg.lakehouse))
         spark = get_spark("footfall-forget", catalog=cfg.catalog)
         report = run_forget(spark, cfg, key=key, run_id=run_id)
         deleted = ", ".join(f"{t} {n:,}" for t, n in report.rows_deleted.items()) or "nothing"
@@ -318,19 +321,48 @@ def forget(
         )
 
 
+def _stage_session(cfg: Config, name: str, dates: list[dt.date] | None = None, *, utc: bool = False) -> Any:
+    """Return the session of a stage command that writes: the lakehouse's format checked before Spark starts, the
+    named dates checked against the retention (docs/privacy.md, "Retention") before anything is written."""
+    from footfall.ingest.retention import refuse_expired
+    from footfall.session import get_spark
+
+    ensure_format(Path(cfg.lakehouse))
+    spark = get_spark(name, catalog=cfg.catalog)
+    refuse_expired(spark, cfg, dates or [], utc=utc)
+    return spark
+
+
+@app.command()
+def migrate(config: ConfigOption = Path("conf/local.yaml")) -> None:
+    """Bring the lakehouse to this footfall's format, one step at a time (idempotent; a killed migration goes on
+    from its last completed step). A lakehouse in a newer format is refused (docs/operations.md, Upgrades)."""
+    import uuid
+
+    from footfall.lakehouse_format import FORMAT, migrate, stored_format
+    from footfall.runlock import run_lock
+
+    cfg = load_config(config)
+    lakehouse = Path(cfg.lakehouse)
+    with run_lock(lakehouse, run_id=uuid.uuid4().hex):
+        before = stored_format(lakehouse)
+        steps = migrate(lakehouse)
+    done = f"format {before} to {FORMAT} ({len(steps)} steps)" if steps else f"already in format {FORMAT}"
+    console.print(f"migrate: lakehouse {lakehouse}: {done}", highlight=False, soft_wrap=True)
+
+
 @app.command()
 def spatial(
     config: ConfigOption = Path("conf/local.yaml"),
     force: Annotated[bool, typer.Option(help="rebuild even when the inputs' content hash is unchanged")] = False,
 ) -> None:
     """Build cell footprints, cell-to-zone/district weights and zone resolution (docs/spatial.md)."""
-    from footfall.session import get_spark
     from footfall.spatial import check_spatial_inputs, run_spatial
 
     cfg = load_config(config)
     # File and GeoJSON structure first: both fail in a second, before Spark starts or anything is written.
     inputs = check_spatial_inputs(cfg.landing, cfg.spatial)
-    report = run_spatial(get_spark("footfall-spatial", catalog=cfg.catalog), cfg, inputs=inputs, force=force)
+    report = run_spatial(_stage_session(cfg, "footfall-spatial"), cfg, inputs=inputs, force=force)
     if report.skipped:
         console.print(
             f"spatial: inputs unchanged (hash {report.inputs_hash[:12]}), skipped the rebuild; --force rebuilds",
@@ -364,11 +396,10 @@ def mobility(
 ) -> None:
     """Build stays, visits, arrival directions, homes, repeat visits and flows from silver (docs/mobility.md)."""
     from footfall.mobility.job import run_mobility
-    from footfall.session import get_spark
 
     cfg = load_config(config)
     dates = _dates(start, end)
-    report = run_mobility(get_spark("footfall-mobility", catalog=cfg.catalog), cfg, dates=dates, force=force)
+    report = run_mobility(_stage_session(cfg, "footfall-mobility", dates), cfg, dates=dates, force=force)
     if report.skipped:
         console.print("mobility: inputs unchanged since these dates were built, skipped; --force rebuilds")
         return
@@ -389,11 +420,10 @@ def publish(
     """Apply disclosure control, validate, and only then replace the dates' gold partitions (docs/outputs.md)."""
     from footfall.pipeline import print_published
     from footfall.publish.job import run_publish
-    from footfall.session import get_spark
 
     cfg = load_config(config)
     dates = _dates(start, end)
-    report = run_publish(get_spark("footfall-publish", catalog=cfg.catalog), cfg, dates=dates, force=force)
+    report = run_publish(_stage_session(cfg, "footfall-publish", dates), cfg, dates=dates, force=force)
     if report.skipped:
         registered = f"; {len(report.registered)} views footfall.* registered" if report.registered else ""
         console.print(

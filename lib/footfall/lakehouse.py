@@ -23,6 +23,7 @@ from pyspark.sql import types as T
 
 from footfall import commit_log
 from footfall import schemas as S
+from footfall.lakehouse_format import ensure_format
 from footfall.session import conf_set
 
 R = TypeVar("R")
@@ -234,6 +235,8 @@ def write(
     threads each keep theirs. Returns the commit's operation metrics (numOutputRows, numRemovedFiles, ...), so no
     stage reads back what it wrote to count it.
     """
+    # the first write records the release's format in a new lakehouse; none goes into one of another format
+    ensure_format(Path(lakehouse))
     spark = df.sparkSession
     path = table.path(lakehouse)
     writer = df.select(*table.schema.names).write.format("delta").mode("append" if append else "overwrite")

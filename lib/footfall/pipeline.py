@@ -22,6 +22,7 @@ from footfall.config import Config
 from footfall.ingest.contract import InputContractError, events_partition, landing_events_rows
 from footfall.ingest.plan import landing_dates
 from footfall.ingest.pseudonym import ENV_KEY, MasterKey
+from footfall.lakehouse_format import ensure_format
 from footfall.privacy.disclosure import DOMINANCE, ROW_NESTED, WITH_VISITORS, WITHIN_ROW_REASONS
 from footfall.progress import StageProgress
 from footfall.publish.job import PublishReport
@@ -238,6 +239,7 @@ def run_pipeline(
     key = load_master_key(key_file=config.privacy.pseudonym_key_file)
 
     with run_lock(Path(config.lakehouse), run_id=run_id):
+        ensure_format(Path(config.lakehouse))  # before Spark starts: a lakehouse of another format is refused at once
         spark = get_spark("footfall-run", catalog=config.catalog)
         # Retention before anything is written: a named date older than it stops the run, older landing dates are
         # left out (docs/privacy.md, "Retention").

@@ -67,6 +67,20 @@ def retention_cutoff(newest: dt.date, *, days: int) -> dt.date:
     return first - dt.timedelta(days=first.weekday())
 
 
+def refuse_expired(spark: SparkSession, config: Config, dates: Sequence[dt.date], *, utc: bool = False) -> None:
+    """Raise RetentionError when a named date is older than the retention of what silver holds: a stage command
+    (`footfall mobility`, `publish`) would rebuild it from deleted silver, and a publish would replace its gold with
+    nothing. `utc`: the dates are UTC event dates (`footfall ingest`), kept from the events' first kept date on."""
+    if not dates:
+        return
+    days = config.privacy.retention_days
+    cutoff = retention_cutoff(max([*dates, *held_dates(spark, config.lakehouse)]), days=days)
+    first = first_kept(S.SILVER_EVENTS_TABLE, cutoff=cutoff, period_days=0) if utc else cutoff
+    expired = sorted(d for d in dates if isinstance(first, dt.date) and d < first)
+    if expired:
+        raise _expired(expired, days=days, first=first, what="UTC event dates" if utc else "local dates")
+
+
 def first_kept(table: str, *, cutoff: dt.date, period_days: int) -> dt.date | str:
     """Return the oldest partition value of `table` that a run with `cutoff` keeps: every older partition goes.
 
@@ -100,6 +114,14 @@ def held_dates(spark: SparkSession, lakehouse: Path) -> set[dt.date]:
     return held
 
 
+def _expired(dates: Sequence[dt.date], *, days: int, first: dt.date | str, what: str) -> RetentionError:
+    more = f" (and {len(dates) - 1} more)" if len(dates) > 1 else ""
+    return RetentionError(
+        f"{dates[0]}{more} is older than privacy.retention_days ({days}): silver keeps {what} from {first} on, older "
+        "pseudonymous data is deleted, and its gold stays as published; nothing was written"
+    )
+
+
 def dates_in_retention(
     requested: Sequence[dt.date], *, newest_held: dt.date | None, days: int, explicit: bool
 ) -> tuple[list[dt.date], dt.date]:
@@ -113,11 +135,7 @@ def dates_in_retention(
     cutoff = retention_cutoff(newest, days=days)
     expired = [d for d in requested if d < cutoff]
     if expired and explicit:
-        more = f" (and {len(expired) - 1} more)" if len(expired) > 1 else ""
-        raise RetentionError(
-            f"{expired[0]}{more} is older than privacy.retention_days ({days}): silver keeps local dates from "
-            f"{cutoff} on, older pseudonymous data is deleted, and its gold stays as published; nothing was written"
-        )
+        raise _expired(expired, days=days, first=cutoff, what="local dates")
     kept = [d for d in requested if d >= cutoff]
     if not kept:
         raise RetentionError(f"every landing date is older than {cutoff} (privacy.retention_days {days}): nothing run")

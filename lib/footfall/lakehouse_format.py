@@ -1,0 +1,99 @@
+"""The lakehouse's format version: a footfall release reads and writes one format, never a mix of two.
+
+`<lakehouse>/_footfall_format.json` holds the format the lakehouse is in. A run on a new lakehouse writes the
+release's format before its first commit. A lakehouse in an older format (a lakehouse with tables and no file is
+format 0: written before footfall recorded one) is refused with one line naming `footfall migrate`, and one in a
+newer format with one line naming the release to use; nothing is written either way. `footfall migrate` applies the
+migrations one format at a time, and records each step when it is done, so a killed migration goes on from the
+last step that completed; each step must be idempotent (docs/operations.md, "Upgrades").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from footfall import schemas as S
+
+# The format this release reads and writes. Raise it with a migration to it in MIGRATIONS, when a change makes
+# a lakehouse of the previous format wrong to read or to add to.
+FORMAT = 1
+FORMAT_FILE = "_footfall_format.json"
+LAYERS = (S.SILVER, S.GOLD, S.QUALITY)
+
+
+class FormatError(RuntimeError):
+    """The lakehouse is in another format than this footfall's: nothing was written."""
+
+
+def _adopt(lakehouse: Path) -> None:
+    """Format 0 to 1: a lakehouse written before formats were recorded, by a release that needs no rebuild (the
+    last changes that did: pseudonym periods, gold log statistics, partitioned homes, docs/privacy.md). Nothing
+    to rewrite: the step records the format."""
+
+
+# to format n from format n - 1
+MIGRATIONS: Mapping[int, Callable[[Path], None]] = {1: _adopt}
+
+
+def format_path(lakehouse: Path) -> Path:
+    return Path(lakehouse) / FORMAT_FILE
+
+
+def _has_tables(lakehouse: Path) -> bool:
+    return any(any((Path(lakehouse) / layer).glob("*/_delta_log")) for layer in LAYERS)
+
+
+def stored_format(lakehouse: Path) -> int | None:
+    """Return the lakehouse's format: its file's, 0 when it has tables but no file, None when it is new."""
+    path = format_path(lakehouse)
+    if path.is_file():
+        return int(json.loads(path.read_text())["format"])
+    return 0 if _has_tables(lakehouse) else None
+
+
+def _record(lakehouse: Path, version: int) -> None:
+    # write and rename: a reader sees the old file or the new one, never half of one
+    path = format_path(lakehouse)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".tmp")
+    partial.write_text(json.dumps({"format": version}) + "\n")
+    os.replace(partial, path)
+
+
+def ensure_format(lakehouse: Path, *, release: int = FORMAT) -> None:
+    """Record `release` on a new lakehouse; raise FormatError unless the lakehouse is in that format already."""
+    stored = stored_format(lakehouse)
+    if stored is None:
+        _record(lakehouse, release)
+    elif stored < release:
+        raise FormatError(
+            f"lakehouse {lakehouse} is in format {stored}, this footfall reads and writes format {release}: run "
+            "`footfall migrate --config <config>` first (docs/operations.md, Upgrades); nothing was written"
+        )
+    elif stored > release:
+        raise FormatError(
+            f"lakehouse {lakehouse} is in format {stored}, written by a newer footfall than this one (format "
+            f"{release}): run that release or a newer one; nothing was written"
+        )
+
+
+def migrate(
+    lakehouse: Path, *, release: int = FORMAT, migrations: Mapping[int, Callable[[Path], None]] = MIGRATIONS
+) -> list[int]:
+    """Bring the lakehouse to format `release`, one step at a time; return the formats migrated to (none when it
+    is there already, or new: a new lakehouse is recorded at `release`)."""
+    stored = stored_format(lakehouse)
+    if stored is None:
+        _record(lakehouse, release)
+        return []
+    if stored > release:
+        ensure_format(lakehouse, release=release)  # raises: a newer format
+    done = []
+    for step in range(stored + 1, release + 1):
+        migrations[step](lakehouse)
+        _record(lakehouse, step)
+        done.append(step)
+    return done

@@ -1,0 +1,87 @@
+"""The lakehouse's format version: a new lakehouse records this release's; another format is refused or migrated."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from footfall.cli import EXIT_FORMAT, exit_code_of, main
+from footfall.lakehouse_format import FORMAT, FormatError, ensure_format, format_path, migrate, stored_format
+
+
+def _old_lakehouse(root: Path) -> Path:
+    """A lakehouse as a release before formats left it: tables, no format file."""
+    lakehouse = root / "lake"
+    (lakehouse / "silver" / "events" / "_delta_log").mkdir(parents=True)
+    return lakehouse
+
+
+def test_a_new_lakehouse_records_this_release_format_and_is_then_accepted(tmp_path: Path) -> None:
+    lakehouse = tmp_path / "lake"
+    assert stored_format(lakehouse) is None
+    ensure_format(lakehouse)
+    assert json.loads(format_path(lakehouse).read_text()) == {"format": FORMAT}
+    ensure_format(lakehouse)  # the same format: accepted, unchanged
+    assert stored_format(lakehouse) == FORMAT
+
+
+def test_an_older_or_a_newer_format_is_refused_in_one_line_with_exit_11(tmp_path: Path) -> None:
+    old = _old_lakehouse(tmp_path / "a")
+    with pytest.raises(
+        FormatError, match=r"is in format 0, this footfall reads and writes format 1: run `footfall migrate"
+    ) as caught:
+        ensure_format(old)
+    assert exit_code_of(caught.value) == EXIT_FORMAT == 11
+    assert not format_path(old).exists(), "a refused lakehouse must not be written to"
+    newer = tmp_path / "b"
+    newer.mkdir()
+    format_path(newer).write_text(json.dumps({"format": FORMAT + 1}))
+    with pytest.raises(FormatError, match="written by a newer footfall"):
+        ensure_format(newer)
+    with pytest.raises(FormatError, match="written by a newer footfall"):
+        migrate(newer)
+
+
+def test_migrate_applies_each_step_once_in_order_and_a_killed_migration_goes_on_from_its_last_step(
+    tmp_path: Path,
+) -> None:
+    lakehouse = _old_lakehouse(tmp_path)
+    applied: list[int] = []
+    fail_at = {3}
+
+    def step(n: int):
+        def run(_: Path) -> None:
+            if n in fail_at:
+                raise RuntimeError(f"killed in step {n}")
+            applied.append(n)
+
+        return run
+
+    steps = {n: step(n) for n in (1, 2, 3)}
+    with pytest.raises(RuntimeError, match="killed in step 3"):
+        migrate(lakehouse, release=3, migrations=steps)
+    assert applied == [1, 2] and stored_format(lakehouse) == 2
+    fail_at.clear()
+    assert migrate(lakehouse, release=3, migrations=steps) == [3]
+    assert applied == [1, 2, 3] and stored_format(lakehouse) == 3
+    assert migrate(lakehouse, release=3, migrations=steps) == []  # idempotent
+    assert applied == [1, 2, 3]
+
+
+def test_footfall_run_on_an_unmigrated_lakehouse_exits_11_before_spark_starts_and_migrate_lets_it_through(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lakehouse = _old_lakehouse(tmp_path)
+    (tmp_path / "landing" / "events" / "event_date=2026-03-07").mkdir(parents=True)
+    config = tmp_path / "c.yaml"
+    config.write_text(f"landing: {tmp_path / 'landing'}\nlakehouse: {lakehouse}\n")
+    monkeypatch.setenv("FOOTFALL_PSEUDONYM_KEY", "k" * 64)
+    with pytest.raises(SystemExit) as exited:
+        main(["run", "--config", str(config), "--start", "2026-03-07"])
+    assert exited.value.code == EXIT_FORMAT
+    with pytest.raises(SystemExit) as exited:
+        main(["migrate", "--config", str(config)])
+    assert exited.value.code == 0
+    assert stored_format(lakehouse) == FORMAT
