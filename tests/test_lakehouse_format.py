@@ -85,3 +85,21 @@ def test_footfall_run_on_an_unmigrated_lakehouse_exits_11_before_spark_starts_an
         main(["migrate", "--config", str(config)])
     assert exited.value.code == 0
     assert stored_format(lakehouse) == FORMAT
+
+
+def test_the_threads_of_a_run_record_the_format_of_a_new_lakehouse_at_once(tmp_path: Path) -> None:
+    """A run's first writes go in threads, each through lakehouse.write: they all record the format together (each
+    renamed one shared temporary file before, and all but the first failed), and none sees a table without it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    for attempt in range(20):
+        lakehouse = tmp_path / f"lake{attempt}"
+
+        def first_write(n: int, lakehouse: Path = lakehouse) -> None:
+            ensure_format(lakehouse)
+            (lakehouse / "silver" / f"t{n}" / "_delta_log").mkdir(parents=True)
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(first_write, range(8)))
+        assert stored_format(lakehouse) == FORMAT
+        assert [p.name for p in lakehouse.iterdir() if p.is_file()] == [format_path(lakehouse).name]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -48,19 +49,23 @@ def _has_tables(lakehouse: Path) -> bool:
 
 def stored_format(lakehouse: Path) -> int | None:
     """Return the lakehouse's format: its file's, 0 when it has tables but no file, None when it is new."""
+    # Tables first, the file after: a write records the format before it creates a table, so a table seen here
+    # means its file is there too, also when another thread of the run wrote both in between.
+    has_tables = _has_tables(lakehouse)
     path = format_path(lakehouse)
     if path.is_file():
         return int(json.loads(path.read_text())["format"])
-    return 0 if _has_tables(lakehouse) else None
+    return 0 if has_tables else None
 
 
 def _record(lakehouse: Path, version: int) -> None:
-    # write and rename: a reader sees the old file or the new one, never half of one
+    # write and rename: a reader sees the old file or the new one, never half of one. Each writer has a file of its
+    # own to rename: the threads of a run's first writes record the same format at once.
     path = format_path(lakehouse)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".tmp")
-    partial.write_text(json.dumps({"format": version}) + "\n")
-    os.replace(partial, path)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{FORMAT_FILE}.", delete=False) as handle:
+        handle.write(json.dumps({"format": version}) + "\n")
+    os.replace(handle.name, path)
 
 
 def ensure_format(lakehouse: Path, *, release: int = FORMAT) -> None:
