@@ -14,7 +14,7 @@ AF_CONSTRAINTS := orchestration/constraints-airflow.txt
 MVN := mvn -q -B -f jars/pom.xml
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: help setup airflow run demo-large test test-heavy test-notebooks test-airflow lint bench bench-accuracy bench-skew kill-test package test-cluster test-memory test-kill lock clean
+.PHONY: help setup airflow run demo-large test test-heavy test-notebooks test-airflow lint bench bench-accuracy bench-skew kill-test soak package test-cluster test-memory test-kill lock clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -84,6 +84,9 @@ bench-skew: setup ## mobility's time on the default city with and without 10 SIM
 
 kill-test: setup ## SIGKILL 24 daily runs inside every stage and VACUUM: no partial state, every next run converges (bench/results/kill.md)
 	$(BIN)/python tests/killharness.py --trials $(or $(TRIALS),24)
+
+soak: setup ## sixty daily runs in a row on a small city, with rotation, objections, late data, a new inventory, weekly maintain (docs/soak.png, bench/results/soak.json; about an hour)
+	$(BIN)/python bench/soak.py --days $(or $(DAYS),60)
 
 lint: setup ## ruff and mypy on lib/
 	$(BIN)/ruff check lib tests jobs bench orchestration notebooks

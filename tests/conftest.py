@@ -138,6 +138,7 @@ _LONG_FIRST = (
     "test_pipeline.py",  # reads the batch
     "test_daily_order.py",  # the batch's days in order, from Friday alone
     "test_forget_pending.py",  # an objection on Friday alone
+    "test_maintenance.py",  # maintenance of Friday alone
     "test_forget_late.py",
     "test_mobility_evaluate.py",
     "test_forget_dates.py",

@@ -213,3 +213,13 @@ def test_dag_run_publishes_the_gold_of_its_day(
             # a table may be empty (no flow between malls on a small city); none holds another date
             assert {r[0] for r in gold.select(S.DATE).distinct().collect()} <= {DAY}, f"{table}: not only {DAY}"
     assert rows[S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE] > 0, f"no gold for {DAY}: {rows}"
+
+    # The weekly maintenance DAG (orchestration/dags/footfall_maintain.py) on the same lakehouse: it runs, and the
+    # newest publication reads the same gold.
+    maintain_run, maintain_seconds = _run(
+        [AIRFLOW, "dags", "test", "footfall_maintain", LOGICAL_DATE], airflow_env, tmp_path
+    )
+    record_property("airflow_maintain_dags_test_seconds", round(maintain_seconds, 1))
+    maintain_log = maintain_run.stdout + maintain_run.stderr
+    assert "jobs/maintain.py" in maintain_log and "state=success" in maintain_log, maintain_log[-4000:]
+    assert assert_gold_of_day_equal(spark, airflow_lakehouse, daily_batch, DAY) == rows

@@ -10,7 +10,15 @@ from pyspark.sql import SparkSession
 from pyspark.testing import assertDataFrameEqual
 
 from footfall import schemas as S
-from footfall.lakehouse import GOLD_TABLES, SILVER_TABLES, gold_path, read_table, table_properties, vacuum_now
+from footfall.lakehouse import (
+    GOLD_TABLES,
+    SILVER_TABLES,
+    gold_path,
+    maintenance_properties,
+    read_table,
+    table_properties,
+    vacuum_now,
+)
 from footfall.publish.gold import write_gold
 
 HOURLY = S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE
@@ -72,6 +80,7 @@ def test_gold_tables_collect_no_column_stats_and_silver_keeps_its_own() -> None:
         assert table_properties(table) == {
             "delta.enableDeletionVectors": "false",
             "delta.dataSkippingNumIndexedCols": "0",
+            **maintenance_properties(table),  # no statistics setting among them
         }
     stays = table_properties(SILVER_TABLES[S.SILVER_STAYS_TABLE])
     assert S.PSEUDO_ID not in stays["delta.dataSkippingStatsColumns"].split(",")

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from pyspark.sql import SparkSession
 
 from footfall.cli import EXIT_FORMAT, exit_code_of, main
 from footfall.lakehouse_format import FORMAT, FormatError, ensure_format, format_path, migrate, stored_format
@@ -30,7 +31,7 @@ def test_a_new_lakehouse_records_this_release_format_and_is_then_accepted(tmp_pa
 def test_an_older_or_a_newer_format_is_refused_in_one_line_with_exit_11(tmp_path: Path) -> None:
     old = _old_lakehouse(tmp_path / "a")
     with pytest.raises(
-        FormatError, match=r"is in format 0, this footfall reads and writes format 1: run `footfall migrate"
+        FormatError, match=rf"is in format 0, this footfall reads and writes format {FORMAT}: run `footfall migrate"
     ) as caught:
         ensure_format(old)
     assert exit_code_of(caught.value) == EXIT_FORMAT == 11
@@ -103,3 +104,56 @@ def test_the_threads_of_a_run_record_the_format_of_a_new_lakehouse_at_once(tmp_p
             list(pool.map(first_write, range(8)))
         assert stored_format(lakehouse) == FORMAT
         assert [p.name for p in lakehouse.iterdir() if p.is_file()] == [format_path(lakehouse).name]
+
+
+# A lakehouse written by the release of format 1 (6f17c91): `footfall generate --subscribers 250 --days 1 --start
+# 2026-03-06 --seed 11`, then `footfall run` with tests/daily.py's config and these settings (coarse coverage tiles
+# keep it at 2.5 MB) under the test key. GX's HTML data docs were left out; every table is as that release wrote it.
+FIXTURE = Path(__file__).parent / "fixtures" / "lakehouse-format-1"
+FIXTURE_DAY = "2026-03-06"
+FIXTURE_SETTINGS = {"spatial": {"coverage": {"tile_m": 250, "margin_m": 250, "home_tile_m": 1000}}}
+
+
+@pytest.mark.integration
+def test_a_lakehouse_of_format_1_migrates_to_this_format_with_the_same_gold_and_nothing_to_rebuild(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    import datetime as dt
+    import shutil
+
+    from delta.tables import DeltaTable
+    from pyspark.testing import assertDataFrameEqual
+    from tests.daily import daily_config, read_gold
+
+    from footfall.lakehouse import GOLD_TABLES, PUBLICATIONS, QUALITY_TABLES, SILVER_TABLES, maintenance_properties
+    from footfall.mobility.job import mobility_fingerprints
+    from footfall.publish.job import publish_fingerprint
+
+    lake = tmp_path / "lakehouse"
+    shutil.copytree(FIXTURE, lake)
+    config = daily_config(tmp_path / "landing", lake, **FIXTURE_SETTINGS)
+    day = dt.date.fromisoformat(FIXTURE_DAY)
+    assert stored_format(lake) == 1
+    with pytest.raises(FormatError, match="footfall migrate"):
+        ensure_format(lake)
+    gold = {t: (df.schema, df.collect()) for t, df in read_gold(spark, lake).items()}
+    assert sum(len(rows) for _, rows in gold.values()) > len(gold), "the fixture publishes rows beyond its zones"
+    fingerprints = (mobility_fingerprints(spark, config, dates=[day]), publish_fingerprint(spark, config))
+
+    assert migrate(lake) == list(range(2, FORMAT + 1))
+
+    assert stored_format(lake) == FORMAT
+    ensure_format(lake)  # accepted now
+    tables = [*SILVER_TABLES.values(), *GOLD_TABLES.values(), PUBLICATIONS, *QUALITY_TABLES.values()]
+    present = [t for t in tables if (Path(t.path(lake)) / "_delta_log").is_dir()]
+    assert len(present) > 30
+    for table in present:
+        detail = DeltaTable.forPath(spark, table.path(lake)).detail().first()
+        assert detail is not None
+        assert maintenance_properties(table).items() <= detail["properties"].items(), table.name
+    for table, df in read_gold(spark, lake).items():
+        schema, rows = gold[table]
+        assertDataFrameEqual(df, spark.createDataFrame(rows, schema), checkRowOrder=False)
+    # a property commit changes no row: the next run finds every stage built from what it reads now
+    assert (mobility_fingerprints(spark, config, dates=[day]), publish_fingerprint(spark, config)) == fingerprints
+    assert migrate(lake) == []

@@ -352,6 +352,35 @@ def migrate(config: ConfigOption = Path("conf/local.yaml")) -> None:
 
 
 @app.command()
+def maintain(config: ConfigOption = Path("conf/local.yaml")) -> None:
+    """Compact every table's small files (OPTIMIZE) and delete the files no version of the last 7 days reads,
+    orphans of killed writes included; weekly, under the run lock (docs/operations.md, Maintenance). Changes no row:
+    the next run rebuilds nothing."""
+    import uuid
+
+    from footfall.maintenance import run_maintain
+    from footfall.runlock import run_lock
+    from footfall.session import get_spark
+
+    cfg = load_config(config)
+    run_id = uuid.uuid4().hex
+    with run_lock(Path(cfg.lakehouse), run_id=run_id):
+        ensure_format(Path(cfg.lakehouse))
+        spark = get_spark("footfall-maintain", catalog=cfg.catalog)
+        report = run_maintain(spark, cfg, run_id=run_id)
+    changed = sum(1 for removed, _ in report.compacted.values() if removed)
+    published = f"; gold republished as publication {report.publication}" if report.publication else ""
+    dropped = f"; gold history drop finished: {', '.join(report.history_dropped)}" if report.history_dropped else ""
+    console.print(
+        f"maintain run {run_id}: compacted {changed} of {len(report.compacted)} tables ({report.files_removed:,} "
+        f"files into {report.files_added:,}); vacuumed {len(report.vacuumed)} tables at their 7-day retention"
+        f"{published}{dropped}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command()
 def spatial(
     config: ConfigOption = Path("conf/local.yaml"),
     force: Annotated[bool, typer.Option(help="rebuild even when the inputs' content hash is unchanged")] = False,

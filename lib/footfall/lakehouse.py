@@ -137,6 +137,24 @@ def table_exists(spark: SparkSession, path: str) -> bool:
     return bool(DeltaTable.isDeltaTable(spark, path))
 
 
+# Maintenance settings per table (docs/operations.md, "Maintenance"). Files a commit removed stay 7 days for the
+# readers of older versions: `footfall maintain` vacuums at this retention (the privacy VACUUMs at 0). The log keeps
+# 30 days of commits in silver and quality (a rerun finds the fingerprints of its dates there), 7 in gold, whose
+# log holds each file's row count: after a republication the counts of withdrawn cells go with it within a
+# checkpoint interval. A checkpoint every 10 commits (Delta's default, stated) bounds the commit files a reader
+# replays; a daily run adds 1 to 3 commits per table.
+MAINTENANCE_PROPERTIES = {
+    "delta.deletedFileRetentionDuration": "interval 7 days",
+    "delta.checkpointInterval": "10",
+}
+LOG_RETENTION = {S.SILVER: "interval 30 days", S.QUALITY: "interval 30 days", S.GOLD: "interval 7 days"}
+
+
+def maintenance_properties(table: Table) -> dict[str, str]:
+    """Return the maintenance properties of a table (above): the same for every table but the log's retention."""
+    return {**MAINTENANCE_PROPERTIES, "delta.logRetentionDuration": LOG_RETENTION[table.layer]}
+
+
 def table_properties(table: Table) -> dict[str, str]:
     """Return the Delta properties a table is created with.
 
@@ -149,15 +167,17 @@ def table_properties(table: Table) -> dict[str, str]:
     (`dataSkippingStatsColumns` would override the 0 indexed columns: gold must not have it.)
     """
     if table.layer == S.GOLD:
-        return {"delta.enableDeletionVectors": "false", "delta.dataSkippingNumIndexedCols": "0"}
-    if S.PSEUDO_ID not in table.schema.names:
-        return {"delta.enableDeletionVectors": "false"}
-    stats = [
-        f.name
-        for f in table.schema.fields
-        if f.name not in (table.partition, S.PSEUDO_ID) and isinstance(f.dataType, STATS_TYPES)
-    ]
-    return {"delta.enableDeletionVectors": "false", "delta.dataSkippingStatsColumns": ",".join(stats)}
+        own = {"delta.enableDeletionVectors": "false", "delta.dataSkippingNumIndexedCols": "0"}
+    elif S.PSEUDO_ID not in table.schema.names:
+        own = {"delta.enableDeletionVectors": "false"}
+    else:
+        stats = [
+            f.name
+            for f in table.schema.fields
+            if f.name not in (table.partition, S.PSEUDO_ID) and isinstance(f.dataType, STATS_TYPES)
+        ]
+        own = {"delta.enableDeletionVectors": "false", "delta.dataSkippingStatsColumns": ",".join(stats)}
+    return own | maintenance_properties(table)
 
 
 LOG_DIR = "_delta_log"
@@ -386,6 +406,32 @@ def table_version(spark: SparkSession, path: str) -> int | None:
         return None
     row = DeltaTable.forPath(spark, path).history(1).select("version").first()
     return None if row is None else int(row["version"])
+
+
+# Commits that change no row: compaction, properties, VACUUM's own. A table's data version skips them.
+MAINTENANCE_OPERATIONS = frozenset({"OPTIMIZE", "SET TBLPROPERTIES", "VACUUM START", "VACUUM END"})
+
+
+def data_version(spark: SparkSession, path: str) -> int | None:
+    """Return the newest version of the table at `path` whose commit changed its rows or schema (None when there is
+    no table): what a fingerprint of the table's contents holds, so `footfall maintain` compacting it (OPTIMIZE,
+    maintenance.py) makes no run rebuild what reads it.
+
+    When the log no longer holds such a commit (Delta removed commit files older than its log retention once a
+    checkpoint covered them), the oldest version it holds stands in: that changes only when the log is cleaned up
+    again, and then the readers rebuild once, to the same rows.
+    """
+    found = commit_log.versions(path)
+    if found is not None:  # a local table: its commit files, newest first, no Spark job
+        for version in found:
+            if commit_log.commit_info(path, version).get("operation") not in MAINTENANCE_OPERATIONS:
+                return version
+        return found[-1] if found else None
+    if not table_exists(spark, path):
+        return None
+    history = DeltaTable.forPath(spark, path).history().select("version", "operation").collect()
+    changed = [int(r["version"]) for r in history if r["operation"] not in MAINTENANCE_OPERATIONS]
+    return max(changed) if changed else min((int(r["version"]) for r in history), default=None)
 
 
 USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"

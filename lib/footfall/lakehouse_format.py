@@ -20,7 +20,7 @@ from footfall import schemas as S
 
 # The format this release reads and writes. Raise it with a migration to it in MIGRATIONS, when a change makes
 # a lakehouse of the previous format wrong to read or to add to.
-FORMAT = 1
+FORMAT = 2
 FORMAT_FILE = "_footfall_format.json"
 LAYERS = (S.SILVER, S.GOLD, S.QUALITY)
 
@@ -35,8 +35,27 @@ def _adopt(lakehouse: Path) -> None:
     to rewrite: the step records the format."""
 
 
+def _maintenance_properties(lakehouse: Path) -> None:
+    """Format 1 to 2: every table gets the maintenance properties a new one is created with (the retention of
+    removed files and of the log, the checkpoint interval; lakehouse.maintenance_properties). A property commit
+    changes no row: no fingerprint moves (lakehouse.data_version), gold and silver read the same. Idempotent: setting a
+    property to the value it has commits the same value again."""
+    from footfall import commit_log
+    from footfall.lakehouse import GOLD_TABLES, PUBLICATIONS, QUALITY_TABLES, SILVER_TABLES, maintenance_properties
+    from footfall.session import get_spark
+
+    spark = None
+    for table in (*SILVER_TABLES.values(), *GOLD_TABLES.values(), PUBLICATIONS, *QUALITY_TABLES.values()):
+        path = table.path(lakehouse)
+        if not commit_log.versions(path):  # no table, or one whose creation never committed
+            continue
+        spark = spark or get_spark("footfall-migrate")
+        settings = ", ".join(f"'{key}' = '{value}'" for key, value in sorted(maintenance_properties(table).items()))
+        spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({settings})")
+
+
 # to format n from format n - 1
-MIGRATIONS: Mapping[int, Callable[[Path], None]] = {1: _adopt}
+MIGRATIONS: Mapping[int, Callable[[Path], None]] = {1: _adopt, 2: _maintenance_properties}
 
 
 def format_path(lakehouse: Path) -> Path:

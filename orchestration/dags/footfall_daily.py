@@ -13,29 +13,10 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime, timedelta
-from glob import glob
-from pathlib import Path
 
-from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import DAG
 from airflow.timetables.interval import CronDataIntervalTimetable
-
-# The DAG runs from the repo checkout, so everything it needs is found from there, not from Airflow's venv.
-REPO = Path(os.environ.get("FOOTFALL_HOME", Path(__file__).resolve().parents[2])).resolve()
-VENV = REPO / ".venv"
-CONFIG = REPO / os.environ.get("FOOTFALL_CONFIG", "conf/local.yaml")  # an absolute value replaces REPO
-
-# spark-submit started from Airflow's venv sees neither the project's pyspark nor its Python (exit 127):
-# point it at the project venv explicitly.
-SPARK_ENV = {
-    "SPARK_HOME": os.environ.get("FOOTFALL_SPARK_HOME", str(VENV / "lib/python3.11/site-packages/pyspark")),
-    "PYSPARK_PYTHON": str(VENV / "bin/python"),
-}
-if os.environ.get("JAVA_HOME"):
-    SPARK_ENV["JAVA_HOME"] = os.environ["JAVA_HOME"]
-# FOOTFALL_PSEUDONYM_KEY is deliberately not in env_vars: env_vars is a template field, so Airflow would store
-# the rendered key in its database and show it in the UI (its name matches no masked word). spark-submit
-# inherits the worker's environment (the hook copies os.environ under env_vars), which passes the key through.
+from footfall_tasks import footfall_task
 
 with DAG(
     dag_id="footfall_daily",
@@ -48,19 +29,4 @@ with DAG(
     default_args={"retries": int(os.environ.get("FOOTFALL_RETRIES", "2")), "retry_delay": timedelta(minutes=5)},
     tags=["footfall"],
 ) as dag:
-    SparkSubmitOperator(
-        task_id="footfall_run",
-        conn_id="spark_default",  # the master lives in the connection, so one DAG serves local and cluster
-        application=str(REPO / "jobs/run_pipeline.py"),
-        application_args=["--config", str(CONFIG), "--start", "{{ ds }}"],
-        spark_binary=os.environ.get("FOOTFALL_SPARK_SUBMIT", str(VENV / "bin/spark-submit")),
-        jars=",".join(sorted(glob(str(REPO / "jars/lib/*.jar")))),
-        env_vars=SPARK_ENV,
-        # footfall's log4j2 config: the task log shows footfall's lines, not the JVM's warnings
-        conf={
-            "spark.driver.extraJavaOptions": (
-                f"-Duser.timezone=UTC -Dlog4j2.configurationFile={REPO / 'conf/log4j2.properties'}"
-            )
-        },
-        name="footfall-daily",
-    )
+    footfall_task(task_id="footfall_run", job="run_pipeline", args=["--start", "{{ ds }}"], name="footfall-daily")

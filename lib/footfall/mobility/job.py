@@ -27,12 +27,12 @@ from footfall.lakehouse import (
     SILVER_TABLES,
     Table,
     commit_metadatas,
+    data_version,
     read_arrow,
     read_rows,
     read_table,
     silver_path,
     table_exists,
-    table_version,
 )
 from footfall.mobility.buckets import BUCKET, device_bucket
 from footfall.mobility.calendar import iso_week, iso_week_dates
@@ -109,7 +109,7 @@ def _built_from(spark: SparkSession, config: Config) -> tuple[dict[str, Any], di
     """Return what every mobility row builds from beside its events (the spatial tables' versions, the mobility
     rules and settings), and the ingest fingerprint of each UTC event date silver holds."""
     versions = {
-        t.name: table_version(spark, t.path(config.lakehouse)) for t in STAGE.inputs if t.name != S.SILVER_EVENTS_TABLE
+        t.name: data_version(spark, t.path(config.lakehouse)) for t in STAGE.inputs if t.name != S.SILVER_EVENTS_TABLE
     }
     settings = {
         "versions": versions,

@@ -30,6 +30,7 @@ from footfall.lakehouse import (
     PUBLICATIONS,
     QUALITY_TABLES,
     commit_metadata,
+    data_version,
     ensure_table,
     gold_dates,
     gold_path,
@@ -153,7 +154,7 @@ def read_silver_inputs(
 
 
 def _input_versions(spark: SparkSession, lakehouse: Path) -> dict[str, int | None]:
-    return {t.name: table_version(spark, t.path(lakehouse)) for t in TRACED}
+    return {t.name: data_version(spark, t.path(lakehouse)) for t in TRACED}
 
 
 def publish_fingerprint(spark: SparkSession, config: Config) -> str:

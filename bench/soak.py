@@ -1,0 +1,312 @@
+"""Sixty daily runs in a row: `make soak` (docs/operations.md, "Sixty days in a row").
+
+A small city is generated once for every day, then handed to footfall day by day, as an operator's export arrives:
+each day its UTC event partition lands, and `footfall run --start D` runs in a fresh process, as the scheduler runs
+it. Along the way:
+- the pseudonym key rotates every `--period` days (privacy.pseudonym_period_days);
+- retention keeps `--retention` days (privacy.retention_days), so the window fills early and old dates leave it;
+- customers object (subscribers.csv `opted_out`), one of them back-dated to a date already published;
+- a partition arrives late: part of one date's events lands a day after the rest;
+- the cell inventory changes once (one cell moves);
+- `footfall maintain` runs after every Sunday's run.
+
+Per day it records the run's seconds, data files and `_delta_log` bytes per table, and silver rows; it plots them
+(docs/soak.png) and writes bench/results/soak.json and soak.md. After the last day it checks that gold of the
+dates still in retention equals one batch run over the same inputs, and that no objector's pseudonym nor an expired
+pseudonym is in any file of the lakehouse, current or not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+FOOTFALL = Path(sys.executable).parent / "footfall"
+KEY = "footfall-soak-key-0123456789abcdef-not-a-secret"
+STATIC = ("cells.csv", "districts.geojson", "zones.geojson", "market_share.csv", "generation.json")
+
+
+def _run(args: list[str], *, log: Path) -> float:
+    """Run a footfall command in a fresh process; return its wall seconds; raise with the log's tail on failure."""
+    env = {**os.environ, "CI": "true", "FOOTFALL_PSEUDONYM_KEY": KEY}
+    began = time.monotonic()
+    proc = subprocess.run([str(FOOTFALL), *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    seconds = time.monotonic() - began
+    log.write_text(proc.stdout + proc.stderr)
+    if proc.returncode:
+        raise RuntimeError(
+            f"footfall {' '.join(args)} exited {proc.returncode}:\n{(proc.stdout + proc.stderr)[-3000:]}"
+        )
+    return round(seconds, 1)
+
+
+def _config(work: Path, *, landing: Path, lakehouse: Path, retention: int, period: int) -> Path:
+    config = yaml.safe_load((ROOT / "conf" / "local.yaml").read_text())
+    config["landing"], config["lakehouse"] = str(landing), str(lakehouse)
+    config["privacy"]["pseudonym_key_file"] = str(work / "no-key-file")  # the key comes from the environment
+    config["privacy"]["pseudonym_period_days"] = period
+    config["privacy"]["retention_days"] = retention
+    path = work / f"{lakehouse.name}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _table_stats(lakehouse: Path) -> dict[str, dict[str, int]]:
+    """Per table (layer/name): data files on disk, `_delta_log` bytes, and rows of the current version."""
+    from deltalake import DeltaTable
+
+    found = {}
+    for log in sorted(lakehouse.glob("*/*/_delta_log")):
+        table = log.parent
+        files = sum(1 for p in table.rglob("*.parquet") if "_delta_log" not in p.parts)
+        log_bytes = sum(p.stat().st_size for p in log.rglob("*") if p.is_file())
+        try:
+            actions = DeltaTable(str(table)).get_add_actions(flatten=True)
+            rows = int(sum(v or 0 for v in actions.column("num_records").to_pylist()))
+        except Exception:  # a table whose creation never committed
+            rows = 0
+        found[f"{table.parent.name}/{table.name}"] = {"files": files, "log_bytes": log_bytes, "rows": rows}
+    return found
+
+
+def _pseudonyms(msisdn: str, periods: range) -> set[str]:
+    """Return the pseudonyms of a customer over `periods` (ingest/pseudonym.py: HMAC-SHA256 under each period's
+    key; the padded keys there are RFC 2104's own padding)."""
+    from footfall.ingest.pseudonym import MasterKey
+
+    key = MasterKey(KEY.encode(), source="soak")
+    return {hmac.new(key.period_key(i), msisdn.encode(), hashlib.sha256).hexdigest() for i in periods}
+
+
+def _strings_in_files(lakehouse: Path, wanted: set[str]) -> list[str]:
+    """Return every parquet file of the lakehouse (current or not) that holds one of `wanted` in a string column."""
+    hits = []
+    for path in lakehouse.rglob("*.parquet"):
+        if "_delta_log" in path.parts:
+            continue
+        table = pq.read_table(path)
+        for name, column in zip(table.column_names, table.columns, strict=True):
+            if str(column.type) in ("string", "large_string") and wanted & set(column.to_pylist()):
+                hits.append(f"{path.relative_to(lakehouse)}:{name}")
+    return hits
+
+
+def _subscribers(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _write_subscribers(path: Path, rows: list[dict[str, str]]) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--days", type=int, default=60)
+    parser.add_argument("--subscribers", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--start", default="2026-01-05")  # a Monday
+    parser.add_argument("--retention", type=int, default=14)
+    parser.add_argument("--period", type=int, default=14)
+    parser.add_argument("--out", type=Path, default=ROOT / "data" / "soak")
+    parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "soak.png")
+    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
+    args = parser.parse_args()
+
+    from footfall.ingest.pseudonym import period_index
+
+    first = dt.date.fromisoformat(args.start)
+    days = [first + dt.timedelta(days=i) for i in range(args.days)]
+    source = args.out / "source"
+    args.out.mkdir(parents=True, exist_ok=True)
+    if not (source / "generation.json").is_file():
+        # one day more than the runs: the last local date reaches into the next UTC date
+        _run(
+            [
+                "generate", "--out", str(source), "--subscribers", str(args.subscribers),
+                "--days", str(args.days + 1), "--start", (first - dt.timedelta(days=1)).isoformat(),
+                "--seed", str(args.seed),
+            ],
+            log=args.out / "generate.log",
+        )  # fmt: skip
+    work = args.out / "run"
+    shutil.rmtree(work, ignore_errors=True)
+    landing, events = work / "landing", work / "landing" / "events"
+    events.mkdir(parents=True)
+    for name in STATIC:
+        shutil.copy(source / name, landing / name)
+    subscribers = _subscribers(source / "subscribers.csv")
+    _write_subscribers(landing / "subscribers.csv", subscribers)
+    config = _config(work, landing=landing, lakehouse=work / "lakehouse", retention=args.retention, period=args.period)
+
+    # the events along the way (day numbers count from 1)
+    objectors: dict[int, tuple[str, dt.date]] = {  # day -> (msisdn, opted_out_at)
+        12: (subscribers[3]["msisdn"], days[11]),
+        25: (subscribers[7]["msisdn"], days[9]),  # back-dated: objected on day 10, known on day 25
+        44: (subscribers[11]["msisdn"], days[43]),
+    }
+    late_day, cells_day = 20, 35
+
+    def land(day: dt.date, *, hold_back: bool = False) -> None:
+        """Land UTC partition `day` (the day before, for the first run, too); with hold_back a fifth stays behind."""
+        for utc in (day - dt.timedelta(days=1), day):
+            src, dst = source / "events" / f"event_date={utc}", events / f"event_date={utc}"
+            if dst.exists() or not src.exists():
+                continue
+            dst.mkdir()
+            table = pq.read_table(src)
+            if hold_back and utc == day:
+                cut = table.num_rows * 4 // 5
+                pq.write_table(table.slice(0, cut), dst / "part-00000.parquet")
+                pq.write_table(table.slice(cut), work / "late-part.parquet")
+            else:
+                pq.write_table(table, dst / "part-00000.parquet")
+
+    daily: list[dict[str, Any]] = []
+    for number, day in enumerate(days, start=1):
+        land(day, hold_back=number == late_day)
+        notes = []
+        if number == late_day + 1:  # the held-back fifth of the late day arrives
+            shutil.move(work / "late-part.parquet", events / f"event_date={days[late_day - 1]}" / "part-00001.parquet")
+            notes.append(f"late part of {days[late_day - 1]} landed")
+        if number in objectors:
+            msisdn, at = objectors[number]
+            for row in subscribers:
+                if row["msisdn"] == msisdn:
+                    row["opted_out"], row["opted_out_at"] = "true", f"{at}T09:00:00Z"
+            _write_subscribers(landing / "subscribers.csv", subscribers)
+            notes.append(f"objection dated {at}")
+        if number == cells_day:  # one cell moves 80 m north: a new inventory
+            with (landing / "cells.csv").open(newline="") as handle:
+                cells = list(csv.DictReader(handle))
+            lat = next(k for k in cells[0] if k.lower() in ("lat", "latitude"))
+            cells[0][lat] = f"{float(cells[0][lat]) + 0.0007:.6f}"
+            with (landing / "cells.csv").open("w", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=list(cells[0]))
+                writer.writeheader()
+                writer.writerows(cells)
+            notes.append("cell inventory changed")
+        seconds = _run(["run", "--config", str(config), "--start", day.isoformat()], log=work / f"run-{day}.log")
+        record: dict[str, Any] = {"day": number, "date": day.isoformat(), "run_s": seconds, "notes": notes}
+        if day.weekday() == 6:
+            record["maintain_s"] = _run(["maintain", "--config", str(config)], log=work / f"maintain-{day}.log")
+        record["tables"] = _table_stats(work / "lakehouse")
+        daily.append(record)
+        print(f"day {number} {day}: run {seconds} s {'; '.join(notes)}", flush=True)
+
+    # one batch run over the same inputs, for the dates still in retention
+    from footfall.ingest.retention import retention_cutoff
+
+    cutoff = retention_cutoff(days[-1], days=args.retention)
+    batch = _config(work, landing=landing, lakehouse=work / "batch", retention=args.retention, period=args.period)
+    batch_s = _run(
+        ["run", "--config", str(batch), "--start", cutoff.isoformat(), "--end", days[-1].isoformat()],
+        log=work / "batch.log",
+    )
+    checks = _compare(work / "lakehouse", work / "batch", since=cutoff)
+    every_period = range(
+        period_index(days[0] - dt.timedelta(days=1), period_days=args.period),
+        period_index(days[-1], period_days=args.period) + 1,
+    )
+    objector_ids = set().union(*(_pseudonyms(m, every_period) for m, _ in objectors.values()))
+    expired_periods = range(
+        period_index(days[0] - dt.timedelta(days=1), period_days=args.period),
+        period_index(cutoff, period_days=args.period),
+    )
+    expired_ids = set().union(*(_pseudonyms(r["msisdn"], expired_periods) for r in subscribers))
+    checks["objector_files"] = _strings_in_files(work / "lakehouse", objector_ids)
+    checks["expired_files"] = _strings_in_files(work / "lakehouse" / "silver", expired_ids)
+    _report(daily, checks=checks, batch_s=batch_s, cutoff=cutoff, args=args)
+    if checks["gold_differences"] or checks["objector_files"] or checks["expired_files"]:
+        raise SystemExit(f"soak checks failed: {json.dumps(checks)[:2000]}")
+
+
+def _compare(daily: Path, batch: Path, *, since: dt.date) -> dict[str, Any]:
+    """Gold of the daily lakehouse against the batch's, for dates (and weeks) from `since` on."""
+    from deltalake import DeltaTable
+
+    from footfall import schemas as S
+
+    differences, compared = [], {}
+    for table, (_, partition) in S.GOLD_TABLES.items():
+        frames = []
+        for lake in (daily, batch):
+            df = DeltaTable(str(lake / "gold" / table)).to_pandas()
+            if partition == S.DATE:
+                df = df[df[partition].astype(str) >= since.isoformat()]
+            elif partition == S.WEEK:
+                df = df[df[partition].astype(str) >= f"{since.isocalendar()[0]}-W{since.isocalendar()[1]:02d}"]
+            frames.append(df.sort_values(list(df.columns)).reset_index(drop=True).astype(str))
+        compared[table] = len(frames[1])
+        if not frames[0].equals(frames[1]):
+            differences.append(f"{table}: daily {len(frames[0])} rows, batch {len(frames[1])} rows")
+    return {"gold_rows_compared": compared, "gold_differences": differences}
+
+
+def _report(daily: list[dict[str, Any]], *, checks: dict[str, Any], batch_s: float, cutoff: dt.date, args: Any) -> None:
+    import altair as alt
+    import pandas as pd
+
+    rows = []
+    for record in daily:
+        tables = record["tables"]
+        silver = {k: v for k, v in tables.items() if k.startswith("silver/")}
+        largest = max(tables, key=lambda t: tables[t]["files"])
+        rows.append(
+            {
+                "day": record["day"],
+                "run seconds": record["run_s"],
+                "files, largest table": tables[largest]["files"],
+                "files, all tables": sum(v["files"] for v in tables.values()),
+                "_delta_log MB, all tables": sum(v["log_bytes"] for v in tables.values()) / 1e6,
+                "silver rows (thousands)": sum(v["rows"] for v in silver.values()) / 1e3,
+            }
+        )
+    frame = pd.DataFrame(rows)
+    charts = [
+        alt.Chart(frame, height=120, width=520).mark_line(point=True).encode(x="day:Q", y=f"{column}:Q")
+        for column in frame.columns
+        if column != "day"
+    ]
+    args.plot.parent.mkdir(parents=True, exist_ok=True)
+    alt.vconcat(*charts).properties(title=f"footfall soak: {len(daily)} daily runs").save(str(args.plot))
+    first, last = daily[:10], daily[-10:]
+    largest = max(daily[-1]["tables"], key=lambda t: daily[-1]["tables"][t]["files"])
+    summary = {
+        "settings": {k: str(v) for k, v in vars(args).items()},
+        "retention_cutoff": cutoff.isoformat(),
+        "first_10_run_s": [r["run_s"] for r in first],
+        "last_10_run_s": [r["run_s"] for r in last],
+        "largest_table": largest,
+        "largest_table_files_on_day": {
+            d: daily[d - 1]["tables"].get(largest, {}).get("files") for d in (10, 30, 60) if d <= len(daily)
+        },
+        "batch_s": batch_s,
+        "checks": checks,
+        "days": daily,
+    }
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / "soak.json").write_text(json.dumps(summary, indent=1))
+    print(json.dumps({k: v for k, v in summary.items() if k != "days"}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
