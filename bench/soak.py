@@ -61,6 +61,10 @@ def _config(work: Path, *, landing: Path, lakehouse: Path, retention: int, perio
     config["privacy"]["pseudonym_key_file"] = str(work / "no-key-file")  # the key comes from the environment
     config["privacy"]["pseudonym_period_days"] = period
     config["privacy"]["retention_days"] = retention
+    # a small city publishes little at k = 20: k = 3 (signed off, as in the tests) gives gold rows to compare
+    config["privacy"]["dpo_approved"] = ["publish.k"]
+    config["publish"]["k"] = 3
+    config["publish"]["include_low_resolution"] = True
     path = work / f"{lakehouse.name}.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -129,6 +133,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "data" / "soak")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "soak.png")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--resume", action="store_true", help="go on after the last day a killed soak ran")
     args = parser.parse_args()
 
     from footfall.ingest.pseudonym import period_index
@@ -148,22 +153,27 @@ def main() -> None:
             log=args.out / "generate.log",
         )  # fmt: skip
     work = args.out / "run"
-    shutil.rmtree(work, ignore_errors=True)
     landing, events = work / "landing", work / "landing" / "events"
-    events.mkdir(parents=True)
-    for name in STATIC:
-        shutil.copy(source / name, landing / name)
-    subscribers = _subscribers(source / "subscribers.csv")
-    _write_subscribers(landing / "subscribers.csv", subscribers)
+    done_file = work / "daily.jsonl"  # one record per day run: --resume goes on after the last
+    if not (args.resume and done_file.is_file()):
+        shutil.rmtree(work, ignore_errors=True)
+        events.mkdir(parents=True)
+        for name in STATIC:
+            shutil.copy(source / name, landing / name)
+        _write_subscribers(landing / "subscribers.csv", _subscribers(source / "subscribers.csv"))
+        done_file.write_text("")
+    subscribers = _subscribers(landing / "subscribers.csv")  # with the objections landed so far
     config = _config(work, landing=landing, lakehouse=work / "lakehouse", retention=args.retention, period=args.period)
 
     # the events along the way (day numbers count from 1)
+    consenting = [r["msisdn"] for r in _subscribers(source / "subscribers.csv") if r["opted_out"] != "true"]
+    n = len(days)  # at 60 days: objections on days 12, 25 (back-dated to day 10) and 44, late day 20, cells day 35
     objectors: dict[int, tuple[str, dt.date]] = {  # day -> (msisdn, opted_out_at)
-        12: (subscribers[3]["msisdn"], days[11]),
-        25: (subscribers[7]["msisdn"], days[9]),  # back-dated: objected on day 10, known on day 25
-        44: (subscribers[11]["msisdn"], days[43]),
+        max(2, n // 5): (consenting[3], days[max(2, n // 5) - 1]),
+        n * 5 // 12: (consenting[7], days[n // 6 - 1]),  # back-dated: known days after it was dated
+        n * 11 // 15: (consenting[11], days[n * 11 // 15 - 1]),
     }
-    late_day, cells_day = 20, 35
+    late_day, cells_day = max(1, n // 3), n * 7 // 12
 
     def land(day: dt.date, *, hold_back: bool = False) -> None:
         """Land UTC partition `day` (the day before, for the first run, too); with hold_back a fifth stays behind."""
@@ -180,8 +190,10 @@ def main() -> None:
             else:
                 pq.write_table(table, dst / "part-00000.parquet")
 
-    daily: list[dict[str, Any]] = []
+    daily: list[dict[str, Any]] = [json.loads(line) for line in done_file.read_text().splitlines()]
     for number, day in enumerate(days, start=1):
+        if number <= len(daily):
+            continue
         land(day, hold_back=number == late_day)
         notes = []
         if number == late_day + 1:  # the held-back fifth of the late day arrives
@@ -210,18 +222,21 @@ def main() -> None:
             record["maintain_s"] = _run(["maintain", "--config", str(config)], log=work / f"maintain-{day}.log")
         record["tables"] = _table_stats(work / "lakehouse")
         daily.append(record)
+        with done_file.open("a") as handle:
+            handle.write(json.dumps(record) + "\n")
         print(f"day {number} {day}: run {seconds} s {'; '.join(notes)}", flush=True)
 
     # one batch run over the same inputs, for the dates still in retention
     from footfall.ingest.retention import retention_cutoff
 
-    cutoff = retention_cutoff(days[-1], days=args.retention)
+    cutoff = retention_cutoff(days[-1], days=args.retention)  # the first local date silver still holds
+    compared = max(cutoff, days[0])
     batch = _config(work, landing=landing, lakehouse=work / "batch", retention=args.retention, period=args.period)
     batch_s = _run(
-        ["run", "--config", str(batch), "--start", cutoff.isoformat(), "--end", days[-1].isoformat()],
+        ["run", "--config", str(batch), "--start", compared.isoformat(), "--end", days[-1].isoformat()],
         log=work / "batch.log",
     )
-    checks = _compare(work / "lakehouse", work / "batch", since=cutoff)
+    checks = _compare(work / "lakehouse", work / "batch", since=compared)
     every_period = range(
         period_index(days[0] - dt.timedelta(days=1), period_days=args.period),
         period_index(days[-1], period_days=args.period) + 1,
@@ -261,6 +276,15 @@ def _compare(daily: Path, batch: Path, *, since: dt.date) -> dict[str, Any]:
     return {"gold_rows_compared": compared, "gold_differences": differences}
 
 
+def _pseudonymous() -> set[str]:
+    from footfall.lakehouse import DERIVED_PSEUDONYMISED, PSEUDONYMISED
+
+    return {*PSEUDONYMISED, *DERIVED_PSEUDONYMISED}
+
+
+PSEUDONYMOUS = _pseudonymous()
+
+
 def _report(daily: list[dict[str, Any]], *, checks: dict[str, Any], batch_s: float, cutoff: dt.date, args: Any) -> None:
     import altair as alt
     import pandas as pd
@@ -268,7 +292,8 @@ def _report(daily: list[dict[str, Any]], *, checks: dict[str, Any], batch_s: flo
     rows = []
     for record in daily:
         tables = record["tables"]
-        silver = {k: v for k, v in tables.items() if k.startswith("silver/")}
+        # the tables that hold pseudonyms, which retention bounds (the spatial tables do not grow)
+        silver = {k: v for k, v in tables.items() if k.split("/", 1)[1] in PSEUDONYMOUS}
         largest = max(tables, key=lambda t: tables[t]["files"])
         rows.append(
             {
@@ -277,7 +302,7 @@ def _report(daily: list[dict[str, Any]], *, checks: dict[str, Any], batch_s: flo
                 "files, largest table": tables[largest]["files"],
                 "files, all tables": sum(v["files"] for v in tables.values()),
                 "_delta_log MB, all tables": sum(v["log_bytes"] for v in tables.values()) / 1e6,
-                "silver rows (thousands)": sum(v["rows"] for v in silver.values()) / 1e3,
+                "silver rows with pseudonyms (thousands)": sum(v["rows"] for v in silver.values()) / 1e3,
             }
         )
     frame = pd.DataFrame(rows)
