@@ -125,7 +125,7 @@ def test_a_lakehouse_of_format_1_migrates_to_this_format_with_the_same_gold_and_
     from pyspark.testing import assertDataFrameEqual
     from tests.daily import daily_config, read_gold
 
-    from footfall.lakehouse import GOLD_TABLES, PUBLICATIONS, QUALITY_TABLES, SILVER_TABLES, maintenance_properties
+    from footfall.lakehouse import ALL_TABLES, maintenance_properties
     from footfall.mobility.job import mobility_fingerprints
     from footfall.publish.job import publish_fingerprint
 
@@ -144,8 +144,7 @@ def test_a_lakehouse_of_format_1_migrates_to_this_format_with_the_same_gold_and_
 
     assert stored_format(lake) == FORMAT
     ensure_format(lake)  # accepted now
-    tables = [*SILVER_TABLES.values(), *GOLD_TABLES.values(), PUBLICATIONS, *QUALITY_TABLES.values()]
-    present = [t for t in tables if (Path(t.path(lake)) / "_delta_log").is_dir()]
+    present = [t for t in ALL_TABLES if (Path(t.path(lake)) / "_delta_log").is_dir()]
     assert len(present) > 30
     for table in present:
         detail = DeltaTable.forPath(spark, table.path(lake)).detail().first()

@@ -97,6 +97,8 @@ QUALITY_TABLES: dict[str, Table] = {
     S.QUALITY_VALIDATION_RUNS_TABLE: Table(S.QUALITY, S.QUALITY_VALIDATION_RUNS_TABLE, S.QUALITY_VALIDATION_RUNS),
     S.QUALITY_PRIVACY_LEDGER_TABLE: Table(S.QUALITY, S.QUALITY_PRIVACY_LEDGER_TABLE, S.QUALITY_PRIVACY_LEDGER),
 }
+# Every table of the registry: what maintenance and migrations go over.
+ALL_TABLES: tuple[Table, ...] = (*SILVER_TABLES.values(), *GOLD_TABLES.values(), PUBLICATIONS, *QUALITY_TABLES.values())
 
 # Tables ingest fills with pseudonyms, with their partition column: `forget` deletes from each and vacuums them.
 PSEUDONYMISED: dict[str, tuple[T.StructType, str]] = {

@@ -41,11 +41,11 @@ def _maintenance_properties(lakehouse: Path) -> None:
     changes no row: no fingerprint moves (lakehouse.data_version), gold and silver read the same. Idempotent: setting a
     property to the value it has commits the same value again."""
     from footfall import commit_log
-    from footfall.lakehouse import GOLD_TABLES, PUBLICATIONS, QUALITY_TABLES, SILVER_TABLES, maintenance_properties
+    from footfall.lakehouse import ALL_TABLES, maintenance_properties
     from footfall.session import get_spark
 
     spark = None
-    for table in (*SILVER_TABLES.values(), *GOLD_TABLES.values(), PUBLICATIONS, *QUALITY_TABLES.values()):
+    for table in ALL_TABLES:
         path = table.path(lakehouse)
         if not commit_log.versions(path):  # no table, or one whose creation never committed
             continue

@@ -4,7 +4,7 @@ Every daily run adds a few files and commits to each table it writes, and a kill
 commit names. Once a week `footfall maintain`, under the run lock like a run:
 1. finishes a pending history drop of gold (a republication after an objection, publications.py), so no
    compaction ever keeps what a privacy rule removes;
-2. compacts (Delta OPTIMIZE: bin-packing inside each partition) every silver and quality table, and `_publications`.
+2. compacts (Delta OPTIMIZE: bin-packing inside each partition) every silver and quality table.
    Its commits change no row (`dataChange: false`), and the fingerprints that decide what a run rebuilds read data
    versions (lakehouse.data_version), so the run after maintenance rebuilds nothing;
 3. compacts the gold tables still at the versions the newest publication names, and appends a publication naming
@@ -23,12 +23,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
@@ -38,13 +36,12 @@ from footfall import commit_log
 from footfall import schemas as S
 from footfall.config import Config
 from footfall.lakehouse import (
+    ALL_TABLES,
     GOLD_TABLES,
     PUBLICATIONS,
-    QUALITY_TABLES,
-    SILVER_TABLES,
-    USER_METADATA_CONF,
     VACUUM_LOGGING,
     Table,
+    commit_metadata,
     data_version,
     has_log,
     run_together,
@@ -98,22 +95,22 @@ def _vacuum(spark: SparkSession, table: Table, lakehouse: Path) -> None:
     DeltaTable.forPath(spark, table.path(lakehouse)).vacuum()
 
 
-def _commit_user_metadata(spark: SparkSession, path: str, version: int) -> str | None:
-    """Return the raw userMetadata of one commit of the table at `path`."""
+def _publication_metadata(spark: SparkSession, lakehouse: Path) -> AbstractContextManager[None]:
+    """Give the commits in the block the userMetadata of the newest `_publications` commit (none when it has none):
+    the report reads a run's settings (k, the sign-offs) from the commit of the version it reads, and falls back to
+    the publication's own commit."""
+    path = PUBLICATIONS.path(lakehouse)
+    version = table_version(spark, path)
     if commit_log.versions(path) is not None:
-        text = commit_log.commit_info(path, version).get("userMetadata")
-        return None if text is None else str(text)
-    rows = DeltaTable.forPath(spark, path).history().where(F.col("version") == version).collect()
-    return rows[0]["userMetadata"] if rows else None
-
-
-@contextmanager
-def _metadata(spark: SparkSession, text: str | None) -> Iterator[None]:
-    if text is None:
-        yield
-        return
-    with conf_set(spark, USER_METADATA_CONF, text):
-        yield
+        text = commit_log.commit_info(path, version).get("userMetadata") if version is not None else None
+    else:
+        rows = DeltaTable.forPath(spark, path).history().where(F.col("version") == F.lit(version)).collect()
+        text = rows[0]["userMetadata"] if rows else None
+    try:
+        meta = json.loads(text or "null")
+    except ValueError:
+        meta = None
+    return commit_metadata(spark, meta) if isinstance(meta, dict) else nullcontext()
 
 
 def _compact_gold(
@@ -132,10 +129,7 @@ def _compact_gold(
         for t, v in versions.items()
         if t in GOLD_TABLES and data_version(spark, GOLD_TABLES[t].path(lakehouse)) == v
     ]
-    # The compacted versions carry the publication's own commit metadata: the report reads the run's settings
-    # (k, the sign-offs) from the commit of the version it reads.
-    text = _commit_user_metadata(spark, PUBLICATIONS.path(lakehouse), _publication_version(spark, lakehouse))
-    with _metadata(spark, text):
+    with _publication_metadata(spark, lakehouse):
         compacted = run_together(spark, {t.name: partial(_compact, spark, t, lakehouse) for t in current})
         moved = {t.name: table_version(spark, t.path(lakehouse)) for t in current}
         if all(moved[t] == versions[t] for t in moved):
@@ -161,30 +155,17 @@ def _compact_gold(
     return compacted, sequence
 
 
-def _publication_version(spark: SparkSession, lakehouse: Path) -> int:
-    found = table_version(spark, PUBLICATIONS.path(lakehouse))
-    assert found is not None
-    return found
-
-
 def run_maintain(spark: SparkSession, config: Config, *, run_id: str) -> MaintenanceReport:
     """Compact and vacuum every table of the lakehouse (module docstring); the caller holds the run lock."""
     lakehouse = Path(config.lakehouse)
     dropped = finish_history_drop(spark, lakehouse) if has_log(spark, PUBLICATIONS.path(lakehouse)) else []
-    present = [
-        t
-        for t in (*SILVER_TABLES.values(), *GOLD_TABLES.values(), PUBLICATIONS, *QUALITY_TABLES.values())
-        if has_log(spark, t.path(lakehouse))
-    ]
+    present = [t for t in ALL_TABLES if has_log(spark, t.path(lakehouse))]
     own = [t for t in present if t.layer != S.GOLD]
-    metadata = _own_metadata(run_id)
-    with conf_set(spark, USER_METADATA_CONF, metadata):
+    with commit_metadata(spark, {"stage": STAGE_NAME, "run_id": run_id}):
         compacted = run_together(spark, {t.name: partial(_compact, spark, t, lakehouse) for t in own})
     gold, sequence = _compact_gold(spark, lakehouse, run_id=run_id) if PUBLICATIONS in present else ({}, None)
     if PUBLICATIONS in present:  # last: after the publication of compacted gold, if there was one
-        # with the newest publication's metadata: the report falls back to it when a gold log was cleaned up
-        text = _commit_user_metadata(spark, PUBLICATIONS.path(lakehouse), _publication_version(spark, lakehouse))
-        with _metadata(spark, text):
+        with _publication_metadata(spark, lakehouse):
             gold[PUBLICATIONS.name] = _compact(spark, PUBLICATIONS, lakehouse)
     # Without VACUUM START and END commits, as the privacy VACUUMs (lakehouse.vacuuming): what maintenance removed
     # is in its report, and the log grows by nothing.
@@ -200,8 +181,3 @@ def run_maintain(spark: SparkSession, config: Config, *, run_id: str) -> Mainten
 
 def _by_path(tables: list[Table], found: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
     return {f"{t.layer}/{t.name}": found[t.name] for t in tables if t.name in found}
-
-
-def _own_metadata(run_id: str) -> str:
-    meta: dict[str, Any] = {"stage": STAGE_NAME, "run_id": run_id}
-    return json.dumps(meta, sort_keys=True)
