@@ -10,6 +10,15 @@ it. Along the way:
 - the cell inventory changes once (one cell moves);
 - `footfall maintain` runs after every Sunday's run.
 
+A soak day lasts about `--day-seconds` (100 s), not a day, so the soak compresses time where Delta counts it, or no
+retention would ever come due:
+- after each day it moves the modification time of every file in a Delta table one day back. The `_delta_log`'s
+  cleanup (`delta.logRetentionDuration`, counted in whole days from file times) and VACUUM's age of untracked files
+  then see a day pass per soak day;
+- VACUUM ages deleted files by the time in their `remove` action, written by the clock; so before each maintenance
+  the soak sets `delta.deletedFileRetentionDuration` to 7 soak days (7 x `--day-seconds`) instead of 7 days.
+  A property commit moves no fingerprint (lakehouse.data_version).
+
 Per day it records the run's seconds, data files and `_delta_log` bytes per table, and silver rows; it plots them
 (docs/soak.png) and writes bench/results/soak.json and soak.md. After the last day it checks that gold of the
 dates still in retention equals one batch run over the same inputs, and that no objector's pseudonym nor an expired
@@ -75,8 +84,8 @@ def _table_stats(lakehouse: Path) -> dict[str, dict[str, int]]:
     from deltalake import DeltaTable
 
     found = {}
-    for log in sorted(lakehouse.glob("*/*/_delta_log")):
-        table = log.parent
+    for table in _delta_tables(lakehouse):
+        log = table / "_delta_log"
         files = sum(1 for p in table.rglob("*.parquet") if "_delta_log" not in p.parts)
         log_bytes = sum(p.stat().st_size for p in log.rglob("*") if p.is_file())
         try:
@@ -86,6 +95,47 @@ def _table_stats(lakehouse: Path) -> dict[str, dict[str, int]]:
             rows = 0
         found[f"{table.parent.name}/{table.name}"] = {"files": files, "log_bytes": log_bytes, "rows": rows}
     return found
+
+
+def _delta_tables(lakehouse: Path) -> list[Path]:
+    return sorted(log.parent for log in lakehouse.glob("*/*/_delta_log"))
+
+
+def _age_one_day(lakehouse: Path) -> None:
+    """Move every file of every Delta table one day back in time (module docstring: time is compressed)."""
+    for table in _delta_tables(lakehouse):
+        for path in table.rglob("*"):
+            if path.is_file():
+                stat = path.stat()
+                os.utime(path, (stat.st_atime - 86400, stat.st_mtime - 86400))
+
+
+SHORTEN = """
+import sys
+from footfall.session import get_spark
+spark = get_spark()
+for path in sys.argv[2:]:
+    spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('delta.deletedFileRetentionDuration' = '{sys.argv[1]}')")
+"""
+
+
+def _compress_file_retention(lakehouse: Path, *, day_seconds: int, log: Path) -> None:
+    """Give every table a `delta.deletedFileRetentionDuration` of 7 soak days (module docstring)."""
+    from deltalake import DeltaTable
+
+    wanted = f"interval {7 * day_seconds} seconds"
+    stale = [
+        str(t) for t in _delta_tables(lakehouse)
+        if DeltaTable(str(t)).metadata().configuration.get("delta.deletedFileRetentionDuration") != wanted
+    ]  # fmt: skip
+    if stale:
+        env = {**os.environ, "CI": "true"}
+        proc = subprocess.run(
+            [sys.executable, "-c", SHORTEN, wanted, *stale], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        log.write_text(proc.stdout + proc.stderr)
+        if proc.returncode:
+            raise RuntimeError(f"setting {wanted} failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
 
 
 def _pseudonyms(msisdn: str, periods: range) -> set[str]:
@@ -133,6 +183,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "data" / "soak")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "soak.png")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--day-seconds", type=int, default=100, help="about how long a soak day lasts")
     parser.add_argument("--resume", action="store_true", help="go on after the last day a killed soak ran")
     args = parser.parse_args()
 
@@ -219,8 +270,11 @@ def main() -> None:
         seconds = _run(["run", "--config", str(config), "--start", day.isoformat()], log=work / f"run-{day}.log")
         record: dict[str, Any] = {"day": number, "date": day.isoformat(), "run_s": seconds, "notes": notes}
         if day.weekday() == 6:
+            lake, log = work / "lakehouse", work / f"retention-{day}.log"
+            _compress_file_retention(lake, day_seconds=args.day_seconds, log=log)
             record["maintain_s"] = _run(["maintain", "--config", str(config)], log=work / f"maintain-{day}.log")
         record["tables"] = _table_stats(work / "lakehouse")
+        _age_one_day(work / "lakehouse")
         daily.append(record)
         with done_file.open("a") as handle:
             handle.write(json.dumps(record) + "\n")
