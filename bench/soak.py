@@ -185,7 +185,10 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--day-seconds", type=int, default=100, help="about how long a soak day lasts")
     parser.add_argument("--resume", action="store_true", help="go on after the last day a killed soak ran")
+    parser.add_argument("--replot", action="store_true", help="redraw the chart from the results of a finished soak")
     args = parser.parse_args()
+    if args.replot:
+        return replot(args)
 
     from footfall.ingest.pseudonym import period_index
 
@@ -339,45 +342,81 @@ def _pseudonymous() -> set[str]:
 PSEUDONYMOUS = _pseudonymous()
 
 
-def _report(daily: list[dict[str, Any]], *, checks: dict[str, Any], batch_s: float, cutoff: dt.date, args: Any) -> None:
-    import altair as alt
+def _layer(table: str) -> str:
+    layer, name = table.split("/", 1)
+    if name in PSEUDONYMOUS:
+        return "silver with pseudonyms"
+    return "silver, spatial and audits" if layer == "silver" else layer
+
+
+def _series(daily: list[dict[str, Any]]) -> Any:
+    """Per day and layer: files on disk, `_delta_log` MB, and the largest table of the layer's files."""
     import pandas as pd
 
     rows = []
     for record in daily:
-        tables = record["tables"]
-        # the tables that hold pseudonyms, which retention bounds (the spatial tables do not grow)
-        silver = {k: v for k, v in tables.items() if k.split("/", 1)[1] in PSEUDONYMOUS}
-        largest = max(tables, key=lambda t: tables[t]["files"])
-        rows.append(
-            {
-                "day": record["day"],
-                "run seconds": record["run_s"],
-                "files, largest table": tables[largest]["files"],
-                "files, all tables": sum(v["files"] for v in tables.values()),
-                "_delta_log MB, all tables": sum(v["log_bytes"] for v in tables.values()) / 1e6,
-                "silver rows with pseudonyms (thousands)": sum(v["rows"] for v in silver.values()) / 1e3,
-            }
-        )
-    frame = pd.DataFrame(rows)
+        layers: dict[str, dict[str, float]] = {}
+        for table, stats in record["tables"].items():
+            into = layers.setdefault(_layer(table), {"files": 0, "log MB": 0.0, "rows": 0, "largest": 0})
+            into["files"] += stats["files"]
+            into["log MB"] += stats["log_bytes"] / 1e6
+            into["rows"] += stats["rows"]
+            into["largest"] = max(into["largest"], stats["files"])
+        for layer, stats in layers.items():
+            rows.append({"day": record["day"], "layer": layer, **stats})
+    return pd.DataFrame(rows)
+
+
+def _report(daily: list[dict[str, Any]], *, checks: dict[str, Any], batch_s: float, cutoff: dt.date, args: Any) -> None:
+    import altair as alt
+    import pandas as pd
+
+    layers = _series(daily)
+    seconds = pd.DataFrame(
+        [{"day": r["day"], "command": "run", "seconds": r["run_s"]} for r in daily]
+        + [{"day": r["day"], "command": "maintain", "seconds": r["maintain_s"]} for r in daily if "maintain_s" in r]
+    )
+    pseudonymous = layers[layers.layer == "silver with pseudonyms"]
+    width, height = 520, 130
+    retention_full = alt.Chart(pd.DataFrame({"day": [args.retention]})).mark_rule(strokeDash=[4, 4]).encode(x="day:Q")
+
+    def lines(frame: Any, y: str, title: str, color: str = "layer") -> Any:
+        return (
+            alt.Chart(frame, width=width, height=height, title=title)
+            .mark_line(point=alt.OverlayMarkDef(size=12))
+            .encode(x="day:Q", y=alt.Y(f"{y}:Q", title=None), color=f"{color}:N")
+        ) + retention_full
+
     charts = [
-        alt.Chart(frame, height=120, width=520).mark_line(point=True).encode(x="day:Q", y=f"{column}:Q")
-        for column in frame.columns
-        if column != "day"
+        lines(seconds, "seconds", "seconds per command (dashed: the retention window is full)", color="command"),
+        lines(layers, "files", "data files on disk, per layer (current and not yet vacuumed)"),
+        lines(pseudonymous, "largest", "data files of the largest table with pseudonyms"),
+        lines(layers, "log MB", "_delta_log MB, per layer"),
+        lines(pseudonymous.assign(k=pseudonymous["rows"] / 1e3), "k", "silver rows with pseudonyms, thousands"),
     ]
     args.plot.parent.mkdir(parents=True, exist_ok=True)
-    alt.vconcat(*charts).properties(title=f"footfall soak: {len(daily)} daily runs").save(str(args.plot))
+    chart = alt.vconcat(*charts).resolve_scale(color="independent").resolve_legend(color="independent")
+    chart.properties(title=f"footfall soak: {len(daily)} daily runs").save(str(args.plot))
     first, last = daily[:10], daily[-10:]
-    largest = max(daily[-1]["tables"], key=lambda t: daily[-1]["tables"][t]["files"])
+    largest = max(
+        (t for t in daily[-1]["tables"] if _layer(t) == "silver with pseudonyms"),
+        key=lambda t: daily[-1]["tables"][t]["files"],
+    )
+    on_days = [d for d in (10, 20, 30, 40, 50, 60) if d <= len(daily)]
+
+    def on_day(day: int, column: str) -> dict[str, float]:
+        return {k: round(float(v), 2) for k, v in layers[layers.day == day].set_index("layer")[column].items()}
+
     summary = {
         "settings": {k: str(v) for k, v in vars(args).items()},
         "retention_cutoff": cutoff.isoformat(),
         "first_10_run_s": [r["run_s"] for r in first],
         "last_10_run_s": [r["run_s"] for r in last],
+        "maintain_s": [r["maintain_s"] for r in daily if "maintain_s" in r],
         "largest_table": largest,
-        "largest_table_files_on_day": {
-            d: daily[d - 1]["tables"].get(largest, {}).get("files") for d in (10, 30, 60) if d <= len(daily)
-        },
+        "largest_table_files_on_day": {d: daily[d - 1]["tables"].get(largest, {}).get("files") for d in on_days},
+        "files_per_layer_on_day": {d: on_day(d, "files") for d in on_days},
+        "log_mb_per_layer_on_day": {d: on_day(d, "log MB") for d in on_days},
         "batch_s": batch_s,
         "checks": checks,
         "days": daily,
@@ -385,6 +424,13 @@ def _report(daily: list[dict[str, Any]], *, checks: dict[str, Any], batch_s: flo
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / "soak.json").write_text(json.dumps(summary, indent=1))
     print(json.dumps({k: v for k, v in summary.items() if k != "days"}, indent=1))
+
+
+def replot(args: Any) -> None:
+    """Redraw docs/soak.png and rewrite soak.json from the soak.json of a finished soak (no run)."""
+    summary = json.loads((args.results / "soak.json").read_text())
+    cutoff = dt.date.fromisoformat(summary["retention_cutoff"])
+    _report(summary["days"], checks=summary["checks"], batch_s=summary["batch_s"], cutoff=cutoff, args=args)
 
 
 if __name__ == "__main__":
