@@ -85,7 +85,7 @@ bench-skew: setup ## mobility's time on the default city with and without 10 SIM
 kill-test: setup ## SIGKILL 24 daily runs inside every stage and VACUUM: no partial state, every next run converges (bench/results/kill.md)
 	$(BIN)/python tests/killharness.py --trials $(or $(TRIALS),24)
 
-soak: setup ## sixty daily runs in a row on a small city, with rotation, objections, late data, a new inventory, weekly maintain (docs/soak.png, bench/results/soak.json; about an hour)
+soak: setup ## sixty daily runs in a row on a small city, with rotation, objections, late data, a new inventory, weekly maintain (docs/soak.png, bench/results/soak.json; about two hours on 2 cores)
 	$(BIN)/python bench/soak.py --days $(or $(DAYS),60)
 
 lint: setup ## ruff and mypy on lib/

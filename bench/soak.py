@@ -284,7 +284,8 @@ def main() -> None:
         print(f"day {number} {day}: run {seconds} s {'; '.join(notes)}", flush=True)
 
     # one batch run over the same inputs, for the dates still in retention
-    from footfall.ingest.retention import retention_cutoff
+    from footfall import schemas as S
+    from footfall.ingest.retention import first_kept, retention_cutoff
 
     cutoff = retention_cutoff(days[-1], days=args.retention)  # the first local date silver still holds
     compared = max(cutoff, days[0])
@@ -299,13 +300,19 @@ def main() -> None:
         period_index(days[-1], period_days=args.period) + 1,
     )
     objector_ids = set().union(*(_pseudonyms(m, every_period) for m, _ in objectors.values()))
+    checks["objector_files"] = _strings_in_files(work / "lakehouse", objector_ids)
+    # expired: a pseudonym of a period none of whose events silver keeps any more. Retention keeps, before the cut,
+    # what gold of the cut's date reads (the day before's events and stays; homes from the nights before it), so
+    # the period of the oldest events kept is still live in every table that derives from them.
+    oldest = first_kept(S.SILVER_EVENTS_TABLE, cutoff=cutoff, period_days=args.period)
+    assert isinstance(oldest, dt.date)
     expired_periods = range(
         period_index(days[0] - dt.timedelta(days=1), period_days=args.period),
-        period_index(cutoff, period_days=args.period),
+        period_index(oldest, period_days=args.period),
     )
     expired_ids = set().union(*(_pseudonyms(r["msisdn"], expired_periods) for r in subscribers))
-    checks["objector_files"] = _strings_in_files(work / "lakehouse", objector_ids)
     checks["expired_files"] = _strings_in_files(work / "lakehouse" / "silver", expired_ids)
+    checks["expired_periods"] = [expired_periods.start, expired_periods.stop]
     _report(daily, checks=checks, batch_s=batch_s, cutoff=cutoff, args=args)
     if checks["gold_differences"] or checks["objector_files"] or checks["expired_files"]:
         raise SystemExit(f"soak checks failed: {json.dumps(checks)[:2000]}")
