@@ -17,6 +17,7 @@ from footfall.lakehouse import (
     GOLD_TABLES,
     PUBLICATIONS,
     commit_metadatas,
+    ensure_table,
     partition_dates,
     read_rows,
     read_table,
@@ -141,3 +142,32 @@ def test_a_coverage_table_read_by_the_driver_gives_sparks_arrow_table(spark: Spa
     order = [(S.CELL_ID, "ascending"), (S.TILE_ID, "ascending")]
     assert ours.sort_by(order).to_pylist() == theirs.sort_by(order).to_pylist() and ours.num_rows == len(rows)
     assert read_arrow(spark, path, columns=[S.TILE_ID]).column_names == [S.TILE_ID]
+
+
+def test_a_table_whose_first_commits_delta_cleaned_up_exists_without_a_spark_job(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """Gold keeps 7 days of log: Delta then deletes the first commit file, and a table must still be known to exist
+    without createIfNotExists loading its snapshot before every write (the soak's run 20 onwards)."""
+    path = DEMOGRAPHICS.path(tmp_path)
+    assert commit_log.has_commit(path) is False  # no log yet
+    write(_rows(spark, DAYS[0], 3), DEMOGRAPHICS, tmp_path, values=[DAYS[0]])
+    spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('delta.checkpointInterval' = '3')")
+    log = Path(path) / commit_log.LOG
+    for name in os.listdir(log):  # ten days old, as after ten daily runs: older than the log retention of 7 days
+        stat = (log / name).stat()
+        os.utime(log / name, (stat.st_atime - 10 * 86400, stat.st_mtime - 10 * 86400))
+    # versions 0-2 (create, write, properties) are old: the write of version 3 checkpoints, and Delta cleans up
+    write(_rows(spark, DAYS[1], 2), DEMOGRAPHICS, tmp_path, values=[DAYS[1]])
+    assert commit_log.versions(path) == [3], "Delta cleaned up the commits its checkpoint covers"
+
+    sc = spark.sparkContext
+    sc.setJobGroup("test-has-commit", "ensure_table on a cleaned-up log")
+    try:
+        assert commit_log.has_commit(path) is True
+        ensure_table(spark, DEMOGRAPHICS, tmp_path)
+    finally:
+        sc.setJobGroup("", "")
+    assert list(sc.statusTracker().getJobIdsForGroup("test-has-commit")) == []
+    assert commit_log.has_commit(str(tmp_path / "no-table")) is False
+    assert commit_log.has_commit("s3a://bucket/gold/t") is None  # left to Delta

@@ -44,6 +44,20 @@ def versions(path: str) -> list[int] | None:
     return _commits(names)[::-1]
 
 
+def has_commit(path: str) -> bool | None:
+    """Return True when the local table at `path` has a commit: its log holds a commit file or a complete classic
+    checkpoint (or one of another kind); None when the table is not local."""
+    log = local_log(path)
+    if log is None:
+        return None
+    try:
+        names = os.listdir(log)
+    except FileNotFoundError:
+        return False
+    checkpoints = _checkpoints(names)
+    return bool(_commits(names)) or checkpoints is None or bool(checkpoints)
+
+
 def _commits(names: list[str]) -> list[int]:
     """Return the versions of the commit files among a log folder's `names`, oldest first."""
     return sorted(

@@ -193,11 +193,17 @@ def _path_exists(spark: SparkSession, path: str) -> bool:
     return bool(hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(hadoop_path))
 
 
-def has_first_commit(spark: SparkSession, path: str) -> bool:
-    """Return True when the table at `path` still has its first commit file: one file-system call, no Spark job.
+def has_commit(spark: SparkSession, path: str) -> bool:
+    """Return True when the table at `path` has a commit: no Spark job.
 
-    False does not mean there is no table: Delta deletes old commit files once a checkpoint covers them.
+    A local table has one when its log holds a commit file or a complete checkpoint: Delta deletes commit files
+    older than `delta.logRetentionDuration` once a checkpoint covers them (gold keeps 7 days), so the first commit
+    file is no proof for long. Elsewhere (s3a://, abfss://) the first commit file is looked up, one file-system
+    call; False there does not mean there is no table.
     """
+    found = commit_log.has_commit(path)
+    if found is not None:
+        return found
     return _path_exists(spark, f"{path}/{FIRST_COMMIT}")
 
 
@@ -222,10 +228,10 @@ def created_by_first_write(table: Table) -> bool:
 def ensure_table(spark: SparkSession, table: Table, lakehouse: Path) -> None:
     """Create the table with its registered schema, partitioning and properties unless it exists.
 
-    A table whose first commit is there exists: createIfNotExists would load its snapshot to find that out, a
-    quarter of a second per write (26 writes in a run; make bench, docs/scale.md).
+    A table with a commit exists: createIfNotExists would load its snapshot to find that out, a quarter of a second
+    per write (26 writes in a run; make bench, docs/scale.md).
     """
-    if has_first_commit(spark, table.path(lakehouse)):
+    if has_commit(spark, table.path(lakehouse)):
         return
     builder = DeltaTable.createIfNotExists(spark).location(table.path(lakehouse)).addColumns(table.schema)
     for key, value in table_properties(table).items():

@@ -30,7 +30,7 @@ from footfall.lakehouse import (
     Write,
     commit_metadata,
     commit_metadatas,
-    has_first_commit,
+    has_commit,
     table_exists,
     write,
     write_together,
@@ -113,7 +113,7 @@ class StageResult(Generic[R]):
 
 def _exists(spark: SparkSession, table: Table, lakehouse: Path) -> bool:
     path = table.path(lakehouse)
-    return has_first_commit(spark, path) or table_exists(spark, path)
+    return has_commit(spark, path) or table_exists(spark, path)
 
 
 def check_inputs(spark: SparkSession, stage: Stage, lakehouse: Path) -> None:
