@@ -166,18 +166,18 @@ def select_published_hourly(marked_df: DataFrame, *, mode: Mode) -> DataFrame:
     return nulled.select(*S.GOLD_ZONE_FOOTFALL_HOURLY.names)
 
 
-def agg_suppressed_cells(marked_df: DataFrame) -> DataFrame:
-    """Return suppression (null = published, or the reason a value was withheld) and cells: how many values each
-    outcome had.
+def suppression_outcomes(marked_df: DataFrame) -> DataFrame:
+    """Return one column, suppression, a row per published value: null when it is published, else the reason it
+    was withheld.
 
     A zone-hour holds four values (visitors, visitors_extrapolated, passers-by, visits); every other gold row one.
     """
-    if VISITORS_SUPPRESSED in marked_df.columns:
-        outcomes = F.array(
-            F.col(VISITORS_SUPPRESSION),
-            F.col(EXTRAPOLATED_SUPPRESSION),
-            F.when(F.col(PASSERS_SUPPRESSED), F.lit("primary")),
-            F.col(VISITS_SUPPRESSION),
-        )
-        marked_df = marked_df.select(F.explode(outcomes).alias(SUPPRESSION))
-    return marked_df.groupBy(SUPPRESSION).agg(F.count(F.lit(1)).alias("cells"))
+    if VISITORS_SUPPRESSED not in marked_df.columns:
+        return marked_df.select(SUPPRESSION)
+    outcomes = F.array(
+        F.col(VISITORS_SUPPRESSION),
+        F.col(EXTRAPOLATED_SUPPRESSION),
+        F.when(F.col(PASSERS_SUPPRESSED), F.lit("primary")),
+        F.col(VISITS_SUPPRESSION),
+    )
+    return marked_df.select(F.explode(outcomes).alias(SUPPRESSION))

@@ -8,7 +8,7 @@ of people, which may be below k:
 - a zone-day's visitors are a subset of the zone-week's;
 - a zone whose cells all also serve another zone has a subset of that zone's devices (threshold and weighted
   models); under the posterior model, a zone whose share of every tile is at most another zone's
-  (agg_nested_zones_by_tiles).
+  (nested_zones_by_tiles).
 
 The rule: when outer minus inner lies between 1 and k - 1, the inner hour or flow, or the outer week, is
 withheld (suppression "nested"); a zone nested in another publishable zone gets no counts at all. The totals
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pandas as pd
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
@@ -109,71 +110,66 @@ def with_day_in_week_nesting(weekly_df: DataFrame, *, day_devices_df: DataFrame,
     ).drop("_week_devices", "_small")
 
 
-def zone_cells(weights_df: DataFrame, *, model: str, min_weight: float) -> DataFrame:
+def zone_cells(weights: pd.DataFrame, *, model: str, min_weight: float) -> pd.DataFrame:
     """Return zone_id, cell_id, valid_from: the cell versions that make a device present in the zone."""
-    counts = F.col(S.WEIGHT) >= min_weight if model == "threshold" else F.col(S.WEIGHT) > 0
-    return weights_df.where(counts).select(S.ZONE_ID, S.CELL_ID, S.VALID_FROM).distinct()
+    counts = weights[S.WEIGHT] >= min_weight if model == "threshold" else weights[S.WEIGHT] > 0
+    return weights.loc[counts, [S.ZONE_ID, S.CELL_ID, S.VALID_FROM]].drop_duplicates()
 
 
-def agg_nested_zones(zone_cells_df: DataFrame, *, zone_ids: Sequence[str]) -> DataFrame:
-    """Return zone_id and outer_zone_id for zones (of `zone_ids`) whose every cell version also serves the outer
+def _pairs(found: pd.DataFrame) -> dict[str, str]:
+    """Return {zone_id: outer_zone_id}; of several outer zones, the last in order (any one would do)."""
+    ordered = found.sort_values([S.ZONE_ID, _OUTER])
+    return dict(zip(ordered[S.ZONE_ID], ordered[_OUTER], strict=True))
+
+
+def nested_zones(zone_cells: pd.DataFrame, *, zone_ids: Sequence[str]) -> dict[str, str]:
+    """Return {zone_id: outer_zone_id} for zones (of `zone_ids`) whose every cell version also serves the outer
     zone, which has more: the inner zone's devices are then a subset of the outer zone's.
 
     Zones with exactly the same cells are not nested: their device sets are equal and their counts too.
     A polygon inside another is always nested in this sense: a cell's share inside the inner zone is also inside
-    the outer one.
+    the outer one. The tables are the spatial stage's, a row per (zone, cell) at most: the driver decides.
     """
-    cells = zone_cells_df.where(F.col(S.ZONE_ID).isin(list(zone_ids)))
-    sizes = cells.groupBy(S.ZONE_ID).agg(F.count(F.lit(1)).alias("_cells"))
-    inner = cells.join(sizes, on=S.ZONE_ID)
-    outer = cells.select(F.col(S.ZONE_ID).alias(_OUTER), S.CELL_ID, S.VALID_FROM).join(
-        sizes.select(F.col(S.ZONE_ID).alias(_OUTER), F.col("_cells").alias("_outer_cells")), on=_OUTER
-    )
-    shared = (
-        inner.join(outer, on=[S.CELL_ID, S.VALID_FROM])
-        .where(F.col(S.ZONE_ID) != F.col(_OUTER))
-        .groupBy(S.ZONE_ID, _OUTER, "_cells", "_outer_cells")
-        .agg(F.count(F.lit(1)).alias("_shared"))
-    )
-    return shared.where((F.col("_shared") == F.col("_cells")) & (F.col("_outer_cells") > F.col("_cells"))).select(
-        S.ZONE_ID, _OUTER
-    )
+    cells = zone_cells[zone_cells[S.ZONE_ID].isin(list(zone_ids))]
+    sizes = cells.groupby(S.ZONE_ID).size()
+    keyed = cells.dropna(subset=[S.CELL_ID, S.VALID_FROM])  # a null key serves no other zone
+    pairs = keyed.merge(keyed.rename(columns={S.ZONE_ID: _OUTER}), on=[S.CELL_ID, S.VALID_FROM])
+    pairs = pairs[pairs[S.ZONE_ID] != pairs[_OUTER]]
+    shared = pairs.groupby([S.ZONE_ID, _OUTER]).size().rename("_shared").reset_index()
+    inner, outer = shared[S.ZONE_ID].map(sizes), shared[_OUTER].map(sizes)
+    return _pairs(shared[(shared["_shared"] == inner) & (outer > inner)])
 
 
 # Tile shares are areas from Sedona; an inner polygon's share of a tile equals the outer's up to rounding.
 SHARE_TOLERANCE = 1e-9
 
 
-def agg_nested_zones_by_tiles(tile_zones_df: DataFrame, *, zone_ids: Sequence[str]) -> DataFrame:
-    """Return zone_id and outer_zone_id for zones (of `zone_ids`) whose share of every tile is at most the outer
+def nested_zones_by_tiles(tile_zones: pd.DataFrame, *, zone_ids: Sequence[str]) -> dict[str, str]:
+    """Return {zone_id: outer_zone_id} for zones (of `zone_ids`) whose share of every tile is at most the outer
     zone's, which covers more: the posterior model's nesting.
 
     Under the posterior model an event's mass in a zone is the sum of its tiles' posterior times their shares in the
     zone, so such an inner zone never holds more mass than the outer one: whoever is present in the inner zone is
     present in the outer one at the same events. Which cells serve a zone does not decide presence there, so the
-    cell test (agg_nested_zones) does not apply. Zones with equal shares everywhere are equal, not nested.
+    cell test (nested_zones) does not apply. Zones with equal shares everywhere are equal, not nested.
     """
-    tiles = tile_zones_df.where(F.col(S.ZONE_ID).isin(list(zone_ids))).select(S.TILE_ID, S.ZONE_ID, S.SHARE)
-    sizes = tiles.groupBy(S.ZONE_ID).agg(F.count(F.lit(1)).alias("_tiles"), F.sum(S.SHARE).alias("_area"))
-    inner = tiles.join(sizes, on=S.ZONE_ID)
-    outer = tiles.select(S.TILE_ID, F.col(S.ZONE_ID).alias(_OUTER), F.col(S.SHARE).alias("_outer_share")).join(
-        sizes.select(F.col(S.ZONE_ID).alias(_OUTER), F.col("_area").alias("_outer_area")), on=_OUTER
+    tiles = tile_zones.loc[tile_zones[S.ZONE_ID].isin(list(zone_ids)), [S.TILE_ID, S.ZONE_ID, S.SHARE]]
+    count, area = tiles.groupby(S.ZONE_ID).size(), tiles.groupby(S.ZONE_ID)[S.SHARE].sum()
+    pairs = tiles.dropna(subset=[S.TILE_ID]).merge(
+        tiles.rename(columns={S.ZONE_ID: _OUTER, S.SHARE: "_outer_share"}).dropna(subset=[S.TILE_ID]), on=S.TILE_ID
     )
-    covered = (
-        inner.join(outer, on=S.TILE_ID)
-        .where((F.col(S.ZONE_ID) != F.col(_OUTER)) & (F.col("_outer_share") >= F.col(S.SHARE) - SHARE_TOLERANCE))
-        .groupBy(S.ZONE_ID, _OUTER, "_tiles", "_area", "_outer_area")
-        .agg(F.count(F.lit(1)).alias("_covered"))
+    pairs = pairs[(pairs[S.ZONE_ID] != pairs[_OUTER]) & (pairs["_outer_share"] >= pairs[S.SHARE] - SHARE_TOLERANCE)]
+    covered = pairs.groupby([S.ZONE_ID, _OUTER]).size().rename("_covered").reset_index()
+    inner_area, outer_area = covered[S.ZONE_ID].map(area), covered[_OUTER].map(area)
+    return _pairs(
+        covered[(covered["_covered"] == covered[S.ZONE_ID].map(count)) & (outer_area > inner_area + SHARE_TOLERANCE)]
     )
-    return covered.where(
-        (F.col("_covered") == F.col("_tiles")) & (F.col("_outer_area") > F.col("_area") + SHARE_TOLERANCE)
-    ).select(S.ZONE_ID, _OUTER)
 
 
-def agg_nested_zones_for_model(
-    *, model: str, min_weight: float, weights_df: DataFrame, tile_zones_df: DataFrame, zone_ids: Sequence[str]
-) -> DataFrame:
-    """Return zone_id and outer_zone_id: the nesting that the presence model's counts follow."""
+def nested_zones_for_model(
+    *, model: str, min_weight: float, weights: pd.DataFrame, tile_zones: pd.DataFrame, zone_ids: Sequence[str]
+) -> dict[str, str]:
+    """Return {zone_id: outer_zone_id}: the nesting that the presence model's counts follow."""
     if model == "posterior":
-        return agg_nested_zones_by_tiles(tile_zones_df, zone_ids=zone_ids)
-    return agg_nested_zones(zone_cells(weights_df, model=model, min_weight=min_weight), zone_ids=zone_ids)
+        return nested_zones_by_tiles(tile_zones, zone_ids=zone_ids)
+    return nested_zones(zone_cells(weights, model=model, min_weight=min_weight), zone_ids=zone_ids)

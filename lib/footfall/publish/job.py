@@ -34,6 +34,8 @@ from footfall.lakehouse import (
     ensure_table,
     gold_dates,
     gold_path,
+    read_arrow,
+    read_rows,
     read_table,
     run_together,
     silver_path,
@@ -44,9 +46,9 @@ from footfall.lakehouse import (
 from footfall.mobility.calendar import iso_week, iso_week_dates
 from footfall.mobility.expected import expected_zone_ids
 from footfall.mobility.windows import stay_dates
-from footfall.privacy.disclosure import WITHIN_ROW_REASONS, agg_suppressed_cells
+from footfall.privacy.disclosure import WITHIN_ROW_REASONS, suppression_outcomes
 from footfall.privacy.extrapolation import agg_device_weights
-from footfall.privacy.nesting import OUTER_ZONE_ID, agg_nested_zones_for_model
+from footfall.privacy.nesting import nested_zones_for_model
 from footfall.privacy.noise import agg_privacy_ledger
 from footfall.privacy.suppression import SUPPRESSION
 from footfall.publish.gold import register_gold
@@ -191,29 +193,36 @@ class PublishableZones:
     nested: dict[str, str]  # inner zone -> a zone it is nested in; withheld from every table
 
 
-def publishable_zones(spark: SparkSession, config: Config, inputs: SilverInputs) -> PublishableZones:
+def publishable_zones(spark: SparkSession, config: Config) -> PublishableZones:
     """Return which zones publish counts and which expected visitors.
 
     A zone publishes counts when its cells resolve it (or `include_low_resolution`) and it is not nested in another
     such zone, in the sense of the presence model (privacy/nesting.py). A zone of the expected categories
     (mobility.posterior.expected) that does not publish counts publishes expected visitors, unless it is nested in a
     zone that publishes either: its people would be a subset of that zone's.
+
+    The spatial stage's small tables decide it, read by the driver (no Spark job when the lakehouse is local): it
+    took 30 Spark jobs as joins in Spark (make bench, stop 44).
     """
-    zones = zone_ids_by_resolution(inputs)
-    candidates = zones["all"] if config.publish.include_low_resolution else zones["resolvable"]
-    m = config.mobility
-    weights_df = _silver(spark, config.lakehouse, S.SILVER_CELL_ZONE_WEIGHTS_TABLE)
-    tile_zones_df = _silver(spark, config.lakehouse, S.SILVER_TILE_ZONES_TABLE)
+    lh, m = config.lakehouse, config.mobility
+    zones = read_rows(spark, silver_path(lh, S.SILVER_ZONES_TABLE), columns=[S.ZONE_ID, S.CATEGORY])
+    resolution = read_rows(
+        spark, silver_path(lh, S.SILVER_ZONE_RESOLUTION_TABLE), columns=[S.ZONE_ID, S.IS_LOW_RESOLUTION]
+    )
+    low = {r[S.ZONE_ID]: r[S.IS_LOW_RESOLUTION] for r in resolution}
+    all_ids = sorted(r[S.ZONE_ID] for r in zones)
+    candidates = all_ids if config.publish.include_low_resolution else [z for z in all_ids if low.get(z) is False]
+    weights = read_arrow(spark, silver_path(lh, S.SILVER_CELL_ZONE_WEIGHTS_TABLE)).to_pandas()
+    tile_zones = read_arrow(spark, silver_path(lh, S.SILVER_TILE_ZONES_TABLE)).to_pandas()
 
     def nesting(model: str, zone_ids: Sequence[str]) -> dict[str, str]:
-        pairs = agg_nested_zones_for_model(
-            model=model, min_weight=m.min_weight, weights_df=weights_df, tile_zones_df=tile_zones_df, zone_ids=zone_ids
+        return nested_zones_for_model(
+            model=model, min_weight=m.min_weight, weights=weights, tile_zones=tile_zones, zone_ids=zone_ids
         )
-        return {r[S.ZONE_ID]: r[OUTER_ZONE_ID] for r in pairs.orderBy(S.ZONE_ID, OUTER_ZONE_ID).collect()}
 
     nested = nesting(m.presence_model, candidates)
     counted = [z for z in candidates if z not in nested]
-    categories = [(r[S.ZONE_ID], r[S.CATEGORY]) for r in inputs.zones_df.select(S.ZONE_ID, S.CATEGORY).collect()]
+    categories = [(r[S.ZONE_ID], r[S.CATEGORY]) for r in zones]
     expected_candidates = [z for z in expected_zone_ids(categories, settings=m) if z not in candidates]
     if expected_candidates:
         # expected visitors come from the posterior on tiles: nesting by tile shares, against every published zone
@@ -223,13 +232,22 @@ def publishable_zones(spark: SparkSession, config: Config, inputs: SilverInputs)
             if z in expected_candidates
         }
     expected = [z for z in expected_candidates if z not in nested]
-    return PublishableZones(zones["all"], counted, expected, nested)
+    return PublishableZones(all_ids, counted, expected, nested)
 
 
-def _suppression_counts(marked_df: DataFrame) -> dict[str, int]:
-    counts = dict.fromkeys(("published", "primary", "secondary", "nested", *WITHIN_ROW_REASONS), 0)
-    for row in agg_suppressed_cells(marked_df).collect():
-        counts[row[SUPPRESSION] or "published"] += int(row["cells"])
+def suppression_counts(marked: Mapping[str, DataFrame]) -> dict[str, dict[str, int]]:
+    """Return per table how many values were published and how many withheld for each reason.
+
+    One Spark job for all tables: the marked frames are checkpoints, so their outcomes come back as one narrow
+    column that the driver counts (a groupBy per table took 14 jobs; make bench, stop 44).
+    """
+    keys = ("published", "primary", "secondary", "nested", *WITHIN_ROW_REASONS)
+    counts = {table: dict.fromkeys(keys, 0) for table in marked}
+    frames = [suppression_outcomes(df).select(F.lit(t).alias("table"), SUPPRESSION) for t, df in marked.items()]
+    if frames:
+        outcomes = reduce(DataFrame.unionByName, frames).toArrow().to_pandas()
+        for (table, reason), cells in outcomes.fillna({SUPPRESSION: "published"}).value_counts().items():
+            counts[table][reason] += int(cells)
     return counts
 
 
@@ -257,7 +275,7 @@ def read_publish(
     noise_on = config.publish.noise.mechanism != "none"
     return PublishInputs(
         silver=inputs,
-        zones=publishable_zones(spark, config, inputs),
+        zones=publishable_zones(spark, config),
         max_weight=max_device_weight(inputs) if noise_on else None,
     )
 
@@ -418,7 +436,7 @@ def run_publish(
             dates=date_strs,
             weeks=weeks,
             rows={t: v.rows for t, v in found["validations"].items()},
-            suppressed={t: _suppression_counts(df) for t, df in out.marked.items() if t != S.GOLD_ZONES_TABLE},
+            suppressed=suppression_counts({t: df for t, df in out.marked.items() if t != S.GOLD_ZONES_TABLE}),
             versions=found["versions"],
             history_dropped=tuple(dropped),
             registered=tuple(register_gold(spark, lh)),
@@ -449,19 +467,6 @@ def run_publish(
         registered = tuple(register_gold(spark, lh))
         return PublishReport(run_id, date_strs, weeks, {}, {}, {}, (), registered, str(lh / S.QUALITY), skipped=True)
     return result.report
-
-
-def zone_ids_by_resolution(inputs: SilverInputs) -> dict[str, list[str]]:
-    """Return all zone ids, and those whose cells can resolve them."""
-    rows = (
-        inputs.zones_df.join(inputs.resolution_df, on=S.ZONE_ID, how="left")
-        .select(S.ZONE_ID, F.coalesce(~F.col(S.IS_LOW_RESOLUTION), F.lit(False)).alias(S.IS_RESOLVABLE))
-        .collect()
-    )
-    return {
-        "all": sorted(r[S.ZONE_ID] for r in rows),
-        "resolvable": sorted(r[S.ZONE_ID] for r in rows if r[S.IS_RESOLVABLE]),
-    }
 
 
 def _append_ledger(
