@@ -8,10 +8,11 @@ import os
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+import pytest
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
-from footfall import commit_log
+from footfall import commit_log, lakehouse
 from footfall import schemas as S
 from footfall.lakehouse import (
     GOLD_TABLES,
@@ -144,8 +145,8 @@ def test_a_coverage_table_read_by_the_driver_gives_sparks_arrow_table(spark: Spa
     assert read_arrow(spark, path, columns=[S.TILE_ID]).column_names == [S.TILE_ID]
 
 
-def test_a_table_whose_first_commits_delta_cleaned_up_exists_without_a_spark_job(
-    spark: SparkSession, tmp_path: Path
+def test_a_table_whose_first_commits_delta_cleaned_up_exists_without_a_snapshot_load(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Gold keeps 7 days of log: Delta then deletes the first commit file, and a table must still be known to exist
     without createIfNotExists loading its snapshot before every write (the soak's run 20 onwards)."""
@@ -161,13 +162,11 @@ def test_a_table_whose_first_commits_delta_cleaned_up_exists_without_a_spark_job
     write(_rows(spark, DAYS[1], 2), DEMOGRAPHICS, tmp_path, values=[DAYS[1]])
     assert commit_log.versions(path) == [3], "Delta cleaned up the commits its checkpoint covers"
 
-    sc = spark.sparkContext
-    sc.setJobGroup("test-has-commit", "ensure_table on a cleaned-up log")
-    try:
-        assert commit_log.has_commit(path) is True
-        ensure_table(spark, DEMOGRAPHICS, tmp_path)
-    finally:
-        sc.setJobGroup("", "")
-    assert list(sc.statusTracker().getJobIdsForGroup("test-has-commit")) == []
+    def snapshot_load(_spark: SparkSession) -> None:
+        raise AssertionError("ensure_table loaded the snapshot of a table that exists")
+
+    monkeypatch.setattr(lakehouse.DeltaTable, "createIfNotExists", snapshot_load)
+    assert commit_log.has_commit(path) is True
+    ensure_table(spark, DEMOGRAPHICS, tmp_path)
     assert commit_log.has_commit(str(tmp_path / "no-table")) is False
     assert commit_log.has_commit("s3a://bucket/gold/t") is None  # left to Delta
