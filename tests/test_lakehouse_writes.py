@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from footfall import schemas as S
-from footfall.lakehouse import GOLD_TABLES, Write, commit_metadata, read_table, write_together
+from footfall.lakehouse import GOLD_TABLES, Write, commit_metadata, read_table, write, write_together
 from footfall.publish.gold import write_gold_tables
 
 HOURLY, DEMOGRAPHICS = S.GOLD_ZONE_FOOTFALL_HOURLY_TABLE, S.GOLD_ZONE_DEMOGRAPHICS_DAILY_TABLE
@@ -157,3 +157,41 @@ def test_a_silver_table_is_created_by_its_first_write_with_the_registrys_rules(
     assert stats and all(S.PSEUDO_ID not in s.get("minValues", {}) for s in stats)  # already on the first files
     assert all(S.ZONE_ID in s["minValues"] for s in stats)
     assertDataFrameEqual(read_table(spark, path), rows.select(*S.SILVER_STAYS.names))
+
+
+def _operations(spark: SparkSession, path: str) -> list[tuple[str, str | None]]:
+    history = DeltaTable.forPath(spark, path).history().orderBy("version").collect()
+    return [(h["operation"], h["operationParameters"].get("mode")) for h in history]
+
+
+def test_a_new_partition_is_appended_and_an_existing_one_replaced(spark: SparkSession, tmp_path: Path) -> None:
+    """Replacing a partition that holds no file costs Delta a replay of the table's state for nothing: the write
+    appends instead, with the same table as a result; a partition that holds files is replaced."""
+    table = GOLD_TABLES[HOURLY]
+    path = table.path(tmp_path)
+    day2 = DAY + dt.timedelta(days=1)
+    second = _hourly(spark, 30).withColumn(S.DATE, F.lit(day2))
+    write(_hourly(spark, 25), table, tmp_path, values=[DAY])  # the table's first rows
+    write(second, table, tmp_path, values=[day2])  # a new date
+    write(_hourly(spark, 26), table, tmp_path, values=[DAY])  # a rerun of the first date
+
+    assert _operations(spark, path) == [
+        ("CREATE TABLE", None),
+        ("WRITE", "Append"),
+        ("WRITE", "Append"),
+        ("WRITE", "Overwrite"),
+    ]
+    assertDataFrameEqual(read_table(spark, path), _hourly(spark, 26).unionByName(second))
+
+
+def test_an_appended_row_outside_the_partitions_named_fails_the_write_before_it_commits(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """replaceWhere refuses a row outside its partitions; the append that stands in for it must too."""
+    table = GOLD_TABLES[HOURLY]
+    path = table.path(tmp_path)
+    write(_hourly(spark, 25), table, tmp_path, values=[DAY])
+    stray = _hourly(spark, 30).withColumn(S.DATE, F.lit(DAY + dt.timedelta(days=2)))
+    with pytest.raises(Exception, match="a row outside the partitions written"):
+        write(stray, table, tmp_path, values=[DAY + dt.timedelta(days=1)])
+    assertDataFrameEqual(read_table(spark, path), _hourly(spark, 25))

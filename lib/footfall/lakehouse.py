@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 import pyarrow as pa
 from delta.tables import DeltaTable
 from pyspark import inheritable_thread_target
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from footfall import commit_log
@@ -267,29 +268,55 @@ def write(
     ensure_format(Path(lakehouse))
     spark = df.sparkSession
     path = table.path(lakehouse)
-    writer = df.select(*table.schema.names).write.format("delta").mode("append" if append else "overwrite")
-    if created_by_first_write(table) and not has_log(spark, path):
+    labels = [v.isoformat() if isinstance(v, dt.date) else v for v in values] if values is not None else None
+    creates = created_by_first_write(table) and not has_log(spark, path)
+    if not creates:
+        ensure_table(spark, table, lakehouse)
+    rows = df.select(*table.schema.names)
+    replace = not append
+    if replace and table.partition is not None and labels is not None and _holds_none(path, table.partition, labels):
+        # Replacing partitions that hold no file replaces nothing, yet Delta would replay the table's state to find
+        # that out: four Spark jobs more than an append (5 against 1, counted with a job group). So append, and
+        # check every row against the partitions named, as replaceWhere does, in the same job: a stray row fails
+        # the write before it commits.
+        rows = rows.withColumn(table.partition, _only_partitions(table, labels))
+        replace = False
+    writer = rows.write.format("delta").mode("overwrite" if replace else "append")
+    if creates:
         # This write creates the table: with the properties and partitioning ensure_table would give it (the
         # statistics rules apply to this first commit's files already)
         for key, value in table_properties(table).items():
             writer = writer.option(key, value)
         if table.partition is not None:
             writer = writer.partitionBy(table.partition)
-    else:
-        ensure_table(spark, table, lakehouse)
     if append:
         # A table created before the registry gave it a new nullable column (the audit's accepted_breach, say) takes
         # it on its next append; only registry columns are selected, so nothing else can slip in.
         writer = writer.option("mergeSchema", "true")
     if user_metadata is not None:
         writer = writer.option("userMetadata", json.dumps(user_metadata, sort_keys=True, default=str))
-    if not append and table.partition is not None:
-        if values is None:
+    if replace and table.partition is not None:
+        if labels is None:
             raise ValueError(f"{table.layer}/{table.name} is partitioned by {table.partition}: name what to replace")
-        labels = [v.isoformat() if isinstance(v, dt.date) else v for v in values]
         writer = writer.option("replaceWhere", partitions_predicate(table.partition, labels))
     writer.save(path)
     return {key: int(value) for key, value in _last_metrics(spark, path, user_metadata).items()}
+
+
+def _holds_none(path: str, column: str, labels: Sequence[str]) -> bool:
+    """Return True when the local table at `path` exists and none of its live files lies in the partitions `labels`
+    of `column`, read from its log (no Spark job); False when it does, or when only Delta can tell."""
+    present = commit_log.partition_values(path, column) if commit_log.has_commit(path) else None
+    return present is not None and not present & set(labels)
+
+
+def _only_partitions(table: Table, labels: Sequence[str]) -> Column:
+    """Return the partition column of `table`, or an error for a row outside the partitions `labels`."""
+    assert table.partition is not None
+    column = F.col(table.partition)
+    return F.when(column.cast("string").isin(*labels), column).otherwise(
+        F.raise_error(F.lit(f"{table.layer}/{table.name}: a row outside the partitions written ({', '.join(labels)})"))
+    )
 
 
 def _last_metrics(spark: SparkSession, path: str, user_metadata: Mapping[str, object] | None) -> Mapping[str, str]:
