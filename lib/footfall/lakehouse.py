@@ -382,8 +382,22 @@ def write_together(lakehouse: Path, writes: Mapping[str, Write]) -> dict[str, di
 
 
 def read_table(spark: SparkSession, path: str) -> DataFrame:
-    """Return the current version of the table at `path`."""
-    return spark.read.format("delta").load(path)
+    """Return the current version of the table at `path`: for a local table, its live files as the log lists them,
+    read as Parquet with the table's schema (partition columns from the folder names, typed by that schema);
+    otherwise through Delta.
+
+    Delta plans every query on a table with jobs of its own (the log's replay, a listing of the files per scan):
+    a run queries its tables a few hundred times (issue 29). The files a version lists are immutable, and the run
+    lock keeps VACUUM out while a run reads them, so the same snapshot reads the same rows either way.
+    """
+    local = commit_log.parquet_snapshot(path)
+    if local is None:
+        return spark.read.format("delta").load(path)
+    files, schema_json = local
+    schema = T.StructType.fromJson(json.loads(schema_json))
+    if not files:
+        return spark.createDataFrame([], schema)
+    return spark.read.schema(schema).option("basePath", path).parquet(*files).select(*schema.names)
 
 
 def gold_dates(spark: SparkSession, lakehouse: Path) -> set[dt.date]:

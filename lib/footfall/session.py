@@ -47,6 +47,9 @@ _LOCAL: dict[str, str] = {
     # VACUUM lists files with this many tasks (Spark's default is 10,000): 40 s for a small table on 2 cores, 2.5 s
     # with 4. A cluster keeps its own setting.
     "spark.sql.sources.parallelPartitionDiscovery.parallelism": "4",
+    # read_table gives Spark a local table's files by name: past 32 of them Spark lists them with a job of its own,
+    # a listing the driver does in milliseconds here.
+    "spark.sql.sources.parallelPartitionDiscovery.threshold": "4096",
     # Delta checks retention on VACUUM; only `footfall forget` overrides it, per call.
     "spark.databricks.delta.retentionDurationCheck.enabled": "true",
     # ParallelGC: a batch job wants throughput, not G1's short pauses; G1's concurrent threads took a tenth of the
@@ -67,6 +70,7 @@ _SINGLE_HOST_SQL = (
     "spark.sql.shuffle.partitions",
     "spark.databricks.delta.snapshotPartitions",
     "spark.sql.sources.parallelPartitionDiscovery.parallelism",
+    "spark.sql.sources.parallelPartitionDiscovery.threshold",
 )
 
 
