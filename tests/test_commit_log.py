@@ -11,6 +11,8 @@ from urllib.parse import unquote, urlparse
 import pytest
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from pyspark.testing import assertDataFrameEqual
 
 from footfall import commit_log, lakehouse
 from footfall import schemas as S
@@ -170,3 +172,37 @@ def test_a_table_whose_first_commits_delta_cleaned_up_exists_without_a_snapshot_
     ensure_table(spark, DEMOGRAPHICS, tmp_path)
     assert commit_log.has_commit(str(tmp_path / "no-table")) is False
     assert commit_log.has_commit("s3a://bucket/gold/t") is None  # left to Delta
+
+
+def _delta_read(spark: SparkSession, path: str):
+    return spark.read.format("delta").load(path)
+
+
+def test_a_local_table_reads_as_parquet_with_deltas_rows_and_schema(spark: SparkSession, tmp_path: Path) -> None:
+    """read_table gives Spark the files the log lists: the same rows and schema as Delta's read, after a replaced
+    partition too (the replaced files are still on disk and must not be read), and with no Delta scan to plan."""
+    path = DEMOGRAPHICS.path(tmp_path)
+    write(_rows(spark, DAYS[0], 3), DEMOGRAPHICS, tmp_path, values=[DAYS[0]])
+    write(_rows(spark, DAYS[1], 2), DEMOGRAPHICS, tmp_path, values=[DAYS[1]])
+    write(_rows(spark, DAYS[0], 1), DEMOGRAPHICS, tmp_path, values=[DAYS[0]])  # replaces the first day's 3 rows
+
+    ours = read_table(spark, path)
+    assert "delta" not in ours._jdf.queryExecution().optimizedPlan().toString().lower()
+    # names and types as Delta's; Parquet read with a schema makes every column nullable, and the writes check NOT
+    # NULL against the table, not the frame
+    assert [(f.name, f.dataType) for f in ours.schema] == [
+        (f.name, f.dataType) for f in _delta_read(spark, path).schema
+    ]
+    assertDataFrameEqual(ours, _delta_read(spark, path))
+    assertDataFrameEqual(ours, _rows(spark, DAYS[0], 1).unionByName(_rows(spark, DAYS[1], 2)))
+    # a date filter prunes partitions as Delta's read does
+    assertDataFrameEqual(ours.where(F.col(S.DATE) == F.lit(DAYS[1])), _rows(spark, DAYS[1], 2))
+
+
+def test_a_table_with_deletion_vectors_is_read_through_delta(spark: SparkSession, tmp_path: Path) -> None:
+    """A deletion vector hides rows its Parquet file still holds: only Delta reads such a table right."""
+    path = str(tmp_path / "with_vectors")
+    spark.range(6).write.format("delta").option("delta.enableDeletionVectors", "true").save(path)
+    DeltaTable.forPath(spark, path).delete("id < 2")
+    assert commit_log.parquet_snapshot(path) is None
+    assertDataFrameEqual(read_table(spark, path), spark.range(2, 6))
