@@ -305,6 +305,8 @@ def build_publish(
         expected_zone_ids=inputs.zones.expected,
         salt=salt,
         max_weight=inputs.max_weight,
+        # six tables derive from the device zone-days, four from the zone-day totals: their shuffles, once each
+        shared=lambda df: df.localCheckpoint(eager=True),
     )
     # Materialise once: noise is random, and what the suites pass must be the very rows that are written. In threads
     # (run_together): each is a few small jobs behind a long plan, and one at a time they left a core idle

@@ -7,7 +7,7 @@ gold columns. Derived values are computed before suppression and fall with the c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame
@@ -221,6 +221,7 @@ def stage_gold(
     seed: int | None = None,
     expected_zone_ids: Sequence[str] = (),
     max_weight: float | None = None,
+    shared: Callable[[DataFrame], DataFrame] | None = None,
 ) -> dict[str, StagedTable]:
     """Return every gold table's marked cells for the run's dates and weeks, limited to the zones that publish:
     `published_zone_ids` in the tables of counts, `expected_zone_ids` in the expected visitors. With noise on,
@@ -228,12 +229,17 @@ def stage_gold(
 
     `inputs.stays_df` must hold every date of `weeks` (and the day before each date): the nesting check compares
     each week with all of its days.
+
+    `shared`, when given, materialises the frames several tables derive from (the device zone-days and the
+    zone-day totals), so that their shuffles run once and not once per table (the job passes an eager
+    localCheckpoint; staging itself stays pure).
     """
     zones, k = list(published_zone_ids), publish.k
     stays = inputs.stays_df.where(F.col(S.ZONE_ID).isin(zones))
     # the zone-days' true visitor counts, the outer total of hours, flows and (all days of a week) weeks
-    all_days = C.device_zone_days(stays, tz=tz)
-    day_devices = N.agg_zone_day_devices(all_days)
+    once = shared or (lambda df: df)
+    all_days = once(C.device_zone_days(stays, tz=tz))
+    day_devices = once(N.agg_zone_day_devices(all_days))
     weights = agg_device_weights(inputs.home_df, market_share_df=inputs.market_share_df)
     hourly = stage_hourly(
         stays,
