@@ -31,29 +31,30 @@ def local_log(path: str) -> Path | None:
     return Path(path.removeprefix("file://").removeprefix("file:")) / LOG
 
 
-def versions(path: str) -> list[int] | None:
-    """Return the versions whose commit files the table's log holds, newest first; [] when there is no log; None
-    when the table is not local."""
+def _log_names(path: str) -> list[str] | None:
+    """Return the names in the table's log folder ([] when there is no log); None when the table is not local."""
     log = local_log(path)
     if log is None:
         return None
     try:
-        names = os.listdir(log)
+        return os.listdir(log)
     except FileNotFoundError:
         return []
-    return _commits(names)[::-1]
+
+
+def versions(path: str) -> list[int] | None:
+    """Return the versions whose commit files the table's log holds, newest first; [] when there is no log; None
+    when the table is not local."""
+    names = _log_names(path)
+    return None if names is None else _commits(names)[::-1]
 
 
 def has_commit(path: str) -> bool | None:
     """Return True when the local table at `path` has a commit: its log holds a commit file or a complete classic
     checkpoint (or one of another kind); None when the table is not local."""
-    log = local_log(path)
-    if log is None:
+    names = _log_names(path)
+    if names is None:
         return None
-    try:
-        names = os.listdir(log)
-    except FileNotFoundError:
-        return False
     checkpoints = _checkpoints(names)
     return bool(_commits(names)) or checkpoints is None or bool(checkpoints)
 
@@ -216,36 +217,42 @@ def partition_values(path: str, column: str) -> set[str | None] | None:
     return {values[column] for values in found.files.values()}
 
 
-def parquet_snapshot(path: str) -> tuple[list[str], str] | None:
-    """Return the data files of the newest version of a local table (absolute paths) and its schema (Spark's JSON
-    form), for Spark to read as plain Parquet; None when the table is not local, has no readable log, or needs
-    Delta to be read (a reader feature: deletion vectors, column mapping; a file outside the table's folder).
-
-    Delta plans each query on a table with Spark jobs of its own: the replay of the log into a state cache, then a
-    job listing the files of every scan (2-5 jobs against 1-2 for the same query on Parquet; issue 29).
-    """
+def _plain_parquet(path: str) -> tuple[Snapshot, list[Path]] | None:
+    """Return the newest version of a local table and its data files when plain Parquet readers read it right; None
+    when the table is not local, has no readable log, or needs Delta (a reader feature: deletion vectors, column
+    mapping; a file outside the table's folder, as a shallow clone's)."""
     found = snapshot(path)
-    if found is None or found.schema is None or found.min_reader_version > 1 or found.deletion_vectors:
+    if found is None or found.min_reader_version > 1 or found.deletion_vectors:
         return None
     if (found.configuration or {}).get("delta.columnMapping.mode", "none") != "none":
         return None
     if any("://" in rel or rel.startswith("/") for rel in found.files):
-        return None  # an absolute path: a shallow clone's file lives elsewhere
-    log = local_log(path)
-    assert log is not None
-    return [str(log.parent / unquote(rel)) for rel in sorted(found.files)], found.schema
-
-
-def _readable_files(path: str) -> list[Path] | None:
-    """Return the data files of the newest version of an unpartitioned local table ([] for none), or None when the
-    table is not local, absent, partitioned, or not readable by pyarrow alone (a reader feature: deletion vectors,
-    column mapping)."""
-    found = snapshot(path)
-    if found is None or found.min_reader_version > 1 or found.deletion_vectors or any(found.files.values()):
         return None
     log = local_log(path)
     assert log is not None
-    return [log.parent / unquote(rel) for rel in sorted(found.files)]
+    return found, [log.parent / unquote(rel) for rel in sorted(found.files)]
+
+
+def parquet_snapshot(path: str) -> tuple[list[str], str] | None:
+    """Return the data files of the newest version of a local table (absolute paths) and its schema (Spark's JSON
+    form), for Spark to read as plain Parquet; None when `_plain_parquet` finds it unreadable this way.
+
+    Delta plans each query on a table with Spark jobs of its own: the replay of the log into a state cache, then a
+    job listing the files of every scan (2-5 jobs against 1-2 for the same query on Parquet; issue 29).
+    """
+    plain = _plain_parquet(path)
+    if plain is None or plain[0].schema is None:
+        return None
+    return [str(f) for f in plain[1]], plain[0].schema
+
+
+def _readable_files(path: str) -> list[Path] | None:
+    """Return the data files of the newest version of an unpartitioned local table ([] for none), or None when
+    `_plain_parquet` finds it unreadable as plain Parquet, or it is partitioned (pyarrow reads no folder names)."""
+    plain = _plain_parquet(path)
+    if plain is None or any(plain[0].files.values()):
+        return None
+    return plain[1]
 
 
 def _arrow(files: list[Path], columns: list[str] | None) -> Any:

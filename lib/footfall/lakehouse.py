@@ -274,7 +274,13 @@ def write(
         ensure_table(spark, table, lakehouse)
     rows = df.select(*table.schema.names)
     replace = not append
-    if replace and table.partition is not None and labels is not None and _holds_none(path, table.partition, labels):
+    if (
+        replace
+        and not creates  # after ensure_table: the table has its first commit, and the log says what it holds
+        and table.partition is not None
+        and labels is not None
+        and _holds_none(path, table.partition, labels)
+    ):
         # Replacing partitions that hold no file replaces nothing, yet Delta would replay the table's state to find
         # that out: four Spark jobs more than an append (5 against 1, counted with a job group). So append, and
         # check every row against the partitions named, as replaceWhere does, in the same job: a stray row fails
@@ -304,9 +310,9 @@ def write(
 
 
 def _holds_none(path: str, column: str, labels: Sequence[str]) -> bool:
-    """Return True when the local table at `path` exists and none of its live files lies in the partitions `labels`
-    of `column`, read from its log (no Spark job); False when it does, or when only Delta can tell."""
-    present = commit_log.partition_values(path, column) if commit_log.has_commit(path) else None
+    """Return True when none of the live files of the local table at `path` lies in the partitions `labels` of
+    `column`, read from its log (no Spark job); False when one does, or when only Delta can tell."""
+    present = commit_log.partition_values(path, column)
     return present is not None and not present & set(labels)
 
 
